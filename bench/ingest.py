@@ -1,0 +1,270 @@
+"""Ingest throughput of one hub process on PostgreSQL, against a naive writer.
+
+Sender processes (outside the hub's process, as fleet adapters are) push
+``fleet_state_update`` frames for ``--robots`` robots in fleets of
+``--fleet-size`` at ``--rate`` Hz each over the real /_internal websocket of
+a real hub (the ``fleethub hub`` app: validation, the batched writer with its
+outbox and fencing check, publication to the bus). Reported:
+
+- sustained robot updates/s published, and frames/s;
+- p50/p99 latency from the sender's clock at send to the bus listener in the
+  hub process (one machine, one clock);
+- the hub process's CPU (user+sys seconds per wall second);
+- database rows/s written by the hub.
+
+The baseline, measured in the same run against the same PostgreSQL, is the
+naive store: one autocommit INSERT per robot update (what a per-row ORM
+writer does), driven as fast as it can go for the same duration.
+
+Fleets send at spread phases within each period, as independent fleet
+adapters do; ``--burst`` sends every fleet at the start of the period, the
+worst case, where the latency shows the queue the whole site's update forms.
+
+Reproduce (PostgreSQL on 127.0.0.1, trust auth):
+    .venv/bin/python bench/ingest.py --robots 5000 --rate 2 --seconds 20 [--burst]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import resource
+import secrets
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aiohttp.test_utils import TestServer
+
+from fleetcore import metrics
+from fleetcore.bus.memory import InMemoryBus
+from fleetcore.contract.envelope import Publication
+from fleetcore.settings import Settings
+from fleetcore.store.db import close_database, open_database
+from hub.service import Hub
+from hub.web import add_ingest_routes
+
+
+def robot(name: str, t: float) -> dict[str, object]:
+    return {
+        "name": name,
+        "status": "working",
+        "task_id": "task-" + name,
+        "unix_millis_time": int(t * 1000),
+        "battery": 0.8,
+        "location": {"map": "L1", "x": 10.0 + (t % 30), "y": 5.0, "yaw": 1.57},
+        "issues": [],
+    }
+
+
+def sender(
+    url: str, fleets: list[str], fleet_size: int, rate: float, seconds: float, burst: bool
+) -> None:
+    """One sender process: its fleets at ``rate`` Hz, each frame stamped with the send time.
+
+    Each fleet sends at its own phase within the period, as independent fleet
+    adapters do; with ``burst`` every fleet sends at the start of the period
+    (the worst case: the whole site's update arrives at once).
+    """
+
+    def frame(fleet: str) -> str:
+        now = time.time()
+        state = {
+            "name": fleet,
+            "robots": {f"{fleet}_r{i}": robot(f"{fleet}_r{i}", now) for i in range(fleet_size)},
+            "sent_ns": time.time_ns(),
+        }
+        return orjson.dumps({"type": "fleet_state_update", "data": state}).decode()
+
+    async def run() -> None:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(url, max_msg_size=0) as ws,
+        ):
+            period = 1.0 / rate
+            slot = 0.0 if burst else period / len(fleets)
+            start = time.monotonic()
+            tick = 0
+            while time.monotonic() - start < seconds:
+                for index, fleet in enumerate(fleets):
+                    delay = start + tick * period + index * slot - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    await ws.send_str(frame(fleet))
+                tick += 1
+                delay = start + tick * period - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+
+    asyncio.run(run())
+
+
+async def measure_hub(
+    database_url: str,
+    robots: int,
+    fleet_size: int,
+    rate: float,
+    seconds: float,
+    senders: int,
+    burst: bool,
+) -> dict[str, float]:
+    await open_database(database_url, apply_migrations=True)
+    bus = InMemoryBus()
+    latencies: list[float] = []
+    published_robots = 0
+    frames = 0
+    counting = False
+
+    async def listen(batch: Sequence[Publication]) -> None:
+        nonlocal published_robots, frames
+        if not counting:
+            return
+        now = time.time_ns()
+        for pub in batch:
+            data = orjson.loads(pub.data_json)
+            latencies.append((now - data["sent_ns"]) / 1e6)
+            published_robots += len(data["robots"])
+            frames += 1
+
+    bus.add_listener(listen)
+    token = secrets.token_urlsafe(32)
+    settings = Settings(database_url=database_url, ingest_token=token)
+    hub = Hub(settings, bus)
+    await hub.start()
+    from aiohttp import web
+
+    app = web.Application()
+    add_ingest_routes(app, hub, settings)
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    url = str(server.make_url("/_internal").with_query(token=token)).replace("http", "ws", 1)
+    names = [f"fleet{i}" for i in range(max(1, robots // fleet_size))]
+    groups = [names[i::senders] for i in range(senders)]
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=sender, args=(url, g, fleet_size, rate, seconds + 3, burst))
+        for g in groups
+        if g
+    ]
+    for p in procs:
+        p.start()
+    await asyncio.sleep(3)  # warm-up: connections, first batches
+    rows_before = metrics.WRITE_ROWS._value.get()
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    counting = True
+    t0 = time.monotonic()
+    await asyncio.sleep(seconds)
+    counting = False
+    wall = time.monotonic() - t0
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    rows = metrics.WRITE_ROWS._value.get() - rows_before
+    for p in procs:
+        await asyncio.to_thread(p.join)
+    await hub.stop()
+    await server.close()
+    await close_database()
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    latencies.sort()
+    return {
+        "robot_updates_per_s": published_robots / wall,
+        "frames_per_s": frames / wall,
+        "p50_ms": statistics.median(latencies) if latencies else float("nan"),
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan"),
+        "cpu": cpu / wall,
+        "rows_per_s": rows / wall,
+    }
+
+
+async def measure_naive(dsn: str, seconds: float) -> float:
+    """One autocommit INSERT per robot update, as fast as it goes."""
+    conn = await asyncpg.connect(dsn)
+    table = "naive_" + uuid.uuid4().hex[:8]
+    await conn.execute(
+        f"CREATE TABLE {table} (id bigserial primary key, fleet text, robot text, data jsonb, received bigint)"
+    )
+    try:
+        done = 0
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            now = time.time()
+            await conn.execute(
+                f"INSERT INTO {table} (fleet, robot, data, received) VALUES ($1, $2, $3, $4)",
+                "fleet0",
+                f"r{done % 50}",
+                orjson.dumps(robot(f"r{done % 50}", now)).decode(),
+                int(now * 1000),
+            )
+            done += 1
+        return done / (time.monotonic() - t0)
+    finally:
+        await conn.execute(f"DROP TABLE {table}")
+        await conn.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "FLEETHUB_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--robots", type=int, default=5000)
+    parser.add_argument("--fleet-size", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=2.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--senders", type=int, default=2)
+    parser.add_argument(
+        "--burst",
+        action="store_true",
+        help="every fleet sends at the start of each period (worst case); default: spread phases",
+    )
+    args = parser.parse_args()
+    schema = "bench_" + uuid.uuid4().hex[:8]
+    conn = await asyncpg.connect(args.database_url)
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        hub = await measure_hub(
+            f"{args.database_url}?schema={schema}",
+            args.robots,
+            args.fleet_size,
+            args.rate,
+            args.seconds,
+            args.senders,
+            args.burst,
+        )
+        naive = await measure_naive(args.database_url, min(args.seconds, 10.0))
+    finally:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()
+    offered = args.robots * args.rate
+    print(
+        f"offered: {args.robots} robots in fleets of {args.fleet_size} at {args.rate} Hz = {offered:.0f} robot updates/s"
+        f" ({'all fleets at once' if args.burst else 'fleets at spread phases'})"
+    )
+    print(
+        f"hub:   {hub['robot_updates_per_s']:.0f} robot updates/s published ({hub['frames_per_s']:.0f} frames/s), "
+        f"ingest->publish p50 {hub['p50_ms']:.1f} ms p99 {hub['p99_ms']:.1f} ms, "
+        f"CPU {hub['cpu']:.2f} core, DB {hub['rows_per_s']:.0f} rows/s"
+    )
+    print(f"naive: {naive:.0f} robot updates/s (one INSERT each)")
+    print(
+        f"ratio: hub sustains {hub['robot_updates_per_s'] / naive:.1f}x the naive store's maximum"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""The wire contract: rooms, publication envelopes, RMF JSON models, ingest messages."""

@@ -1,0 +1,129 @@
+"""Commands: what clients ask RMF to do, on their way from rest_api through the hub.
+
+A command carries an idempotency key; the hub records key and command before
+acting, so a retried, redelivered or replayed command acts once. Its reply is
+keyed by the same key, so whoever asked (or asks again) finds the outcome.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+COMMAND_FRAME = "command"
+"""The type of the frame the hub sends a site on /_internal: ``{type, data: {request_id, kind, body}}``."""
+
+
+ALERT_RESPONSE_FRAME = "alert_response"
+"""The type of the frame that tells a site an operator answered an alert:
+``{type, data: {id, response}}``. It needs no answer: RMF's own
+``alert_response`` topic carries no acknowledgement either."""
+
+
+def alert_response_frame(alert_id: str, response: str) -> bytes:
+    """The frame that hands an operator's response to an alert to the sites (ros_bridge)."""
+    return orjson.dumps(
+        {"type": ALERT_RESPONSE_FRAME, "data": {"id": alert_id, "response": response}}
+    )
+
+
+class CommandKind(enum.StrEnum):
+    """What a command asks RMF to do; ``body`` is the RMF request JSON of that kind."""
+
+    DISPATCH_TASK = "dispatch_task"
+    ROBOT_TASK = "robot_task"
+    CANCEL_TASK = "cancel_task"
+    KILL_TASK = "kill_task"
+    DOOR_REQUEST = "door_request"
+    LIFT_REQUEST = "lift_request"
+    INTERRUPT_TASK = "interrupt_task"
+    RESUME_TASK = "resume_task"
+    REWIND_TASK = "rewind_task"
+    SKIP_PHASE = "skip_phase"
+    UNDO_SKIP_PHASE = "undo_skip_phase"
+    TASK_DISCOVERY = "task_discovery"
+    ROBOT_COMMISSION = "robot_commission"
+    """Decommission or recommission a robot (rmf_api_msgs ``robot_commission_request``)."""
+
+
+TASK_CREATING_KINDS = frozenset({CommandKind.DISPATCH_TASK, CommandKind.ROBOT_TASK})
+"""Kinds whose success creates a task (its request is kept for ``GET /tasks/{id}/request``)."""
+
+REQUEST_LABEL = "fleethub.request_id"
+"""The booking label a task-creating command carries (``fleethub.request_id=<request_id>``).
+
+RMF copies booking labels into the task's state, so a hub that lost RMF's
+answer (it crashed meanwhile) finds the task the command created in the
+task states RMF keeps reporting, instead of asking RMF again.
+"""
+
+
+RESERVED_KEY_PREFIX = "fleethub-"
+"""Idempotency keys the hub makes itself (scheduled occurrences); clients may not use them."""
+
+
+def request_id_for(key: str) -> str:
+    """RMF's request_id for an idempotency key: the same for every retry of the key."""
+    return "fh-" + hashlib.sha256(key.encode()).hexdigest()[:40]
+
+
+def command_frame(request_id: str, kind: str, body: dict[str, Any]) -> bytes:
+    """The frame that asks a site (the simulator, ros_bridge) to perform a command."""
+    return orjson.dumps(
+        {"type": COMMAND_FRAME, "data": {"request_id": request_id, "kind": kind, "body": body}}
+    )
+
+
+def labelled(kind: str, body: dict[str, Any], request_id: str) -> dict[str, Any]:
+    """The body RMF gets: a task-creating request also carries :data:`REQUEST_LABEL`."""
+    if kind not in TASK_CREATING_KINDS or not isinstance(body.get("request"), dict):
+        return body
+    request = body["request"]
+    labels = [*request.get("labels", []), f"{REQUEST_LABEL}={request_id}"]
+    return {**body, "request": {**request, "labels": labels}}
+
+
+class CommandStatus(enum.StrEnum):
+    PENDING = "pending"
+    """Recorded by the hub and sent to RMF, which has not answered yet."""
+    DONE = "done"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    """The hub that sent it died before RMF answered, and RMF's state does not tell: not re-sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    key: str
+    """Idempotency key: one action per key, however often the command arrives."""
+    kind: str
+    """What to do, e.g. ``dispatch_task``, ``cancel_task``, ``door_request``."""
+    body: dict[str, Any]
+    requester: str
+    sent_ms: int
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Command:
+        return cls(**orjson.loads(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class CommandReply:
+    key: str
+    status: CommandStatus
+    response: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> CommandReply:
+        doc = orjson.loads(raw)
+        return cls(key=doc["key"], status=CommandStatus(doc["status"]), response=doc["response"])

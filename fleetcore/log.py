@@ -1,0 +1,14 @@
+"""Named loggers, one per subsystem. Handlers are configured only by the CLI."""
+
+import logging
+
+hub_logger = logging.getLogger("fleethub.hub")
+ingest_logger = logging.getLogger("fleethub.ingest")
+store_logger = logging.getLogger("fleethub.store")
+bus_logger = logging.getLogger("fleethub.bus")
+proxy_logger = logging.getLogger("fleethub.proxy")
+api_logger = logging.getLogger("fleethub.api")
+sim_logger = logging.getLogger("fleethub.sim")
+bridge_logger = logging.getLogger("fleethub.bridge")
+auth_logger = logging.getLogger("fleethub.auth")
+audit_logger = logging.getLogger("fleethub.audit")

@@ -1,0 +1,105 @@
+"""Prometheus metrics every process exposes at /metrics.
+
+Names are part of the operational contract: dashboards and alerts use them.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+INGEST_MESSAGES = Counter(
+    "fleethub_ingest_messages_total", "Ingest messages accepted, by type.", ["type"]
+)
+INGEST_REJECTED = Counter(
+    "fleethub_ingest_rejected_total", "Ingest messages rejected, by reason.", ["reason"]
+)
+INGEST_CONNECTIONS = Gauge("fleethub_ingest_connections", "Open /_internal connections.")
+PUBLICATIONS = Counter(
+    "fleethub_publications_total", "Publications made by the hub, by room kind.", ["kind"]
+)
+WRITE_BATCHES = Counter("fleethub_store_batches_total", "Write batches committed by the hub.")
+WRITE_ROWS = Counter("fleethub_store_rows_total", "Rows written by the hub.")
+INGEST_TO_PUBLISH = Histogram(
+    "fleethub_ingest_to_publish_seconds",
+    "Time from receiving an ingest message to publishing it.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+COMMANDS = Counter(
+    "fleethub_commands_total", "Commands the hub recorded and sent to RMF, by kind.", ["kind"]
+)
+COMMAND_REPEATS = Counter(
+    "fleethub_command_repeats_total",
+    "Commands whose idempotency key was already recorded: answered, not acted on again.",
+)
+COMMAND_RESPONSES_IGNORED = Counter(
+    "fleethub_command_responses_ignored_total",
+    "RMF answers the hub ignored, by reason (duplicate, late, unknown, no_executor).",
+    ["reason"],
+)
+COMMAND_LATENCY = Histogram(
+    "fleethub_command_seconds",
+    "Time from the hub recording a command to RMF's answer completing it.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+COMMAND_KEY_CONFLICTS = Counter(
+    "fleethub_command_key_conflicts_total",
+    "Commands refused because their idempotency key was used before for a different request.",
+)
+COMMANDS_RECONCILED = Counter(
+    "fleethub_commands_reconciled_total",
+    "Commands a hub found pending from an earlier term, by outcome (done, unknown).",
+    ["outcome"],
+)
+SCHEDULED_OCCURRENCES = Counter(
+    "fleethub_scheduled_occurrences_total",
+    "Occurrences of scheduled tasks, by what became of them (dispatched, missed; refused: "
+    "their owner may no longer dispatch them).",
+    ["outcome"],
+)
+CLIENTS = Gauge("fleethub_socket_clients", "Connected socket.io clients.")
+SUBSCRIPTIONS = Gauge("fleethub_socket_subscriptions", "Active room subscriptions.")
+SUBSCRIBE_REJECTED = Counter(
+    "fleethub_subscribe_rejected_total", "Subscribe requests refused, by reason.", ["reason"]
+)
+DELIVERED = Counter("fleethub_socket_messages_total", "Messages written to socket.io clients.")
+RESYNCS = Counter("fleethub_socket_resyncs_total", "Clients told to resync instead of replayed.")
+SOCKET_CONNECT_REJECTED = Counter(
+    "fleethub_socket_connect_rejected_total",
+    "socket.io connections refused, by reason (missing_token, expired, bad_signature...).",
+    ["reason"],
+)
+SOCKET_EVENTS_REJECTED = Counter(
+    "fleethub_socket_events_rejected_total",
+    "socket.io events other than subscribe refused, by event and reason (rate_limited...).",
+    ["event", "reason"],
+)
+SOCKET_CLOSED = Counter(
+    "fleethub_socket_closed_total",
+    "socket.io connections the proxy closed, by reason (token_expired, message_too_large).",
+    ["reason"],
+)
+HTTP_REJECTED = Counter(
+    "fleethub_http_rejected_total",
+    "HTTP requests refused before their handler, by reason (origin_not_allowed, body_too_large).",
+    ["reason"],
+)
+
+AUTH_REJECTED = Counter(
+    "fleethub_auth_rejected_total",
+    "Requests and connections refused authentication, by reason (expired, bad_signature...).",
+    ["reason"],
+)
+LOGINS_THROTTLED = Counter(
+    "fleethub_auth_logins_throttled_total",
+    "POST /auth/token attempts refused (429) because their address tried too often.",
+)
+AUTH_FORBIDDEN = Counter(
+    "fleethub_auth_forbidden_total",
+    "Authenticated requests refused for a missing permission, by operation.",
+    ["operation"],
+)
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,305 @@
+"""One settings object for every process, read from ``FLEETHUB_*`` and an optional file.
+
+Precedence: explicit overrides (CLI flags) > environment > TOML file
+(``FLEETHUB_CONFIG`` or ``--config``) > embedded defaults. The defaults give
+the embedded system: a SQLite file under the data directory, the in-process
+bus, everything on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from fleetcore.errors import ConfigError
+
+ENV_PREFIX = "FLEETHUB_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob, with what its default means."""
+
+    data_dir: Path = Path("./data")
+    """Where the embedded SQLite database and cached map images live."""
+    database_url: str = ""
+    """Empty: ``sqlite://<data_dir>/fleethub.sqlite3``. ``postgres://...`` for PostgreSQL."""
+    redis_url: str = ""
+    """Empty: the in-process bus (only for ``fleethub up``). Set it to scale out."""
+    redis_prefix: str = "fleethub"
+    """Key prefix for every Redis key, so several deployments can share one Redis."""
+
+    host: str = "127.0.0.1"
+    """Interface every listener binds to."""
+    hub_port: int = 8100
+    """The hub's ingest websocket (/_internal), health and metrics."""
+    proxy_port: int = 8200
+    """socket.io for dashboards."""
+    api_port: int = 8000
+    """REST API, OpenAPI and the dashboard. ``fleethub up`` serves everything here."""
+    hub_url: str = ""
+    """Where the simulator and a separate ros_bridge find the hub; empty: derived from host/hub_port."""
+    hub_lease_s: float = 5.0
+    """Leadership lease of a separately run hub: a standby takes over this long after the leader stops renewing."""
+    hub_name: str = ""
+    """This hub's name in the lease; empty: hostname:pid."""
+
+    ingest_token: str = ""
+    """Site token every /_internal connection presents (``?token=`` or ``Authorization: Bearer``).
+    Required (16+ characters): a hub without one refuses to start; ``fleethub up`` generates
+    one into ``<data_dir>/site_token``."""
+    ingest_max_frame_bytes: int = 1 << 20
+    """Largest ingest frame of any type but the building map."""
+    ingest_max_map_bytes: int = 16 << 20
+    """Largest building-map frame (it carries images)."""
+
+    auth_mode: str = "jwt"
+    """``jwt``: every REST route but the public ones needs a bearer token. ``off``: no checks
+    at all, everyone is an admin (logged as a warning at start; for tests and local demos)."""
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    """The only algorithms a token may be signed with (comma separated), e.g. ``RS256,ES256`` for OIDC."""
+    jwt_secret: str = ""
+    """HS256 key (32+ bytes), the same for the REST API and every proxy; with auth on and HS256
+    pinned a separately run proxy or API refuses to start without it. ``fleethub up`` generates
+    one on first run into ``<data_dir>/jwt_secret``."""
+    jwt_public_key: str = ""
+    """Path of a PEM public key that verifies RS256/ES256 tokens (instead of a JWKS URL)."""
+    jwks_url: str = ""
+    """An OIDC provider's JWKS (e.g. Keycloak's ``.../protocol/openid-connect/certs``); keys are
+    cached and fetched again when a token names an unknown ``kid``."""
+    jwks_cooldown_s: float = 30.0
+    """Least time between two JWKS fetches forced by unknown kids (a rotated key may wait this
+    long; random kids cannot make fleethub flood the identity provider)."""
+    jwt_audience: str = "fleethub"
+    """Required ``aud`` of every token; empty: tokens must carry no audience."""
+    jwt_issuer: str = "fleethub"
+    """Required ``iss`` of every token; empty: the issuer is not checked."""
+    jwt_user_claim: str = "preferred_username"
+    """The claim naming the user; ``sub`` is used when a token lacks it."""
+    token_ttl_s: int = 3600
+    """Lifetime of the tokens ``POST /auth/token`` issues (embedded users)."""
+    auth_cache_s: float = 5.0
+    """How long a user's grants are cached after a read from the user store."""
+    login_attempts_per_min: float = 30.0
+    """POST /auth/token attempts allowed per client address and username a minute (a burst of
+    as many), so passwords cannot be guessed fast; over it: 429 with Retry-After."""
+
+    allowed_origins: tuple[str, ...] = ()
+    """Browser origins (``https://host[:port]``, comma separated) allowed to call the REST API and
+    socket.io besides the server's own host and localhost; ``*`` allows any origin (never the default).
+    A request with another ``Origin`` is refused (403)."""
+    api_max_body_bytes: int = 1 << 20
+    """Largest REST request body; a larger one is refused with 413."""
+    socket_max_message_bytes: int = 64 << 10
+    """Largest socket.io message (or long-polling payload) a client may send; a larger one closes it."""
+    socket_subscribe_rate: float = 20.0
+    """subscribe/unsubscribe events a socket.io client may send per second, on average..."""
+    socket_subscribe_burst: int = 200
+    """...and at once (a dashboard subscribes to every door, lift and fleet when it loads)."""
+    socket_command_rate: float = 1.0
+    """Other events (``refresh_token``, unknown ones) a socket.io client may send per second..."""
+    socket_command_burst: int = 10
+    """...and at once. Over either limit an event is answered ``rate_limited`` and counted."""
+
+    command_reply_timeout_s: float = 5.0
+    """How long a command request waits for RMF's answer before it is answered 202 (pending)."""
+    command_site_wait_s: float = 10.0
+    """How long the hub holds a command while no RMF site is connected, before it fails unsent."""
+    ros_bridge: bool = False
+    """Run the ROS 2 bridge inside the hub process (``hub`` and ``up``): RMF's topics are ingested
+    directly and the hub's commands are published to RMF. Needs the ROS extra
+    (scripts/build_ros_interfaces.sh); ``fleethub bridge`` is the same bridge at a site."""
+
+    replay_window: int = 1000
+    """Publications kept per log room for resume with ``since``."""
+    batch_max_rows: int = 500
+    """Group commit: a write batch closes at this many rows..."""
+    batch_max_delay_ms: float = 5.0
+    """...or this many milliseconds after its first row, whichever first."""
+
+    sim_robots: int = 10
+    """Simulated robots (``fleethub up`` and ``fleethub sim``)."""
+    sim_fleets: int = 2
+    """Fleets the simulated robots are spread over."""
+    sim_rate_hz: float = 2.0
+    """How often the simulator publishes each fleet's state."""
+    sim_auto_tasks_s: float = 8.0
+    """Seconds between tasks the simulator creates by itself; 0 disables."""
+    sim_seed: int = 7
+    """Seed of the simulator's random choices, for reproducible demos."""
+    sim_task_failure_probability: float = 0.05
+    """Chance that a simulated dispenser or ingestor hand-over fails, failing its task (0 to 1)."""
+    sim_robot_speed_mps: float = 0.7
+    """How fast simulated robots drive (metres per second); faster makes short demos and tests."""
+    sim_control_port: int = 0
+    """Port of the simulator's control endpoint on 127.0.0.1 (stop and restart a simulated robot,
+    for tests and demos; see ``simulator/control.py``). 0: no control endpoint."""
+    sim_ros: bool = False
+    """The simulator publishes its fleet, door and lift states over ROS 2 (fleet_states,
+    door_states, lift_states) instead of /_internal, so they reach the hub through a bridge.
+    Needs the ROS extra (scripts/build_ros_interfaces.sh)."""
+
+    log_level: str = "INFO"
+
+    derive_stale_s: float = 10.0
+    """A robot with no update for this long is stale (it may just be a slow link)."""
+    derive_offline_s: float = 30.0
+    """A robot with no update for this long is offline: an event and an error alert."""
+    derive_fleet_thresholds: str = ""
+    """Per-fleet stale/offline seconds overriding the two above: ``fleetA=5/15,fleetB=20/60``."""
+    derive_restart_grace_s: float = 30.0
+    """After a hub start, no robot turns stale or offline for this long, so a restart is no storm."""
+    derive_stuck_s: float = 60.0
+    """A working robot whose pose has not changed for this long is stuck."""
+    derive_stuck_distance_m: float = 0.05
+    """Moves shorter than this do not count as moving (pose noise)."""
+    derive_battery_low: float = 0.2
+    """Battery fraction at or below which a robot's battery is low (warning alert)."""
+    derive_battery_critical: float = 0.1
+    """Battery fraction at or below which it is critical (error alert)."""
+    derive_battery_hysteresis: float = 0.05
+    """A low or critical battery clears only above its threshold plus this, so noise does not flap."""
+    derive_task_stale_s: float = 300.0
+    """An underway task whose state has not been updated for this long is stale."""
+    derive_task_delay_tolerance: float = 0.25
+    """An underway task is delayed once it has run longer than its estimate times (1 + this)."""
+    derive_escalation_failures: int = 3
+    """Failures (robot offline or in error, task failed) in a fleet within the window that raise a fleet alert."""
+    derive_escalation_window_s: float = 300.0
+    """The escalation window; the fleet alert clears once the window holds fewer failures and no robot is down."""
+    derive_reassign: bool = False
+    """Reassignment policy: a task whose robot goes offline mid-task is canceled and dispatched
+    again once, to the robot's fleet, with the label ``reassigned_from=<task id>``. Off by
+    default; ``fleethub up`` (the demo) turns it on unless this is set there."""
+    derive_tick_ms: int = 1000
+    """How often the hub checks time-based conditions (stale, offline, stuck, delayed)."""
+
+    history_position_interval_s: float = 1.0
+    """A robot's position is sampled at most this often..."""
+    history_position_distance_m: float = 0.1
+    """...and only when it moved this far, turned, or changed map, status or battery level."""
+    retention_positions_days: float = 7.0
+    """Robot position samples older than this are pruned; 0 keeps them forever."""
+    retention_logs_days: float = 30.0
+    """Task and fleet log entries older than this are pruned; 0 keeps them forever."""
+    retention_events_days: float = 365.0
+    """Derived events older than this are pruned; 0 keeps them forever."""
+    retention_task_history_days: float = 365.0
+    """Task state history older than this is pruned; 0 keeps it forever."""
+    retention_alerts_days: float = 365.0
+    """Alert requests, responses and resolutions older than this are pruned (a derived alert
+    still open, and the answer to a request still kept, excepted); 0 keeps them forever."""
+    retention_max_rows: int = 0
+    """Most rows kept per history kind (the newest); 0: no limit by count."""
+    retention_interval_s: float = 60.0
+    """How often the hub prunes history."""
+    retention_batch_rows: int = 2000
+    """Rows deleted per statement, so pruning never holds the database for long."""
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{(self.data_dir / 'fleethub.sqlite3').as_posix()}"
+
+    @property
+    def resolved_hub_url(self) -> str:
+        return self.hub_url or f"http://{self.host}:{self.hub_port}"
+
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        config_file: str | Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        defaults: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """Build the settings; raise :class:`ConfigError` naming the bad key.
+
+        ``defaults`` replace the embedded defaults of a run mode (e.g. :data:`UP_DEFAULTS`);
+        the file, the environment and the overrides still win over them.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = dict(defaults or {})
+        path = config_file or env.get(ENV_PREFIX + "CONFIG")
+        if path:
+            values.update(_read_file(Path(path)))
+        for f in fields(cls):
+            key = ENV_PREFIX + f.name.upper()
+            if key in env:
+                values[f.name] = env[key]
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        return cls(**{f.name: _cast(f, values[f.name]) for f in fields(cls) if f.name in values})
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+UP_DEFAULTS: Mapping[str, Any] = MappingProxyType({"derive_reassign": True})
+"""Where ``fleethub up`` differs from the defaults: the demo shows a stopped robot's task
+dispatched again."""
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown keys {unknown}")
+    return doc
+
+
+def _cast(f: dataclasses.Field[Any], value: Any) -> Any:
+    default = f.default
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).strip().lower()
+            if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(f"not a boolean: {value!r}")
+            return lowered in {"1", "true", "yes", "on"}
+        if isinstance(default, int | float | str):
+            return type(default)(value)
+        if isinstance(default, Path):
+            return Path(value)
+        if isinstance(default, tuple):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(item).strip() for item in items if str(item).strip())
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: {exc}") from None
+    return value
+
+
+def field_docs() -> dict[str, str]:
+    """Each setting's docstring, for ``--help``."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(Settings))
+    docs: dict[str, str] = {}
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    for node, following in itertools.pairwise(body):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+        ):
+            docs[node.target.id] = " ".join(str(following.value.value).split())
+    return docs
+
+
+__all__ = ["ENV_PREFIX", "UP_DEFAULTS", "Settings", "field_docs"]

@@ -1,0 +1,5 @@
+import sys
+
+from fleethub.cli import main
+
+sys.exit(main())

@@ -1,0 +1,253 @@
+"""The ``fleethub`` command.
+
+``fleethub up`` runs the whole embedded system; ``hub``, ``proxy``, ``api``,
+``sim`` and ``bridge`` run one part each, as on Kubernetes and at RMF sites. Every option is also an
+environment variable (``FLEETHUB_<NAME>``) and a key of the optional TOML
+file given by ``--config`` / ``FLEETHUB_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import fields
+from typing import Any
+
+from aiohttp import web
+
+from fleetcore.bus import Bus, bus_from_settings
+from fleetcore.errors import ConfigError, StoreError
+from fleetcore.settings import ENV_PREFIX, UP_DEFAULTS, Settings, field_docs
+from fleethub.users_cli import add_actions as add_user_actions
+from fleethub.users_cli import run as run_user_action
+
+COMMANDS: dict[str, str] = {
+    "up": "Run everything in one process: hub, proxy, REST API, dashboard and a simulated fleet on SQLite.",
+    "hub": "Run the hub: the single writer (ingest at /_internal, derive, store, publish).",
+    "proxy": "Run a socket.io proxy (needs FLEETHUB_REDIS_URL).",
+    "api": "Run a REST API reader (needs FLEETHUB_REDIS_URL).",
+    "sim": "Run the simulated fleet against a hub at --hub-url.",
+    "bridge": "Run the ROS 2 bridge at an RMF site: RMF's topics to the hub at --hub-url "
+    "(site token: --ingest-token), the hub's commands back to RMF. Needs the ROS extra "
+    "(scripts/build_ros_interfaces.sh); --ros-bridge runs the same bridge inside the hub instead.",
+    "migrate": "Apply pending database migrations (run before starting hub/api on a new or upgraded database).",
+    "user": "Manage users, roles, security groups and grants (`fleethub user --help` lists the actions).",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fleethub",
+        description="Real-time backend for Open-RMF robot fleets.",
+        epilog=f"Every option can also be set as an environment variable {ENV_PREFIX}<OPTION> "
+        "(e.g. FLEETHUB_API_PORT=9000) or in the TOML file given by --config.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    docs = field_docs()
+    for name, summary in COMMANDS.items():
+        defaults = Settings(**_mode_defaults(name))
+        cmd = sub.add_parser(name, help=summary, description=summary)
+        cmd.add_argument("--config", help="TOML file of settings (env: FLEETHUB_CONFIG)")
+        for f in fields(Settings):
+            flag = "--" + f.name.replace("_", "-")
+            env = ENV_PREFIX + f.name.upper()
+            help_text = (
+                f"{docs.get(f.name, '')} [env {env}; default {getattr(defaults, f.name)!s:.60}]"
+            )
+            cmd.add_argument(flag, dest=f.name, default=None, help=help_text.replace("%", "%%"))
+        if name == "user":
+            add_user_actions(cmd)
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    overrides = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
+    return Settings.load(
+        config_file=args.config, overrides=overrides, defaults=_mode_defaults(args.command)
+    )
+
+
+def _mode_defaults(command: str) -> Mapping[str, Any]:
+    """The defaults of a run mode: ``fleethub up`` is the demo (:data:`UP_DEFAULTS`)."""
+    return UP_DEFAULTS if command == "up" else {}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args)
+        _configure_logging(settings.log_level)
+        if args.command == "user":
+            return asyncio.run(run_user_action(settings, args))
+        runner = _RUNNERS[args.command]
+        asyncio.run(_until_signalled(runner(settings)))
+    except ConfigError as exc:
+        print(f"fleethub: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"fleethub: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"fleethub: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+async def _until_signalled(work: Awaitable[None]) -> None:
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _serve(
+    app: web.Application,
+    host: str,
+    port: int,
+    banner: Callable[[str], str],
+    beside: Callable[[], contextlib.AbstractAsyncContextManager[None]] = contextlib.nullcontext,
+) -> None:
+    """Serve ``app`` until cancelled; ``beside`` runs alongside once the port listens."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        print(banner(f"http://{host}:{port}"), flush=True)
+        async with beside():
+            await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+async def _up(settings: Settings) -> None:
+    from fleetcore.auth.tokens import with_generated_jwt_secret
+    from fleetcore.site_token import SITE_TOKEN_FILE, with_generated_site_token
+    from fleethub.embedded import create_app, simulated_site
+
+    def banner(base: str) -> str:
+        ws = base.replace("http", "ws", 1)
+        return (
+            "fleethub is up (embedded: SQLite "
+            f"{settings.resolved_database_url.removeprefix('sqlite://')}, in-process bus, "
+            f"{settings.sim_robots} simulated robots)\n"
+            f"  dashboard  {base}/\n"
+            f"  REST API   {base}/fleets   (OpenAPI {base}/openapi.json, docs {base}/docs)\n"
+            f"  socket.io  {base}/socket.io/\n"
+            f"  ingest     {ws}/_internal?token=<site token>   (site token: "
+            f"{settings.data_dir / SITE_TOKEN_FILE}, or FLEETHUB_INGEST_TOKEN)\n"
+            f"  metrics    {base}/metrics\n"
+            "Press Ctrl+C to stop."
+        )
+
+    # One process is the whole system here, so it may make up its own secrets (and keep them).
+    settings = with_generated_jwt_secret(
+        with_generated_site_token(settings.replace(hub_port=settings.api_port))
+    )
+    await _serve(
+        create_app(settings),
+        settings.host,
+        settings.api_port,
+        banner,
+        beside=lambda: simulated_site(settings),
+    )
+
+
+def _shared_bus(settings: Settings, part: str) -> Bus:
+    if not settings.redis_url:
+        raise ConfigError(
+            f"`fleethub {part}` runs as its own process and needs FLEETHUB_REDIS_URL; "
+            "the in-process bus only connects the parts inside `fleethub up`"
+        )
+    return bus_from_settings(settings)
+
+
+async def _hub(settings: Settings) -> None:
+    from hub.web import create_app
+
+    bus = _shared_bus(settings, "hub")
+    await _serve(
+        create_app(settings, bus), settings.host, settings.hub_port, lambda b: f"hub on {b}"
+    )
+
+
+async def _proxy(settings: Settings) -> None:
+    from proxy.app import create_app
+
+    bus = _shared_bus(settings, "proxy")
+    await _serve(
+        create_app(settings, bus), settings.host, settings.proxy_port, lambda b: f"proxy on {b}"
+    )
+
+
+async def _api(settings: Settings) -> None:
+    from fleetcore.bus import command_channel_from_settings
+    from rest_api.app import create_app
+
+    bus = _shared_bus(settings, "api")
+    commands = command_channel_from_settings(settings, consumer="api")
+    await _serve(
+        create_app(settings, bus, commands=commands),
+        settings.host,
+        settings.api_port,
+        lambda b: f"api on {b}",
+    )
+
+
+async def _sim(settings: Settings) -> None:
+    from fleetcore.site_token import require_site_token
+    from simulator import run
+
+    require_site_token(settings, "`fleethub sim`")
+    print(
+        f"simulating {settings.sim_robots} robots against {settings.resolved_hub_url}", flush=True
+    )
+    await run(settings)
+
+
+async def _bridge(settings: Settings) -> None:
+    from fleetcore.site_token import require_site_token
+    from ros_bridge.available import require_ros
+
+    require_ros("`fleethub bridge`")
+    require_site_token(settings, "`fleethub bridge`")
+    from ros_bridge.app import run
+
+    print(f"bridging this site's RMF (ROS 2) to {settings.resolved_hub_url}", flush=True)
+    await run(settings)
+
+
+async def _migrate(settings: Settings) -> None:
+    from fleetcore.store.db import close_database, migrate, open_database
+
+    await open_database(settings.resolved_database_url, apply_migrations=False, check=False)
+    try:
+        applied = await migrate()
+    finally:
+        await close_database()
+    print(f"applied {', '.join(applied)}" if applied else "the database is up to date", flush=True)
+
+
+_RUNNERS: dict[str, Callable[[Settings], Awaitable[None]]] = {
+    "up": _up,
+    "hub": _hub,
+    "proxy": _proxy,
+    "api": _api,
+    "sim": _sim,
+    "bridge": _bridge,
+    "migrate": _migrate,
+}

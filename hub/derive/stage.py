@@ -1,0 +1,131 @@
+"""The derive stage inside the hub: restore, derive per message, tick, publish operator alerts, prune.
+
+The hub calls :meth:`DeriveStage.observe` for every accepted message and
+commits what it returns in the same batch as the message, so a derived
+event is never stored without its cause. A timer drives the time-based
+derivations, publishes alert requests and responses that rest_api stored
+(rest_api never publishes), and prunes history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from fleetcore.contract import rooms
+from fleetcore.contract.ingest import IngestMessage
+from fleetcore.log import hub_logger
+from fleetcore.settings import Settings
+from fleetcore.store import models
+from hub.changes import Change, PendingPublication, Row
+from hub.derive.config import DeriveConfig
+from hub.derive.deriver import Deriver
+from hub.derive.publish import change_for, merge
+from hub.derive.restore import load_snapshot
+from hub.derive.retention import Retention
+from hub.writer import Writer
+
+
+class DeriveStage:
+    def __init__(self, settings: Settings, clock_ms: Callable[[], int]) -> None:
+        self.config = DeriveConfig.from_settings(settings)
+        self._clock_ms = clock_ms
+        self._tick_s = max(settings.derive_tick_ms, 10) / 1000
+        self._retention = Retention(settings)
+        self._retention_s = settings.retention_interval_s
+        self._deriver: Deriver | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._in_flight: set[tuple[str, str]] = set()
+
+    @property
+    def deriver(self) -> Deriver:
+        if self._deriver is None:
+            raise RuntimeError("the derive stage is not started")
+        return self._deriver
+
+    async def start(self, writer: Writer) -> None:
+        """Restore from the database and start the timers; the writer commits what they derive."""
+        now = self._clock_ms()
+        snapshot = await load_snapshot(now, self.config.escalation_window_ms)
+        self._deriver = Deriver(self.config, snapshot)
+        hub_logger.info(
+            "derive: restored %d robots, %d open alerts, %d active tasks",
+            len(snapshot.links),
+            len(snapshot.open_alerts),
+            len(snapshot.tasks),
+        )
+        self._tasks = [asyncio.create_task(self._ticks(writer), name="hub-derive-tick")]
+        if self._retention_s > 0:
+            self._tasks.append(asyncio.create_task(self._prune(), name="hub-retention"))
+
+    def observe(self, message: IngestMessage, received_ms: int) -> Change:
+        return change_for(self.deriver.observe(message, received_ms), received_ms)
+
+    async def tick(self, writer: Writer) -> None:
+        """One timer step: time-based derivations and operator alerts, in one batch."""
+        now = self._clock_ms()
+        change = change_for(self.deriver.tick(now), now)
+        merge(change, await self._operator_alerts(now))
+        await writer.submit(change)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _ticks(self, writer: Writer) -> None:
+        while True:
+            await asyncio.sleep(self._tick_s)
+            try:
+                await self.tick(writer)
+            except Exception:
+                hub_logger.exception("derive tick failed; next tick in %.1fs", self._tick_s)
+
+    async def _prune(self) -> None:
+        while True:
+            await asyncio.sleep(self._retention_s)
+            try:
+                deleted = await self._retention.prune(self._clock_ms())
+            except Exception:
+                hub_logger.exception("pruning history failed; retrying in %.0fs", self._retention_s)
+                continue
+            if any(deleted.values()):
+                hub_logger.info("pruned history: %s", deleted)
+
+    async def _operator_alerts(self, now: int) -> Change:
+        """Alert requests and responses rest_api stored and nobody published yet."""
+        change = Change(received_ms=now)
+        requests = await models.AlertRequest.filter(seq__isnull=True).order_by(
+            "unix_millis_alert_time"
+        )
+        responses = await models.AlertResponse.filter(seq__isnull=True).order_by(
+            "unix_millis_response_time"
+        )
+        found = {("req", r.id) for r in requests} | {("resp", r.id) for r in responses}
+        self._in_flight &= found
+        for request in requests:
+            if ("req", request.id) not in self._in_flight:
+                self._in_flight.add(("req", request.id))
+                self._republish(change, rooms.ALERT_REQUESTS.pattern, "AlertRequest", request)
+        for response in responses:
+            if ("resp", response.id) not in self._in_flight:
+                self._in_flight.add(("resp", response.id))
+                self._republish(change, rooms.ALERT_RESPONSES.pattern, "AlertResponse", response)
+        return change
+
+    @staticmethod
+    def _republish(
+        change: Change,
+        room: str,
+        model: str,
+        row: models.AlertRequest | models.AlertResponse,
+    ) -> None:
+        """Publish a stored row as it is; the writer stamps the row with the seq (upsert by id)."""
+        change.publications.append(PendingPublication(room, row.data.encode()))
+        columns = [f for f in row._meta.fields_map if f != "seq"]
+        values = {name: getattr(row, name) for name in columns}
+        change.rows.append(Row(model, values, len(change.publications) - 1))

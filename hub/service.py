@@ -1,0 +1,189 @@
+"""The hub's lifetime: restore on start, accept ingest, drain on stop.
+
+On start the hub takes the next epoch (its leadership term), reloads the
+last persisted ``seq`` and puts every room's last value back on the bus, so
+the first subscriber after a restart sees the last known state and the
+sequence continues without reuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from fleetcore.bus.base import Bus, PublicationHandler
+from fleetcore.contract.envelope import Publication, StreamPosition
+from fleetcore.contract.ingest import IngestMessage
+from fleetcore.errors import FencedOut, NotLeading
+from fleetcore.log import hub_logger
+from fleetcore.settings import Settings
+from fleetcore.store import models
+from hub.changes import changes_for
+from hub.derive.publish import merge
+from hub.derive.stage import DeriveStage
+from hub.writer import Writer
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Hub:
+    def __init__(
+        self, settings: Settings, bus: Bus, *, clock_ms: Callable[[], int] = wall_clock_ms
+    ) -> None:
+        self._settings = settings
+        self._bus = bus
+        self._clock_ms = clock_ms
+        self._writer: Writer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._warm: dict[str, Publication] = {}
+        self._warm_seq = 0
+        self._derive = DeriveStage(settings, clock_ms)
+
+    @property
+    def ready(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def position(self) -> StreamPosition:
+        return self.writer.position
+
+    @property
+    def writer_task(self) -> asyncio.Task[None]:
+        if self._task is None:
+            raise RuntimeError("the hub is not started")
+        return self._task
+
+    @property
+    def writer(self) -> Writer:
+        if self._writer is None:
+            raise RuntimeError("the hub is not started")
+        return self._writer
+
+    def add_publication_listener(self, handler: PublicationHandler) -> None:
+        """Hear each batch this hub publishes, while it leads.
+
+        A standby's bus carries the leader's publications too; they are not
+        this hub's to act on, so the handler hears nothing until it leads.
+        """
+
+        async def while_leading(batch: Sequence[Publication]) -> None:
+            if self.ready:
+                await handler(batch)
+
+        self._bus.add_listener(while_leading)
+
+    async def warm_up(self) -> None:
+        """Load sticky values written since the last call: a standby stays ready to take over."""
+        for row in await models.RoomState.filter(seq__gt=self._warm_seq).order_by("seq"):
+            self._warm[row.room] = Publication(
+                row.room, row.seq, row.epoch, row.received_ms, row.data.encode()
+            )
+            self._warm_seq = row.seq
+
+    async def start(self) -> None:
+        position = await _take_next_epoch()
+        await self._republish_outbox()
+        await self.warm_up()
+        sticky = sorted(self._warm.values(), key=lambda pub: pub.seq)
+        await self._bus.restore(sticky, position)
+        self._bus.add_resync_listener(self._on_bus_reset)
+        self._writer = Writer(
+            self._bus,
+            position,
+            max_rows=self._settings.batch_max_rows,
+            max_delay=self._settings.batch_max_delay_ms / 1000,
+        )
+        self._task = asyncio.create_task(self._writer.run(), name="hub-writer")
+        self._task.add_done_callback(_log_writer_exit)
+        await self._derive.start(self._writer)
+        hub_logger.info(
+            "hub started: epoch %d, seq %d, %d sticky rooms restored",
+            position.epoch,
+            position.seq,
+            len(sticky),
+        )
+
+    async def _on_bus_reset(self, reason: str) -> None:
+        """The bus lost its data (e.g. Redis restarted empty): put every room's last value back."""
+        sticky = await _sticky_from_database()
+        await self._bus.restore(sticky, self.writer.position)
+        hub_logger.warning("bus reset (%s): %d sticky rooms restored", reason, len(sticky))
+
+    async def _republish_outbox(self) -> None:
+        """Publish what an earlier hub committed but may not have published."""
+        top = await self._bus.position()
+        pending = [
+            Publication(r.room, r.seq, r.epoch, r.received_ms, r.data.encode())
+            for r in await models.Outbox.filter(seq__gt=top.seq).order_by("seq")
+        ]
+        if pending:
+            hub_logger.info(
+                "republishing seq %d..%d committed before the last stop",
+                pending[0].seq,
+                pending[-1].seq,
+            )
+            await self._bus.publish(pending)
+
+    async def ingest(self, message: IngestMessage, received_at: float | None = None) -> None:
+        """Accept one validated message; returns once it is queued for the writer.
+
+        Raises :class:`NotLeading` on a standby or a hub that just stepped down.
+        """
+        if not self.ready:
+            raise NotLeading("this hub is not the leader; reconnect to the active hub")
+        received_ms = self._clock_ms()
+        change = changes_for(message, received_ms)
+        merge(change, self._derive.observe(message, received_ms))
+        change.received_at = received_at if received_at is not None else time.monotonic()
+        await self.writer.submit(change)
+
+    async def stop(self, drain_timeout: float = 5.0) -> None:
+        """Stop after committing and publishing what was accepted, waiting at most ``drain_timeout``."""
+        if self._task is None:
+            return
+        self._bus.remove_resync_listener(self._on_bus_reset)
+        await self._derive.stop()
+        if not self._task.done() and drain_timeout > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.writer.drained(), timeout=drain_timeout)
+        self._task.cancel()
+        # A fenced writer ended with FencedOut, already logged by _log_writer_exit.
+        with contextlib.suppress(asyncio.CancelledError, FencedOut):
+            await self._task
+        self._task = None
+
+
+async def _sticky_from_database() -> list[Publication]:
+    return [
+        Publication(r.room, r.seq, r.epoch, r.received_ms, r.data.encode())
+        for r in await models.RoomState.all().order_by("seq")
+    ]
+
+
+async def _take_next_epoch() -> StreamPosition:
+    """Increment the persisted epoch and read the persisted seq, in one transaction.
+
+    The increment locks the epoch row, so it waits for a batch of the old
+    leader that is committing, and every later batch of that leader is refused.
+    """
+    async with in_transaction() as conn:
+        for key in ("seq", "epoch"):
+            await models.HubMeta.bulk_create(
+                [models.HubMeta(key=key, value=0)], ignore_conflicts=True, using_db=conn
+            )
+        await models.HubMeta.filter(key="epoch").using_db(conn).update(value=F("value") + 1)
+        epoch = await models.HubMeta.get(key="epoch", using_db=conn)
+        seq = await models.HubMeta.get(key="seq", using_db=conn)
+        return StreamPosition(seq.value, epoch.value)
+
+
+def _log_writer_exit(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        hub_logger.error("hub writer stopped", exc_info=task.exception())

@@ -1,0 +1,301 @@
+"""The single writer: numbers publications, commits them with their rows, then publishes.
+
+Group commit: the writer takes everything queued (up to ``max_rows``),
+lingering at most ``max_delay`` for more, and commits it in one transaction
+together with the new ``seq``, a check of its epoch (fencing) and the
+publications themselves (the outbox). Only after the commit does it publish,
+so whatever a client is told is already readable over REST; a hub that dies
+between commit and publish republishes the outbox on its next start. A failed commit is retried with backoff while ingest waits on the
+bounded queue: nothing accepted is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from fleetcore import metrics
+from fleetcore.bus.base import Bus
+from fleetcore.contract.envelope import Publication, StreamPosition
+from fleetcore.contract.rooms import RoomKind, match_room
+from fleetcore.errors import FencedOut
+from fleetcore.log import store_logger
+from fleetcore.store import models
+from hub.changes import Change, Row
+from hub.derive import publish as derived
+
+UPSERT_KEYS: dict[str, tuple[str, ...]] = {
+    "RoomState": ("room",),
+    "TaskState": ("id",),
+    "TaskLabel": ("task_id", "label_name"),
+    "MapImage": ("sha256",),
+    **derived.UPSERT_KEYS,
+}
+"""Models written as upserts, by their conflict key; all others are appended."""
+
+
+class Writer:
+    def __init__(
+        self,
+        bus: Bus,
+        position: StreamPosition,
+        *,
+        max_rows: int = 500,
+        max_delay: float = 0.005,
+        queue_size: int = 10_000,
+    ) -> None:
+        self._bus = bus
+        self._seq = position.seq
+        self._epoch = position.epoch
+        self._published = position.seq
+        self._max_rows = max_rows
+        self._max_delay = max_delay
+        self._queue: asyncio.Queue[Change] = asyncio.Queue(queue_size)
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def position(self) -> StreamPosition:
+        return StreamPosition(self._seq, self._epoch)
+
+    async def submit(self, change: Change) -> None:
+        """Queue a change; waits (backpressure on the sender) while the queue is full."""
+        if not change.publications and not change.rows:
+            return
+        self._idle.clear()
+        await self._queue.put(change)
+
+    async def drained(self) -> None:
+        """Wait until everything submitted so far is committed and published."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        while True:
+            batch = await self._take_batch()
+            publications, rows = self._number(batch)
+            await self._retrying("commit", functools.partial(self._store, publications, rows))
+            self._seq = publications[-1].seq if publications else self._seq
+            await self._retrying("publish", functools.partial(self._bus.publish, publications))
+            if publications:
+                self._published = publications[-1].seq
+            _observe(batch, publications)
+            if self._queue.empty():
+                self._idle.set()
+
+    async def _take_batch(self) -> list[Change]:
+        batch = [await self._queue.get()]
+        size = _size(batch[0])
+        deadline = time.monotonic() + self._max_delay
+        while size < self._max_rows:
+            if self._queue.empty():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    change = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            else:
+                change = self._queue.get_nowait()
+            batch.append(change)
+            size += _size(change)
+        return batch
+
+    @staticmethod
+    async def _retrying(what: str, attempt: Callable[[], Awaitable[None]]) -> None:
+        """Retry ``attempt`` with backoff until it succeeds; fencing is never retried."""
+        delay = 0.1
+        while True:
+            try:
+                await attempt()
+                return
+            except FencedOut:
+                raise
+            except Exception:
+                store_logger.exception("%s failed; retrying in %.1fs", what, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _number(
+        self, batch: list[Change]
+    ) -> tuple[list[Publication], dict[str, list[dict[str, Any]]]]:
+        """Give each publication the next seq and stamp rows with the seq they belong to."""
+        seq = self._seq
+        publications: list[Publication] = []
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for change in batch:
+            first = seq + 1
+            for pending in change.publications:
+                seq += 1
+                publications.append(
+                    Publication(
+                        pending.room, seq, self._epoch, change.received_ms, pending.data_json
+                    )
+                )
+            for row in change.rows:
+                values = dict(row.values)
+                if row.model in SEQ_STAMPED:
+                    values["seq"] = first + row.publication
+                if row.model == "TaskStateHistory":
+                    values["received_ms"] = change.received_ms
+                rows.setdefault(row.model, []).append(values)
+        rows["RoomState"] = [
+            _publication_row(pub, key="room")
+            for pub in publications
+            if match_room(pub.room).kind is RoomKind.STATE
+        ]
+        rows["Outbox"] = [_publication_row(pub, key="seq") for pub in publications]
+        return publications, rows
+
+    async def _store(
+        self, publications: list[Publication], rows: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        """One transaction: fencing check, rows, outbox, the new seq, pruning what was published."""
+        last = publications[-1].seq if publications else self._seq
+        async with in_transaction() as conn:
+            sql = _Sql(conn)
+            # Locks the epoch row until commit: a takeover waits for this batch,
+            # and once it has happened this batch finds no row and writes nothing.
+            ours, _ = await conn.execute_query(
+                f"UPDATE hub_meta SET value = {sql.p(1)} WHERE key = 'epoch' AND value = {sql.p(2)}",
+                [self._epoch, self._epoch],
+            )
+            if ours != 1:
+                raise FencedOut(f"epoch {self._epoch} was superseded by another hub")
+            row_count = 0
+            for model_name, values in rows.items():
+                row_count += await _write(model_name, values, conn)
+            await conn.execute_query(
+                f"UPDATE hub_meta SET value = {sql.p(1)} WHERE key = 'seq'", [last]
+            )
+            await conn.execute_query(
+                f"DELETE FROM outbox WHERE seq <= {sql.p(1)}", [self._published]
+            )
+        metrics.WRITE_BATCHES.inc()
+        metrics.WRITE_ROWS.inc(row_count)
+
+
+SEQ_STAMPED = (
+    frozenset({"TaskState", "TaskStateHistory", "TaskLogEntry", "FleetLogEntry"})
+    | derived.SEQ_STAMPED
+)
+"""Models whose rows carry the seq of the publication that wrote them."""
+
+
+def _publication_row(pub: Publication, *, key: str) -> dict[str, Any]:
+    return {
+        key: pub.room if key == "room" else pub.seq,
+        **({"seq": pub.seq} if key == "room" else {"room": pub.room}),
+        "epoch": pub.epoch,
+        "received_ms": pub.received_ms,
+        "data": pub.data_json.decode(),
+    }
+
+
+def _observe(batch: list[Change], publications: list[Publication]) -> None:
+    now = time.monotonic()
+    for change in batch:
+        if change.received_at:
+            metrics.INGEST_TO_PUBLISH.observe(now - change.received_at)
+    for pub in publications:
+        metrics.PUBLICATIONS.labels(match_room(pub.room).kind.value).inc()
+
+
+def _size(change: Change) -> int:
+    return len(change.publications) + len(change.rows)
+
+
+async def _write(model_name: str, values: list[dict[str, Any]], conn: Any) -> int:
+    if not values:
+        return 0
+    model = getattr(models, model_name)
+    keys = UPSERT_KEYS.get(model_name)
+    if keys is None:
+        columns = _PLAIN_COLUMNS.get(model_name)
+        if columns is None or any(v.keys() != _PLAIN_COLUMN_SETS[model_name] for v in values):
+            # Rows that leave a column to its default go through the ORM, which applies it.
+            await model.bulk_create([model(**v) for v in values], using_db=conn)
+        else:
+            await conn.execute_many(
+                _Sql(conn).insert(model, columns), [[v[c] for c in columns] for v in values]
+            )
+        return len(values)
+    latest = _last_per_key(values, keys)
+    update_fields = [name for name in latest[0] if name not in keys]
+    await model.bulk_create(
+        [model(**v) for v in latest],
+        on_conflict=list(keys),
+        update_fields=update_fields or None,
+        ignore_conflicts=not update_fields,
+        using_db=conn,
+    )
+    return len(latest)
+
+
+class _Sql:
+    """Placeholders in the connection's dialect, for the statements the writer runs every batch.
+
+    The writer's own statements skip the ORM's query building and a model object
+    per appended row: at thousands of rows a second those were most of a batch's time.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self._postgres = conn.capabilities.dialect == "postgres"
+
+    def p(self, n: int) -> str:
+        return f"${n}" if self._postgres else "?"
+
+    def insert(self, model: type[Model], columns: tuple[str, ...]) -> str:
+        names = ", ".join(columns)
+        params = ", ".join(self.p(i + 1) for i in range(len(columns)))
+        return f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({params})"
+
+
+_PLAIN_FIELDS = (
+    fields.CharField,
+    fields.TextField,
+    fields.BigIntField,
+    fields.IntField,
+    fields.FloatField,
+)
+
+
+def _plain_columns(model: type[Model]) -> tuple[str, ...] | None:
+    """The columns of an append-only model whose values go to the driver as they are, or None."""
+    meta = model._meta
+    columns = []
+    for name, column in meta.fields_db_projection.items():
+        field = meta.fields_map[name]
+        if field.generated:
+            continue
+        if type(field) not in _PLAIN_FIELDS or name != column:
+            return None
+        columns.append(name)
+    return tuple(columns)
+
+
+_PLAIN_COLUMNS: dict[str, tuple[str, ...]] = {
+    name: columns
+    for name in dir(models)
+    if isinstance(getattr(models, name), type)
+    and issubclass(getattr(models, name), Model)
+    and getattr(models, name) is not Model
+    and (columns := _plain_columns(getattr(models, name))) is not None
+}
+"""Append-only models written by one executemany of their rows' values, without the ORM."""
+_PLAIN_COLUMN_SETS = {name: frozenset(columns) for name, columns in _PLAIN_COLUMNS.items()}
+
+
+def _last_per_key(values: Iterable[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One row per conflict key (the last): an upsert may not touch a row twice."""
+    return list({tuple(v[k] for k in keys): v for v in values}.values())
+
+
+__all__ = ["Row", "Writer"]

@@ -1,0 +1,73 @@
+"""The web dashboard, served at ``/`` by rest_api (and so by ``fleethub up``).
+
+The dashboard's sources live in ``dashboard/`` at the repository root; the
+setup (``scripts/build_dashboard.sh``, run by ``scripts/up`` and
+``scripts/test``) builds them with Vite into ``rest_api/dashboard/``, which
+ships in the Python package, so an installed fleethub serves it without Node.
+The page logs in and talks to the REST routes and socket.io on its own origin.
+Its two routes are declared like every other operation (public, documented).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from aiohttp import web
+
+from rest_api.access import PUBLIC
+from rest_api.registry import ApiRoutes
+from rest_api.responses import JSON, not_found
+
+routes = ApiRoutes("Dashboard")
+
+DASHBOARD_DIR = Path(__file__).parent / "dashboard"
+INDEX = DASHBOARD_DIR / "index.html"
+ASSETS_DIR = DASHBOARD_DIR / "assets"
+ASSET_CACHE_SECONDS = 365 * 24 * 3600
+"""Vite names every asset by its content's hash, so an asset URL never changes meaning."""
+PAGE_HEADERS = {
+    # The page is tiny and names the current assets: always revalidate it.
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@routes.get("/", response=None, media_type="text/html", errors=(503,), access=PUBLIC)
+async def get_dashboard(request: web.Request) -> web.FileResponse:
+    """The web dashboard: the live map, robots, tasks, alerts and devices (log in on the page).
+
+    503 when this installation's dashboard was never built.
+    """
+    if not INDEX.is_file():
+        raise web.HTTPServiceUnavailable(
+            text=orjson.dumps(
+                {"detail": "the dashboard is not built: run scripts/build_dashboard.sh"}
+            ).decode(),
+            content_type=JSON,
+        )
+    return web.FileResponse(INDEX, headers=PAGE_HEADERS)
+
+
+@routes.get("/assets/{name}", response=None, media_type="text/plain", errors=(404,), access=PUBLIC)
+async def get_dashboard_asset(request: web.Request) -> web.FileResponse:
+    """A script or stylesheet of the dashboard, cacheable forever (its name is its content's hash)."""
+    # Only files the build made are served: the name is looked up among them, never joined
+    # to a path, so an encoded "../" cannot reach outside the folder.
+    built = {path.name: path for path in ASSETS_DIR.glob("*") if path.is_file()}
+    path = built.get(request.match_info["name"])
+    if path is None:
+        raise not_found("no such dashboard asset")
+    return web.FileResponse(
+        path,
+        headers={
+            "Cache-Control": f"public, max-age={ASSET_CACHE_SECONDS}, immutable",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -1,0 +1,17 @@
+"""Typed application keys: what the handlers share through the aiohttp app, never globals."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from fleetcore.bus.base import Bus
+from fleetcore.bus.commands_base import CommandChannel
+
+BUS_KEY = web.AppKey("rest_api_bus", Bus)
+OPENAPI_KEY = web.AppKey("rest_api_openapi_json", bytes)
+"""The OpenAPI document, encoded once when the routes are mounted."""
+DOCS_KEY = web.AppKey("rest_api_docs_html", str)
+"""The offline docs page rendered from that document."""
+COMMANDS_KEY = web.AppKey("rest_api_commands", CommandChannel)
+"""Where commands go to the hub; absent on an app that was given none (command routes: 503)."""
+REPLY_TIMEOUT_KEY = web.AppKey("rest_api_reply_timeout_s", float)

@@ -1,0 +1,153 @@
+"""History readers: the derived-events feed and a robot's downsampled position history.
+
+The events feed is what the hub published on ``/events``, filtered and keyset-paged.
+
+Pages are keyed by seq, never by offset, so a page is stable while new
+events arrive: ``after=S`` lists events after seq S oldest first (follow
+the feed), ``before=S`` lists events before S newest first (scroll back);
+with neither, the newest page. Each event carries its ``seq``; the next
+page's key is the last item's seq.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleetcore.auth import Permission
+from fleetcore.store import models as db
+from rest_api.access import principal_of, reads
+from rest_api.keys import BUS_KEY
+from rest_api.query import MAX_LIMIT, CommaList, Period, TimeRange
+from rest_api.registry import ApiRoutes
+from rest_api.responses import not_found, positioned
+from rest_api.visibility import event_filter
+
+routes = ApiRoutes("Events")
+
+Seq = Annotated[int, Field(ge=0, lt=2**63)]
+
+
+class Event(BaseModel):
+    """One derived event as published on /events, with its seq."""
+
+    seq: int
+    kind: str
+    severity: Literal["info", "warning", "error"]
+    unix_millis_time: int
+    fleet: str | None
+    robot: str | None
+    task_id: str | None
+    detail: dict[str, Any]
+
+
+class EventQuery(BaseModel):
+    """``GET /events``: filters (all must hold) and a keyset page."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: CommaList = Field(None, description="Comma separated event kinds, e.g. robot_offline.")
+    fleet: CommaList = Field(None, description="Comma separated fleet names.")
+    robot: CommaList = Field(None, description="Comma separated robot names.")
+    task_id: CommaList = Field(None, description="Comma separated task ids.")
+    between: TimeRange = Field(None, description="Range of the event's time.")
+    after: Seq | None = Field(None, description="Events after this seq, oldest first.")
+    before: Seq | None = Field(None, description="Events before this seq, newest first.")
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = Field(100, description="Most events.")
+
+
+@routes.get_query(
+    "/events",
+    query=EventQuery,
+    response=list[Event],
+    positioned=True,
+    access=reads(Permission.robot_read),
+)
+async def query_events(request: web.Request, query: EventQuery) -> web.Response:
+    """Derived events matching every given filter, one keyset page. Available in socket.io.
+
+    ``after`` pages forward (oldest first), ``before`` backward (newest first);
+    neither gives the newest page. Pass the last item's seq to get the next page.
+    """
+    position = await request.app[BUS_KEY].position()
+    filters: dict[str, Any] = {}
+    for column in ("kind", "fleet", "robot", "task_id"):
+        values = getattr(query, column)
+        if values is not None:
+            filters[f"{column}__in"] = values
+    if query.between is not None:
+        filters["unix_millis_time__gte"], filters["unix_millis_time__lte"] = query.between
+    if query.after is not None:
+        filters["seq__gt"] = query.after
+        order = "seq"
+    else:
+        if query.before is not None:
+            filters["seq__lt"] = query.before
+        order = "-seq"
+    events = db.DerivedEvent.filter(**filters)
+    visible = event_filter(principal_of(request))
+    if visible is not None:
+        events = events.filter(visible)
+    rows: list[tuple[int, str]] = (
+        await events.order_by(order).limit(query.limit).values_list("seq", "data")
+    )
+    body = orjson.dumps([{"seq": seq, **orjson.loads(data)} for seq, data in rows])
+    return positioned(body, position)
+
+
+class PositionSample(BaseModel):
+    """One downsampled point of a robot's history."""
+
+    unix_millis_time: int
+    map: str
+    x: float
+    y: float
+    yaw: float
+    status: str | None
+    battery: float | None
+
+
+class HistoryQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    between: Period = Field(
+        "-3600000", validate_default=True, description="The period; the last hour by default."
+    )
+    limit: Annotated[int, Field(ge=1, le=10 * MAX_LIMIT)] = Field(
+        1000, description="Most samples, oldest first."
+    )
+
+
+@routes.get_query(
+    "/robots/{fleet}/{robot}/history",
+    query=HistoryQuery,
+    response=list[PositionSample],
+    errors=(404,),
+    access=reads(Permission.robot_read),
+)
+async def get_robot_history(request: web.Request, query: HistoryQuery) -> web.Response:
+    """A robot's position history in a period, oldest first.
+
+    Samples are kept when the robot moved, turned or changed map or status,
+    at most once a second by default (``history_position_*`` settings), for
+    ``retention_positions_days``.
+    """
+    fleet, robot = request.match_info["fleet"], request.match_info["robot"]
+    if not principal_of(request).can_robot(Permission.robot_read, fleet, robot):
+        raise not_found(f"no robot {robot!r} in fleet {fleet!r}")
+    start, end = query.between
+    rows = (
+        await db.RobotPositionSample.filter(
+            fleet=fleet,
+            robot=robot,
+            unix_millis_time__gte=start,
+            unix_millis_time__lte=end,
+        )
+        .order_by("unix_millis_time", "id")
+        .limit(query.limit)
+        .values("unix_millis_time", "map", "x", "y", "yaw", "status", "battery")
+    )
+    return web.Response(body=orjson.dumps(rows), content_type="application/json")

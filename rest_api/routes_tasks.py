@@ -1,0 +1,171 @@
+"""Tasks: the filtered list and the logs from the database, a task's state from the sticky store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+from tortoise.expressions import RawSQL, Subquery
+from tortoise.queryset import QuerySet
+
+from fleetcore.auth import Permission, Principal
+from fleetcore.contract.rmf import TaskLog, TaskState
+from fleetcore.contract.rooms import TASK_STATE
+from fleetcore.store import models as db
+from rest_api.access import principal_of, reads
+from rest_api.keys import BUS_KEY
+from rest_api.logs import LOG_COLUMNS, log_entry
+from rest_api.query import LogQuery, SortKey, TaskQuery
+from rest_api.registry import ApiRoutes
+from rest_api.responses import json_array, not_found, positioned
+from rest_api.rooms import latest, visible_state
+from rest_api.visibility import task_filter, task_row_visible, task_state_view
+
+routes = ApiRoutes("Tasks")
+
+_OUTER_TASK_ID = RawSQL(f'"{db.TaskState._meta.db_table}"."id"')
+"""The listed task's id inside a correlated subquery; a constant, never user input."""
+
+
+def _task_query(query: TaskQuery, principal: Principal) -> QuerySet[db.TaskState]:
+    filters: dict[str, Any] = {}
+    for column in ("task_id", "category", "assigned_to", "status", "requester"):
+        values = getattr(query, column)
+        if values is not None:
+            filters[f"{'id' if column == 'task_id' else column}__in"] = values
+    for column, period in (
+        ("unix_millis_start_time", query.start_time_between),
+        ("unix_millis_finish_time", query.finish_time_between),
+        ("unix_millis_request_time", query.request_time_between),
+    ):
+        if period is not None:
+            filters[f"{column}__gte"], filters[f"{column}__lte"] = period
+    tasks = db.TaskState.filter(**filters)
+    visible = task_filter(principal)
+    if visible is not None:
+        tasks = tasks.filter(visible)
+    for name, value in (query.label or {}).items():
+        tasks = tasks.filter(
+            id__in=Subquery(
+                db.TaskLabel.filter(label_name=name, label_value=value).values("task_id")
+            )
+        )
+    return _ordered(tasks, query.order_by).offset(query.offset).limit(query.limit)
+
+
+def _ordered(tasks: QuerySet[db.TaskState], keys: tuple[SortKey, ...]) -> QuerySet[db.TaskState]:
+    """Apply ``order_by``; the task id breaks ties, so pages never overlap or skip."""
+    terms: list[str] = []
+    for index, key in enumerate(keys):
+        column = key.column
+        if key.label is not None:
+            column = f"label_sort_{index}"
+            tasks = tasks.annotate(
+                **{
+                    column: Subquery(
+                        db.TaskLabel.filter(task_id=_OUTER_TASK_ID, label_name=key.label).values(
+                            "label_value"
+                        )
+                    )
+                }
+            )
+        terms.append(f"-{column}" if key.descending else f"{column}")
+    return tasks.order_by(*terms, "id")
+
+
+@routes.get_query(
+    "/tasks",
+    query=TaskQuery,
+    response=list[TaskState],
+    positioned=True,
+    access=reads(Permission.task_read),
+)
+async def query_task_states(request: web.Request, query: TaskQuery) -> web.Response:
+    """Task states matching every given filter, one page of them.
+
+    Comma separated lists match any of their items; ranges are inclusive.
+    """
+    position = await request.app[BUS_KEY].position()
+    # Whole rows: tortoise's values_list() drops the parentheses of a subquery
+    # annotation, which label sorting needs.
+    rows = await _task_query(query, principal_of(request))
+    return positioned(json_array(row.data.encode() for row in rows), position)
+
+
+@routes.get(
+    "/tasks/{task_id}/state",
+    response=TaskState,
+    errors=(404,),
+    positioned=True,
+    access=reads(Permission.task_read),
+)
+async def get_task_state(request: web.Request) -> web.Response:
+    """A task's latest state. Available in socket.io."""
+    return await visible_state(request, TASK_STATE, "task_id", "task", task_state_view)
+
+
+@routes.get_query(
+    "/tasks/{task_id}/log",
+    query=LogQuery,
+    response=TaskLog,
+    errors=(404,),
+    positioned=True,
+    access=reads(Permission.task_read),
+)
+async def get_task_log(request: web.Request, query: LogQuery) -> web.Response:
+    """A task's log entries in a period: task-level, per phase and per event. Available in socket.io.
+
+    Every phase and event that ever logged is listed, with an empty list when
+    it logged nothing in the period, as in rmf-web.
+    """
+    task_id = request.match_info["task_id"]
+    if not await task_row_visible(principal_of(request), task_id):
+        raise not_found(f"no task {task_id!r}")
+    bus = request.app[BUS_KEY]
+    position = await bus.position()
+    start, end = query.between
+    rows: list[dict[str, Any]] = (
+        await db.TaskLogEntry.filter(
+            task_id=task_id, unix_millis_time__gte=start, unix_millis_time__lte=end
+        )
+        .order_by("id")
+        .values("phase", "event", *LOG_COLUMNS)
+    )
+    sources: list[tuple[str | None, str | None]] = (
+        await db.TaskLogEntry.filter(task_id=task_id).distinct().values_list("phase", "event")
+    )
+    if not sources and await latest(bus, TASK_STATE, task_id=task_id) is None:
+        raise not_found(f"no task {task_id!r}")
+    log: list[dict[str, Any]] = []
+    phases: dict[str, dict[str, Any]] = {}
+
+    def phase_log(phase: str) -> dict[str, Any]:
+        return phases.setdefault(phase, {"log": [], "events": {}})
+
+    for phase, event in sorted(sources, key=_source_order):
+        if phase is not None:
+            entry = phase_log(phase)
+            if event is not None:
+                entry["events"].setdefault(event, [])
+    for row in rows:
+        phase, event = row["phase"], row["event"]
+        if phase is None:
+            log.append(log_entry(row))
+        elif event is None:
+            phase_log(phase)["log"].append(log_entry(row))
+        else:
+            phase_log(phase)["events"].setdefault(event, []).append(log_entry(row))
+    return positioned(orjson.dumps({"task_id": task_id, "log": log, "phases": phases}), position)
+
+
+def _source_order(source: tuple[str | None, str | None]) -> tuple[str, str]:
+    """Phases and events are numbered strings in RMF: list "2" before "10"."""
+    phase, event = source
+    return (_numeric(phase), _numeric(event))
+
+
+def _numeric(key: str | None) -> str:
+    if key is None:
+        return ""
+    return key.zfill(20) if key.isdigit() else key

@@ -1,0 +1,145 @@
+"""Commands the hub sends the simulator, acted on as RMF would, answered with RMF's responses.
+
+The hub sends ``{"type": "command", "data": {request_id, kind, body}}`` on the
+ingest websocket; the answer is a ``command_response`` frame with the same
+request_id and RMF's response JSON (``dispatch_task_response`` and friends).
+A request_id seen before is answered again from memory and not acted on:
+RMF itself would act twice, but the hub never sends a key twice, so a second
+request here would be a bug the tests should see (``requests`` counts them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from fleetcore.contract.commands import COMMAND_FRAME, CommandKind
+from fleetcore.contract.ingest import IngestType
+from fleetcore.log import sim_logger
+from simulator.simulation import Simulation
+from simulator.tasks import DESCRIPTION_SCHEMAS, CommandRejected
+
+
+class SimCommands:
+    """Performs commands on a :class:`Simulation`; ``answer`` sends a response frame."""
+
+    def __init__(
+        self, simulation: Simulation, answer: Callable[[bytes], None], *, remembered: int = 10_000
+    ) -> None:
+        self.simulation = simulation
+        self._answer = answer
+        self._answers: OrderedDict[str, bytes] = OrderedDict()
+        self._remembered = remembered
+        self.requests: Counter[str] = Counter()
+        """How often each request_id arrived: RMF's log of requests (one per key, if all is well)."""
+        self.arrived: dict[str, float] = {}
+        """When each request_id first arrived (``time.monotonic``): the dispatch latency's end."""
+
+    def on_message(self, doc: dict[str, Any]) -> None:
+        """The :class:`~fleetcore.site_client.SiteClient` hook: frames the hub sent us."""
+        if doc.get("type") != COMMAND_FRAME or not isinstance(doc.get("data"), dict):
+            sim_logger.info("hub sent %.200s", orjson.dumps(doc).decode())
+            return
+        data = doc["data"]
+        request_id = str(data.get("request_id", ""))
+        self.requests[request_id] += 1
+        frame = self._answers.get(request_id)
+        if frame is None:
+            self.arrived[request_id] = time.monotonic()
+            frame = self._perform(request_id, str(data.get("kind")), data.get("body"))
+            self._answers[request_id] = frame
+            while len(self._answers) > self._remembered:
+                forgotten, _ = self._answers.popitem(last=False)
+                del self.requests[forgotten], self.arrived[forgotten]
+        self._answer(frame)
+
+    def _perform(self, request_id: str, kind: str, body: Any) -> bytes:
+        try:
+            if not isinstance(body, dict):
+                raise CommandRejected("the command body must be an object")
+            response = self._act(kind, body)
+        except CommandRejected as exc:
+            error = {"code": 1, "category": kind, "detail": str(exc)}
+            response = {"success": False, "errors": [error]}
+        data = {"request_id": request_id, **response}
+        return orjson.dumps({"type": IngestType.COMMAND_RESPONSE.value, "data": data})
+
+    def _act(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        sim = self.simulation
+        try:
+            command = CommandKind(kind)
+        except ValueError:
+            raise CommandRejected(f"unknown command {kind!r}") from None
+        if command is CommandKind.DISPATCH_TASK:
+            return {"success": True, "state": sim.dispatch(body)}
+        if command is CommandKind.ROBOT_TASK:
+            request = {**body.get("request", {}), "fleet_name": body.get("fleet")}
+            return {"success": True, "state": sim.dispatch(request, robot=str(body.get("robot")))}
+        if command is CommandKind.CANCEL_TASK:
+            sim.cancel(str(body.get("task_id")), body.get("labels", ()))
+            return {"success": True}
+        if command is CommandKind.KILL_TASK:
+            sim.kill(str(body.get("task_id")), body.get("labels", ()))
+            return {"success": True}
+        if command is CommandKind.DOOR_REQUEST:
+            sim.request_door(str(body.get("door_name")), int(body.get("mode", 0)))
+            return {"success": True}
+        return self._steer(command, body)
+
+    def _steer(self, command: CommandKind, body: dict[str, Any]) -> dict[str, Any]:
+        """Commands on tasks and robots already in the simulation."""
+        sim = self.simulation
+        labels = body.get("labels", ())
+        if command is CommandKind.INTERRUPT_TASK:
+            return {"success": True, "token": sim.interrupt(str(body.get("task_id")), labels)}
+        if command is CommandKind.RESUME_TASK:
+            sim.resume(str(body.get("for_task")), body.get("for_tokens", ()), labels)
+            return {"success": True}
+        if command is CommandKind.REWIND_TASK:
+            sim.rewind(str(body.get("task_id")), int(body.get("phase_id", -1)))
+            return {"success": True}
+        if command is CommandKind.SKIP_PHASE:
+            token = sim.skip_phase(str(body.get("task_id")), int(body.get("phase_id", -1)), labels)
+            return {"success": True, "token": token}
+        if command is CommandKind.UNDO_SKIP_PHASE:
+            sim.undo_skip_phase(str(body.get("for_task")), body.get("for_tokens", ()), labels)
+            return {"success": True}
+        if command is CommandKind.TASK_DISCOVERY:
+            return {"success": True, **_discovery(next(iter(sim.fleets)))}
+        if command is CommandKind.ROBOT_COMMISSION:
+            return _commission(sim, body)
+        raise CommandRejected(f"the simulator does not take {command.value} commands")
+
+
+def _discovery(fleet: str) -> dict[str, Any]:
+    """rmf_api_msgs ``task_discovery_response`` of the simulated fleets."""
+    tasks = [
+        {"category": category, "detail": detail, "description_schema": schema}
+        for category, (detail, schema) in DESCRIPTION_SCHEMAS.items()
+    ]
+    return {"type": "task_discovery_update", "data": {"fleet_name": fleet, "tasks": tasks}}
+
+
+def _commission(sim: Simulation, body: dict[str, Any]) -> dict[str, Any]:
+    """rmf_api_msgs ``robot_commission_response``, plus ``success`` for the hub to read."""
+    commission = body.get("commission")
+    if not isinstance(commission, dict):
+        raise CommandRejected("commission must be an object")
+    policy = str(body.get("pending_dispatch_tasks_policy", "complete"))
+    sim.commission(
+        str(body.get("fleet")),
+        str(body.get("robot")),
+        bool(commission.get("dispatch_tasks", True)),
+        unstarted=policy,
+    )
+    ok = {"success": True}
+    return {
+        "success": True,
+        "commission": ok,
+        "pending_dispatch_tasks_policy": ok,
+        "pending_direct_tasks_policy": ok,
+    }

@@ -1,0 +1,322 @@
+"""Two tenants on one system, with authentication on: the world the auth tests run in.
+
+Security group ``alpha`` names the fleet ``alpha_fleet``, one robot of the
+shared fleet (``shared_fleet/alpha_bot``), ``alpha_door`` and ``alpha_lift``;
+``bravo`` the same with bravo. Role ``alpha_all`` grants every permission but
+admin on ``alpha``, and alice has it; bob has ``bravo_all``; root is an
+admin. Every object of a tenant has its group's name in it, so "alice saw
+nothing of bravo" is "no answer to alice contains 'bravo'".
+
+The REST app runs on a real loopback port over a real database (SQLite, or
+a PostgreSQL schema in the second pass) and an in-process bus
+the tests publish on, playing the hub.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from argon2 import PasswordHasher
+from tortoise import Tortoise
+
+from fleetcore.auth import Permission, users
+from fleetcore.auth.tokens import TokenVerifier
+from fleetcore.bus.memory import InMemoryBus
+from fleetcore.contract.envelope import Publication
+from fleetcore.contract.rooms import (
+    BEACON_STATE,
+    BUILDING_MAP,
+    DISPENSER_STATE,
+    DOOR_STATE,
+    FLEET_STATE,
+    INGESTOR_STATE,
+    LIFT_STATE,
+    TASK_STATE,
+)
+from fleetcore.settings import Settings
+from fleetcore.store import models as db
+from fleetcore.store.db import tortoise_config
+from rest_api.app import create_app
+
+Client = TestClient[web.Request, web.Application]
+SECRET = "test-jwt-secret-that-is-long-enough-0123456789"
+GROUPS = ("alpha", "bravo")
+USERS = {"alpha": "alice", "bravo": "bob"}
+ROOT = "root"
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class World:
+    client: Client
+    settings: Settings
+    tokens: dict[str, str]
+    """Bearer tokens by username (alice, bob, root)."""
+    ids: dict[str, str]
+    """Ids the database chose for seeded objects, by name (``alpha_scheduled``)."""
+
+    async def call(
+        self, method: str, path: str, user: str | None, *, body: Any = None, **params: str
+    ) -> tuple[int, str]:
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
+        kwargs: dict[str, Any] = {"headers": headers, "params": params}
+        if body is not None:
+            kwargs["data"] = orjson.dumps(body)
+            headers["Content-Type"] = "application/json"
+        async with self.client.request(method, path, **kwargs) as response:
+            return response.status, await response.text()
+
+
+@pytest.fixture
+def auth_settings(settings: Settings) -> Settings:
+    return settings.replace(auth_mode="jwt", jwt_secret=SECRET)
+
+
+@pytest.fixture
+async def database(auth_settings: Settings) -> AsyncIterator[None]:
+    """The schema from the models (ten times faster than migrating; tests/test_up.py migrates)."""
+    await Tortoise.init(config=tortoise_config(auth_settings.resolved_database_url))
+    await Tortoise.generate_schemas()
+    yield
+    await Tortoise.close_connections()
+
+
+async def _grant_all(group: str, user: str) -> None:
+    await users.create_group(group)
+    for kind, name in (
+        ("fleet", f"{group}_fleet"),
+        ("robot", f"shared_fleet/{group}_bot"),
+        ("door", f"{group}_door"),
+        ("lift", f"{group}_lift"),
+    ):
+        await users.add_member(group, kind, name)
+    role = f"{group}_all"
+    await users.create_role(role)
+    for permission in Permission:
+        if permission is not Permission.admin:
+            await users.grant(role, permission.value, group)
+    await _create_user(user)
+    await users.add_user_role(user, role)
+
+
+@functools.cache
+def _password_hash() -> str:
+    """One argon2 hash for every seeded user: hashing is slow on purpose, and tests are many."""
+    return PasswordHasher().hash(PASSWORD)
+
+
+async def _create_user(username: str, *, is_admin: bool = False) -> None:
+    await users.create_user(username, is_admin=is_admin)
+    await db.User.filter(username=username).update(password_hash=_password_hash())
+
+
+class Hub:
+    """Publishes and writes as the hub does, for the seeded world."""
+
+    def __init__(self, bus: InMemoryBus) -> None:
+        self.bus = bus
+        self.seq = 0
+        self.ids: dict[str, str] = {}
+
+    async def publish(self, room: str, data: Any) -> Publication:
+        self.seq += 1
+        pub = Publication(room, self.seq, 1, _now(), orjson.dumps(data))
+        await self.bus.publish([pub])
+        return pub
+
+    async def seed(self, group: str, requester: str) -> None:
+        fleet, now = f"{group}_fleet", _now()
+        await self.publish(FLEET_STATE.format(name=fleet), _fleet(fleet, f"{group}_r1"))
+        await self.publish(DOOR_STATE.format(name=f"{group}_door"), {"door_name": f"{group}_door"})
+        await self.publish(LIFT_STATE.format(name=f"{group}_lift"), {"lift_name": f"{group}_lift"})
+        await self.task(f"{group}_task", fleet, f"{group}_r1", requester)
+        await self.task(f"{group}_request", None, None, requester)
+        for task_id in (f"{group}_task", f"{group}_request"):
+            await db.TaskLogEntry.create(
+                task_id=task_id, log_seq=0, tier="info", unix_millis_time=now, text=group, seq=1
+            )
+        for log_fleet, robot in ((fleet, f"{group}_r1"), ("shared_fleet", f"{group}_bot")):
+            await db.FleetLogEntry.create(
+                fleet=log_fleet,
+                robot=robot,
+                log_seq=0,
+                tier="info",
+                unix_millis_time=now,
+                text=group,
+                seq=1,
+            )
+        alerts: list[tuple[str, list[tuple[str, str]], str | None]] = [
+            (f"{group}_robot_alert", [("fleet", fleet), ("robot", f"{group}_r1")], None),
+            (f"{group}_task_alert", [], f"{group}_request"),
+        ]
+        for alert_id, params, alert_task in alerts:
+            data = {
+                "id": alert_id,
+                "unix_millis_alert_time": now,
+                "title": group,
+                "subtitle": "",
+                "message": "",
+                "display": True,
+                "tier": "warning",
+                "responses_available": ["ok"],
+                "alert_parameters": [{"name": n, "value": v} for n, v in params],
+                "task_id": alert_task,
+            }
+            await db.AlertRequest.create(
+                id=alert_id,
+                unix_millis_alert_time=now,
+                task_id=alert_task,
+                response_expected=True,
+                condition=None,
+                data=orjson.dumps(data).decode(),
+                seq=None,
+            )
+        await db.DerivedEvent.create(
+            seq=self.seq,
+            kind="robot_offline",
+            severity="error",
+            fleet=fleet,
+            robot=f"{group}_r1",
+            task_id=None,
+            unix_millis_time=now,
+            data=orjson.dumps({"kind": "robot_offline", "fleet": fleet}).decode(),
+        )
+        await db.RobotPositionSample.create(
+            fleet=fleet,
+            robot=f"{group}_r1",
+            unix_millis_time=now,
+            map=f"{group}_map",
+            x=0.0,
+            y=0.0,
+            yaw=0.0,
+            status="idle",
+            battery=1.0,
+        )
+        await db.AlertResponse.create(
+            id=f"{group}_task_alert",
+            unix_millis_response_time=now,
+            response="ok",
+            responder=requester,
+            seq=None,
+            data=orjson.dumps({"id": f"{group}_task_alert", "response": "ok"}).decode(),
+        )
+        request = {"category": "patrol", "description": {}, "fleet_name": fleet}
+        await db.TaskRequest.create(
+            task_id=f"{group}_task", request=orjson.dumps(request).decode(), command_key=group
+        )
+        scheduled = await db.ScheduledTask.create(
+            task_request=orjson.dumps(request).decode(),
+            schedules=orjson.dumps([{"period": "day", "at": "09:00"}]).decode(),
+            except_dates="[]",
+            created_by=requester,
+            created_ms=now,
+        )
+        self.ids[f"{group}_scheduled"] = str(scheduled.id)
+        await db.TaskFavorite.create(
+            id=f"{group}_favorite",
+            name=f"{group} favorite",
+            unix_millis_earliest_start_time=0,
+            category="patrol",
+            user=requester,
+        )
+        await db.CommandRecord.create(
+            key=f"{group}_command",
+            kind="door_request",
+            body="{}",
+            requester=requester,
+            status="done",
+            request_id=f"{group}_request_id",
+            response=None,
+            epoch=1,
+            created_ms=now,
+            updated_ms=now,
+        )
+
+    async def task(
+        self, task_id: str, fleet: str | None, robot: str | None, requester: str
+    ) -> None:
+        data: dict[str, Any] = {
+            "booking": {"id": task_id, "requester": requester},
+            "category": "patrol",
+            "status": "queued",
+        }
+        if fleet is not None:
+            data["assigned_to"] = {"group": fleet, "name": robot}
+        pub = await self.publish(TASK_STATE.format(task_id=task_id), data)
+        await db.TaskState.create(
+            id=task_id,
+            category="patrol",
+            assigned_group=fleet,
+            assigned_to=robot,
+            status="queued",
+            requester=requester,
+            data=pub.data_json.decode(),
+            seq=pub.seq,
+        )
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _fleet(name: str, *robots: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "robots": {
+            robot: {
+                "name": robot,
+                "status": "idle",
+                "battery": 1.0,
+                "location": {"map": "L1", "x": 0.0, "y": 0.0, "yaw": 0.0},
+            }
+            for robot in robots
+        },
+    }
+
+
+async def _seed_shared(hub: Hub) -> None:
+    """What both tenants share: the building, the shared fleet, dispensers and ingestors."""
+    await hub.publish(
+        FLEET_STATE.format(name="shared_fleet"), _fleet("shared_fleet", "alpha_bot", "bravo_bot")
+    )
+    doors = [{"name": f"{g}_door"} for g in GROUPS]
+    await hub.publish(
+        BUILDING_MAP.pattern,
+        {
+            "name": "site",
+            "levels": [{"name": "L1", "doors": doors}],
+            "lifts": [{"name": f"{g}_lift"} for g in GROUPS],
+        },
+    )
+    await hub.publish(DISPENSER_STATE.format(guid="dispenser_1"), {"guid": "dispenser_1"})
+    await hub.publish(INGESTOR_STATE.format(guid="ingestor_1"), {"guid": "ingestor_1"})
+    await hub.publish(BEACON_STATE.format(id="beacon_1"), {"id": "beacon_1", "online": True})
+    await db.MapImage.create(sha256="0" * 64, content_type="image/png", data=b"png")
+
+
+@pytest.fixture
+async def world(auth_settings: Settings, database: None) -> AsyncIterator[World]:
+    bus = InMemoryBus()
+    hub = Hub(bus)
+    await _seed_shared(hub)
+    for group in GROUPS:
+        await _grant_all(group, USERS[group])
+        await hub.seed(group, USERS[group])
+    await _create_user(ROOT, is_admin=True)
+    verifier = TokenVerifier(auth_settings)
+    tokens = {name: verifier.issue(name, 600)[0] for name in (*USERS.values(), ROOT)}
+    app = create_app(auth_settings, bus, manage_database=False)
+    client: Client = TestClient(TestServer(app, host="127.0.0.1", port=0))
+    await client.start_server()
+    try:
+        yield World(client, auth_settings, tokens, hub.ids)
+    finally:
+        await client.close()

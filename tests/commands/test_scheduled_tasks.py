@@ -1,0 +1,184 @@
+"""Scheduled tasks: rmf-web's /scheduled_tasks, fired by the hub once per occurrence."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import aiohttp
+import orjson
+
+from fleetcore.settings import Settings
+from fleetcore.store import models
+from fleethub.embedded import create_app
+from hub.scheduler import _due
+from simulator import SimConfig, Simulation, SimulatorService
+from tests.commands.conftest import dispatch_body
+from tests.conftest import eventually, start_server
+
+
+def _iso(unix_ms: int) -> str:
+    return datetime.fromtimestamp(unix_ms / 1000, UTC).isoformat()
+
+
+def _body(**schedule: Any) -> dict[str, Any]:
+    return {"task_request": dispatch_body()["request"], "schedules": [schedule]}
+
+
+async def _create(http: aiohttp.ClientSession, body: dict[str, Any]) -> tuple[int, Any]:
+    async with http.post("/scheduled_tasks", json=body) as answer:
+        return answer.status, await answer.json()
+
+
+async def test_a_scheduled_task_is_created_and_read_in_rmf_webs_shape(
+    http: aiohttp.ClientSession,
+) -> None:
+    status, created = await _create(http, _body(period="day", at="10:30"))
+
+    assert status == 201
+    assert created["task_request"] == dispatch_body()["request"]
+    assert created["schedules"] == [
+        {"every": None, "start_from": None, "until": None, "period": "day", "at": "10:30"}
+    ]
+    assert (created["last_ran"], created["except_dates"]) == (None, [])
+    assert await (await http.get(f"/scheduled_tasks/{created['id']}")).json() == created
+    assert await (await http.get("/scheduled_tasks")).json() == [created]
+
+
+async def test_a_scheduled_task_that_would_never_run_is_a_422(http: aiohttp.ClientSession) -> None:
+    status, answer = await _create(http, _body(period="day", until="2020-01-01T00:00:00Z"))
+
+    assert status == 422
+    assert answer["detail"][0]["loc"] == ["body", "schedules"]
+    assert "never going to run" in answer["detail"][0]["msg"]
+
+
+async def test_an_at_that_does_not_fit_the_period_is_a_422(http: aiohttp.ClientSession) -> None:
+    status, answer = await _create(http, _body(period="day", at=":17"))
+
+    assert status == 422
+    assert answer["detail"][0]["loc"][:3] == ["body", "schedules", 0]
+
+
+async def test_clearing_a_day_adds_it_to_the_except_dates(http: aiohttp.ClientSession) -> None:
+    _, created = await _create(http, _body(period="day", at="10:30"))
+
+    async with http.put(
+        f"/scheduled_tasks/{created['id']}/clear?event_date=2030-01-02T10:30:00"
+    ) as answer:
+        assert answer.status == 200
+    task = await (await http.get(f"/scheduled_tasks/{created['id']}")).json()
+    assert task["except_dates"] == ["2030-01-02"]
+
+
+async def test_updating_one_day_splits_it_off_into_a_new_scheduled_task(
+    http: aiohttp.ClientSession,
+) -> None:
+    _, series = await _create(http, _body(period="day", at="10:30"))
+
+    async with http.post(
+        f"/scheduled_tasks/{series['id']}/update?except_date=2030-01-02T00:00:00",
+        json=_body(
+            period="day",
+            at="12:00",
+            start_from="2030-01-02T00:00:00Z",
+            until="2030-01-02T23:59:59Z",
+        ),
+    ) as answer:
+        assert answer.status == 201
+        single = await answer.json()
+
+    assert single["id"] != series["id"]
+    assert single["schedules"][0]["at"] == "12:00"
+    updated = await (await http.get(f"/scheduled_tasks/{series['id']}")).json()
+    assert updated["except_dates"] == ["2030-01-02"]
+
+
+async def test_updating_the_series_replaces_its_schedules_and_except_dates(
+    http: aiohttp.ClientSession,
+) -> None:
+    _, series = await _create(http, _body(period="day", at="10:30"))
+    await http.put(f"/scheduled_tasks/{series['id']}/clear?event_date=2030-01-02T10:30:00")
+
+    async with http.post(
+        f"/scheduled_tasks/{series['id']}/update", json=_body(period="hour", at=":15")
+    ) as answer:
+        updated = await answer.json()
+
+    assert (updated["id"], updated["except_dates"]) == (series["id"], [])
+    assert updated["schedules"][0]["period"] == "hour"
+
+
+async def test_a_deleted_scheduled_task_is_gone(http: aiohttp.ClientSession) -> None:
+    _, created = await _create(http, _body(period="day", at="10:30"))
+
+    assert (await http.delete(f"/scheduled_tasks/{created['id']}")).status == 200
+    assert (await http.get(f"/scheduled_tasks/{created['id']}")).status == 404
+    assert (await http.delete(f"/scheduled_tasks/{created['id']}")).status == 404
+
+
+def test_an_occurrence_on_an_except_date_is_not_due() -> None:
+    created = int(datetime(2030, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    task = models.ScheduledTask(
+        id=1,
+        task_request="{}",
+        schedules=orjson.dumps([{"period": "day", "at": "10:00"}]).decode(),
+        except_dates='["2030-01-02"]',
+        created_by="u",
+        created_ms=created,
+    )
+
+    due = _due(task, created, created + 3 * 86_400_000)
+
+    assert [_iso(t)[:10] for t in due] == ["2030-01-01", "2030-01-03"]
+
+
+@contextlib.asynccontextmanager
+async def system(
+    settings: Settings,
+) -> AsyncIterator[tuple[aiohttp.ClientSession, SimulatorService]]:
+    """The embedded system with a one-robot simulated site, on the test's database."""
+    server = await start_server(create_app(settings))
+    base = str(server.make_url("")).rstrip("/")
+    site = SimulatorService(
+        Settings(hub_url=base, sim_rate_hz=20.0, ingest_token=settings.ingest_token),
+        simulation=Simulation(SimConfig(robots=1, fleets=1)),
+        backoff_initial_s=0.05,
+    )
+    running = asyncio.create_task(site.run())
+    try:
+        await eventually(lambda: site.client.connected)
+        async with aiohttp.ClientSession(base) as http:
+            yield http, site
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await server.close()
+
+
+async def test_the_hub_dispatches_an_occurrence_once_even_across_a_restart(
+    settings: Settings,
+) -> None:
+    async with system(settings) as (http, site):
+        start = time.time_ns() // 1_000_000 + 1500
+        _, created = await _create(http, _body(period="day", start_from=_iso(start)))
+        await eventually(lambda: len(site.commands.requests) == 1, timeout=5)
+        task = await (await http.get(f"/scheduled_tasks/{created['id']}")).json()
+        assert task["last_ran"] is not None
+        assert len(site.simulation.tasks) == 1
+
+    async with system(settings) as (_, site):
+        await asyncio.sleep(2.5)  # the new hub's scheduler looks at the occurrence twice
+        assert site.commands.requests == {}
+        keys = cast(
+            "list[str]",
+            await models.CommandRecord.filter(key__startswith="fleethub-schedule/").values_list(
+                "key", flat=True
+            ),
+        )
+    assert keys == [f"fleethub-schedule/{created['id']}/{-(-start // 1000) * 1000}"]

@@ -1,0 +1,105 @@
+"""The leadership lease and fencing: one writer, and a superseded one writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from fleetcore.bus.memory import InMemoryBus
+from fleetcore.contract.ingest import IngestType, decode, encode
+from fleetcore.settings import Settings
+from fleetcore.store import models
+from fleetcore.store.db import close_database, open_database
+from hub.leader import Lease
+from hub.service import Hub
+from tests.conftest import eventually
+from tests.helpers import fleet
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[None]:
+    await open_database(settings.resolved_database_url, apply_migrations=True)
+    yield
+    await close_database()
+
+
+async def test_a_free_lease_is_taken_and_a_held_one_is_not(database: None) -> None:
+    clock = Clock()
+    a, b = Lease("a", 5000, clock_ms=clock), Lease("b", 5000, clock_ms=clock)
+    assert await a.try_acquire()
+    assert not await b.try_acquire()
+    assert await a.try_acquire(), "the holder may take it again"
+
+
+async def test_an_expired_lease_passes_to_the_standby_and_the_old_holder_cannot_renew(
+    database: None,
+) -> None:
+    clock = Clock()
+    a, b = Lease("a", 5000, clock_ms=clock), Lease("b", 5000, clock_ms=clock)
+    assert await a.try_acquire()
+    clock.now += 4999
+    assert not await b.try_acquire()
+    clock.now += 2
+    assert await b.try_acquire()
+    assert not await a.renew()
+    assert await b.renew()
+
+
+async def test_renewing_keeps_the_lease(database: None) -> None:
+    clock = Clock()
+    a, b = Lease("a", 5000, clock_ms=clock), Lease("b", 5000, clock_ms=clock)
+    assert await a.try_acquire()
+    for _ in range(5):
+        clock.now += 3000
+        assert await a.renew()
+        assert not await b.try_acquire()
+
+
+async def test_a_released_lease_is_taken_at_once(database: None) -> None:
+    clock = Clock()
+    a, b = Lease("a", 5000, clock_ms=clock), Lease("b", 5000, clock_ms=clock)
+    assert await a.try_acquire()
+    await a.release()
+    assert await b.try_acquire()
+
+
+def frame(x: float) -> bytes:
+    return encode(IngestType.FLEET_STATE, fleet("f1", {"r1": (x, 0.0)}))
+
+
+async def test_a_superseded_hub_writes_no_row_and_the_successor_continues_its_seq(
+    database: None, settings: Settings
+) -> None:
+    old = Hub(settings, InMemoryBus())
+    await old.start()
+    await old.ingest(decode(frame(1.0)))
+    await old.writer.drained()
+    old_epoch, last_seq = old.position.epoch, old.position.seq
+
+    new = Hub(settings, InMemoryBus())
+    await new.start()
+    assert new.position.epoch == old_epoch + 1
+    assert new.position.seq == last_seq
+
+    await old.ingest(decode(frame(2.0)))
+    await eventually(lambda: old.writer_task.done())
+    await old.stop(drain_timeout=0)
+    assert await models.RoomState.filter(epoch=old_epoch, seq__gt=last_seq).count() == 0
+    assert await models.Outbox.filter(epoch=old_epoch, seq__gt=last_seq).count() == 0
+    assert (await models.HubMeta.get(key="seq")).value == last_seq
+
+    await new.ingest(decode(frame(3.0)))
+    await new.writer.drained()
+    assert new.position.seq == last_seq + 1
+    state = await models.RoomState.get(room="/fleets/f1/state")
+    assert (state.seq, state.epoch) == (last_seq + 1, old_epoch + 1)
+    await new.stop()

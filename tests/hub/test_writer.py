@@ -1,0 +1,86 @@
+"""The writer stores appended rows as given, fenced by its epoch, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from fleetcore.bus.memory import InMemoryBus
+from fleetcore.contract.envelope import StreamPosition
+from fleetcore.errors import FencedOut
+from fleetcore.settings import Settings
+from fleetcore.store import models
+from fleetcore.store.db import close_database, open_database
+from hub.changes import Change, Row
+from hub.writer import Writer
+
+EPOCH = 3
+
+
+@pytest.fixture
+async def writer(settings: Settings) -> AsyncIterator[Writer]:
+    await open_database(settings.resolved_database_url, apply_migrations=True)
+    await models.HubMeta.create(key="epoch", value=EPOCH)
+    await models.HubMeta.create(key="seq", value=0)
+    writer = Writer(InMemoryBus(), StreamPosition(0, EPOCH))
+    running = asyncio.create_task(writer.run())
+    try:
+        yield writer
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await close_database()
+
+
+def sample(robot: str, **values: Any) -> Row:
+    row = {
+        "fleet": "f1",
+        "robot": robot,
+        "unix_millis_time": 1_700_000_000_123,
+        "map": "L1",
+        "x": 1.5,
+        "y": -2.25,
+        "yaw": 3.0,
+        "status": "working",
+        "battery": 0.5,
+    }
+    return Row("RobotPositionSample", {**row, **values})
+
+
+async def stored(robot: str) -> dict[str, Any]:
+    rows = await models.RobotPositionSample.filter(robot=robot).values()
+    assert len(rows) == 1
+    return {k: v for k, v in rows[0].items() if k != "id"}
+
+
+async def test_appended_rows_are_stored_with_every_value_as_given(writer: Writer) -> None:
+    await writer.submit(Change(rows=[sample("r1"), sample("r2", x=7, battery=None)]))
+    await asyncio.wait_for(writer.drained(), 5)
+    assert await stored("r1") == sample("r1").values
+    assert await stored("r2") == {**sample("r2").values, "x": 7.0, "battery": None}
+
+
+async def test_a_row_that_leaves_nullable_columns_out_stores_them_as_null(writer: Writer) -> None:
+    row = sample("r3")
+    del row.values["status"], row.values["battery"]
+    await writer.submit(Change(rows=[row, sample("r4")]))
+    await asyncio.wait_for(writer.drained(), 5)
+    assert await stored("r3") == {**row.values, "status": None, "battery": None}
+    assert await stored("r4") == sample("r4").values
+
+
+async def test_a_writer_whose_epoch_was_superseded_writes_nothing(settings: Settings) -> None:
+    await open_database(settings.resolved_database_url, apply_migrations=True)
+    try:
+        await models.HubMeta.create(key="epoch", value=EPOCH + 1)
+        await models.HubMeta.create(key="seq", value=0)
+        stale = Writer(InMemoryBus(), StreamPosition(0, EPOCH))
+        await stale.submit(Change(rows=[sample("r5")]))
+        with pytest.raises(FencedOut):
+            await asyncio.wait_for(stale.run(), 5)
+        assert await models.RobotPositionSample.all().count() == 0
+    finally:
+        await close_database()

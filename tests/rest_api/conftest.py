@@ -1,0 +1,122 @@
+"""A REST app over a real loopback socket, a temp SQLite database and an in-process bus.
+
+Tests play the hub: they publish on the bus and write rows with the store
+models, then read them back over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from tortoise import Tortoise
+
+from fleetcore.bus.memory import InMemoryBus
+from fleetcore.contract.envelope import Publication
+from fleetcore.contract.rooms import TASK_STATE
+from fleetcore.settings import Settings
+from fleetcore.store import models as db
+from fleetcore.store.db import tortoise_config
+from rest_api.app import create_app
+
+Client = TestClient[web.Request, web.Application]
+AiohttpClient = Callable[..., Awaitable[Client]]
+
+NOW_MS = 1_700_000_000_000
+EPOCH = 3
+
+
+class FakeHub:
+    """Publishes and writes as the hub does: ascending seqs, rows stamped with them."""
+
+    def __init__(self, bus: InMemoryBus) -> None:
+        self.bus = bus
+        self.seq = 0
+
+    async def publish(self, room: str, data: Any) -> Publication:
+        self.seq += 1
+        pub = Publication(room, self.seq, EPOCH, NOW_MS, orjson.dumps(data))
+        await self.bus.publish([pub])
+        return pub
+
+    async def task(
+        self,
+        task_id: str,
+        *,
+        status: str = "queued",
+        category: str = "patrol",
+        assigned_to: str | None = None,
+        requester: str | None = None,
+        start: int | None = None,
+        finish: int | None = None,
+        requested: int | None = None,
+        labels: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        """Write a task's state row and labels, and publish its state room."""
+        data: dict[str, Any] = {
+            "booking": {"id": task_id, "labels": list(labels)},
+            "category": category,
+            "status": status,
+        }
+        if requester is not None:
+            data["booking"]["requester"] = requester
+        if requested is not None:
+            data["booking"]["unix_millis_request_time"] = requested
+        if assigned_to is not None:
+            data["assigned_to"] = {"group": "fleet", "name": assigned_to}
+        if start is not None:
+            data["unix_millis_start_time"] = start
+        if finish is not None:
+            data["unix_millis_finish_time"] = finish
+        pub = await self.publish(TASK_STATE.format(task_id=task_id), data)
+        await db.TaskState.create(
+            id=task_id,
+            category=category,
+            assigned_group="fleet" if assigned_to else None,
+            assigned_to=assigned_to,
+            status=status,
+            requester=requester,
+            unix_millis_start_time=start,
+            unix_millis_finish_time=finish,
+            unix_millis_request_time=requested,
+            data=pub.data_json.decode(),
+            seq=pub.seq,
+        )
+        for label in labels:
+            name, _, value = label.partition("=")
+            await db.TaskLabel.create(task_id=task_id, label_name=name, label_value=value)
+        return data
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[None]:
+    await Tortoise.init(config=tortoise_config(f"sqlite://{tmp_path / 'api.sqlite3'}"))
+    await Tortoise.generate_schemas()
+    yield
+    await Tortoise.close_connections()
+
+
+@pytest.fixture
+def bus() -> InMemoryBus:
+    return InMemoryBus()
+
+
+@pytest.fixture
+def hub(bus: InMemoryBus) -> FakeHub:
+    return FakeHub(bus)
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: AiohttpClient, settings: Settings, bus: InMemoryBus, database: None
+) -> Client:
+    return await aiohttp_client(create_app(settings, bus, manage_database=False))
+
+
+def position(response: Any) -> tuple[int, int]:
+    return int(response.headers["X-Fleethub-Seq"]), int(response.headers["X-Fleethub-Epoch"])

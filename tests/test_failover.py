@@ -1,0 +1,226 @@
+"""Hub failover with fencing, with real processes on PostgreSQL and a private Redis.
+
+Two hubs share one database: one leads, one stands by. The leader is frozen
+(SIGSTOP) past its lease; the standby takes over with the next epoch; the old
+leader is thawed (SIGCONT) and must write nothing more. A client on a proxy
+sees one epoch change and every committed publication of its log room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, cast
+
+import aiohttp
+import pytest
+from tortoise import Tortoise
+
+from fleetcore.store import models
+from fleetcore.store.db import tortoise_config
+from tests.conftest import TEST_DATABASE_URL, eventually
+from tests.helpers import TEST_SITE_TOKEN, Subscriber, fleet
+from tests.processes import Process, fleethub, free_port, redis_server, wait_http
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not TEST_DATABASE_URL, reason="runs in the PostgreSQL + Redis pass"),
+]
+
+LEASE_S = 3.0
+PROBE = "failover-probe"
+
+
+async def ready(url: str) -> dict[str, Any] | None:
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.3)) as session,
+            session.get(url + "/readyz") as resp,
+        ):
+            return await resp.json() if resp.status == 200 else None
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
+class Adapter:
+    """A fleet adapter behind a load balancer: it talks to whichever hub is ready."""
+
+    def __init__(self, hubs: list[str]) -> None:
+        self.hubs = hubs
+        self.sent = 0
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            while True:
+                target = None
+                for hub in self.hubs:
+                    if await ready(hub):
+                        target = hub
+                        break
+                if target is None:
+                    await asyncio.sleep(0.1)
+                    continue
+                try:
+                    async with session.ws_connect(
+                        target.replace("http", "ws", 1) + f"/_internal?token={TEST_SITE_TOKEN}"
+                    ) as ws:
+                        checked = time.monotonic()
+                        while not ws.closed:
+                            await ws.send_json(
+                                {
+                                    "type": "fleet_state_update",
+                                    "data": fleet("f1", {"r1": (float(self.sent), 0.0)}),
+                                }
+                            )
+                            await ws.send_json(
+                                {
+                                    "type": "task_log_update",
+                                    "data": {
+                                        "task_id": PROBE,
+                                        "log": [
+                                            {
+                                                "seq": self.sent % 2**32,
+                                                "tier": "info",
+                                                "unix_millis_time": 1,
+                                                "text": f"tick {self.sent}",
+                                            }
+                                        ],
+                                    },
+                                }
+                            )
+                            self.sent += 1
+                            await asyncio.sleep(0.05)
+                            if time.monotonic() - checked > 0.5:
+                                checked = time.monotonic()
+                                if not await ready(target):
+                                    break
+                except (aiohttp.ClientError, ConnectionResetError):
+                    await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def two_hubs(
+    tmp_path: Path, database_url: str
+) -> AsyncIterator[tuple[list[Process], list[str], str, str]]:
+    redis_port, proxy_port = free_port(), free_port()
+    hub_ports = [free_port(), free_port()]
+    env = {
+        **os.environ,
+        "FLEETHUB_DATABASE_URL": database_url,
+        "FLEETHUB_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "FLEETHUB_DATA_DIR": str(tmp_path),
+        "FLEETHUB_HUB_LEASE_S": str(LEASE_S),
+        "FLEETHUB_PROXY_PORT": str(proxy_port),
+        "FLEETHUB_INGEST_TOKEN": TEST_SITE_TOKEN,
+        "FLEETHUB_AUTH_MODE": "off",  # about failover; tests/proxy covers socket auth
+    }
+    procs = [await redis_server(redis_port, tmp_path).start()]
+    try:
+        migrate = await fleethub("migrate", "migrate", env, tmp_path).start()
+        assert migrate.proc is not None and await migrate.proc.wait() == 0, migrate.output()
+        hubs = []
+        for i, port in enumerate(hub_ports):
+            hub = await fleethub(
+                f"hub{i}",
+                "hub",
+                {**env, "FLEETHUB_HUB_PORT": str(port), "FLEETHUB_HUB_NAME": f"hub{i}"},
+                tmp_path,
+            ).start()
+            procs.append(hub)
+            hubs.append(hub)
+            await wait_http(f"http://127.0.0.1:{port}/healthz")
+            if i == 0:
+                await wait_http(f"http://127.0.0.1:{port}/readyz")
+        proxy = await fleethub("proxy", "proxy", env, tmp_path).start()
+        procs.append(proxy)
+        await wait_http(f"http://127.0.0.1:{proxy_port}/healthz")
+        yield (
+            hubs,
+            [f"http://127.0.0.1:{p}" for p in hub_ports],
+            f"http://127.0.0.1:{proxy_port}",
+            database_url,
+        )
+    finally:
+        for proc in reversed(procs):
+            await proc.stop()
+        for proc in procs:
+            print(f"--- {proc.name}\n{proc.output()[-1500:]}")
+
+
+async def test_the_standby_takes_over_a_frozen_leader_which_then_writes_nothing(
+    two_hubs: tuple[list[Process], list[str], str, str],
+) -> None:
+    (leader, _standby), (leader_url, standby_url), proxy_url, database_url = two_hubs
+    assert await ready(leader_url) and not await ready(standby_url)
+    client = await Subscriber(envelopes=True).connect(proxy_url)
+    log_room = f"/tasks/{PROBE}/log"
+    await client.subscribe("/fleets/f1/state")
+    await client.subscribe(log_room)
+    adapter = Adapter([leader_url, standby_url])
+    adapter.task = asyncio.create_task(adapter.run())
+    try:
+        await eventually(lambda: len(client.of(log_room)) >= 10, timeout=10)
+        old_epoch = client.of(log_room)[-1]["epoch"]
+
+        leader.signal(signal.SIGSTOP)
+        frozen = time.monotonic()
+        await eventually(lambda: ready(standby_url), timeout=LEASE_S + 10, interval=0.05)
+        takeover = time.monotonic() - frozen
+        print(f"takeover after {takeover:.2f} s (lease {LEASE_S} s)")
+        assert takeover < 10.0
+        await eventually(lambda: client.of(log_room)[-1]["epoch"] == old_epoch + 1, timeout=10)
+
+        leader.signal(signal.SIGCONT)
+        await asyncio.sleep(LEASE_S)
+        assert await ready(leader_url) is None, "the thawed leader must step down"
+        sent_before = len(client.of(log_room))
+        await eventually(lambda: len(client.of(log_room)) > sent_before + 10, timeout=10)
+    finally:
+        adapter.task.cancel()
+        await asyncio.gather(adapter.task, return_exceptions=True)
+        await client.close()
+
+    await Tortoise.init(config=tortoise_config(database_url))
+    try:
+        first_new = await models.Outbox.filter(epoch=old_epoch + 1).order_by("seq").first()
+        new_rows = cast(
+            "list[int]",
+            await models.TaskLogEntry.filter(task_id=PROBE)
+            .order_by("seq")
+            .values_list("seq", flat=True),
+        )
+        first_takeover_seq = (
+            min(s for s in new_rows if s > 0) if first_new is None else first_new.seq
+        )
+        assert (
+            await models.RoomState.filter(epoch=old_epoch, seq__gte=first_takeover_seq).count() == 0
+        )
+        assert await models.Outbox.filter(epoch=old_epoch, seq__gte=first_takeover_seq).count() == 0
+    finally:
+        await Tortoise.close_connections()
+
+    envelopes = client.of(log_room)
+    seqs = [env["seq"] for env in envelopes]
+    assert seqs == sorted(set(seqs)), "no duplicate, never backwards"
+    epochs = [env["epoch"] for env in envelopes]
+    assert sorted(set(epochs)) == [old_epoch, old_epoch + 1] and epochs == sorted(epochs)
+    committed = [s for s in new_rows if seqs[0] <= s <= seqs[-1]]
+    assert seqs == committed, "the client saw every committed publication of its log room"
+    assert not client.resyncs
+
+
+async def test_a_leader_stopped_with_sigterm_hands_over_before_its_lease_expires(
+    two_hubs: tuple[list[Process], list[str], str, str],
+) -> None:
+    (leader, _standby), (leader_url, standby_url), _proxy, _db = two_hubs
+    assert await ready(leader_url)
+    leader.signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    await eventually(lambda: ready(standby_url), timeout=LEASE_S + 5, interval=0.05)
+    assert time.monotonic() - stopped < LEASE_S, "the lease was handed over, not waited out"
+    assert leader.proc is not None and await leader.proc.wait() == 0
