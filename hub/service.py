@@ -45,10 +45,12 @@ class Hub:
         self._warm: dict[str, Publication] = {}
         self._warm_seq = 0
         self._derive = DeriveStage(settings, clock_ms)
+        self._accepting = False
 
     @property
     def ready(self) -> bool:
-        return self._task is not None and not self._task.done()
+        """Whether this hub takes messages: from the end of :meth:`start` until it stops or is fenced."""
+        return self._accepting and self._task is not None and not self._task.done()
 
     @property
     def position(self) -> StreamPosition:
@@ -103,6 +105,7 @@ class Hub:
         self._task = asyncio.create_task(self._writer.run(), name="hub-writer")
         self._task.add_done_callback(_log_writer_exit)
         await self._derive.start(self._writer)
+        self._accepting = True
         hub_logger.info(
             "hub started: epoch %d, seq %d, %d sticky rooms restored",
             position.epoch,
@@ -148,6 +151,7 @@ class Hub:
         """Stop after committing and publishing what was accepted, waiting at most ``drain_timeout``."""
         if self._task is None:
             return
+        self._accepting = False
         self._bus.remove_resync_listener(self._on_bus_reset)
         await self._derive.stop()
         if not self._task.done() and drain_timeout > 0:

@@ -42,15 +42,20 @@ class Up:
 
 
 async def _first_admin_password(stdout: asyncio.StreamReader, output: list[str]) -> str:
-    """Read the console until the first-run notice names the password."""
+    """Read the console until the banner, which comes once the port listens; return the
+    password the first-run notice printed before it."""
+    password = None
     while True:
         line = (await asyncio.wait_for(stdout.readline(), 10)).decode()
         output.append(line)
         if not line:
-            raise AssertionError("fleethub up printed no first-run password:\n" + "".join(output))
+            raise AssertionError("fleethub up stopped before its banner:\n" + "".join(output))
         found = re.search(r"password: (\S+)", line)
         if found:
-            return found.group(1)
+            password = found.group(1)
+        if line.startswith("fleethub is up"):
+            assert password is not None, "no first-run password before the banner"
+            return password
 
 
 async def _drain(stdout: asyncio.StreamReader, output: list[str]) -> None:
@@ -93,18 +98,11 @@ async def fleethub_up(tmp_path: Path) -> AsyncIterator[Up]:
 
 
 async def login(session: aiohttp.ClientSession, up: Up) -> str:
-    """The first admin's token; the notice is printed while the app starts, before its port listens."""
+    """The first admin's token."""
     credentials = {"username": "admin", "password": up.admin_password}
-    deadline = time.monotonic() + 5.0
-    while True:
-        try:
-            async with session.post(up.base + "/auth/token", json=credentials) as resp:
-                assert resp.status == 200, await resp.text()
-                return str((await resp.json())["access_token"])
-        except aiohttp.ClientConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
+    async with session.post(up.base + "/auth/token", json=credentials) as resp:
+        assert resp.status == 200, await resp.text()
+        return str((await resp.json())["access_token"])
 
 
 async def fleets(session: aiohttp.ClientSession, base: str, token: str) -> list[dict[str, Any]]:

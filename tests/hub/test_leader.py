@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
 from fleetcore.bus.memory import InMemoryBus
 from fleetcore.contract.ingest import IngestType, decode, encode
+from fleetcore.errors import NotLeading
 from fleetcore.settings import Settings
 from fleetcore.store import models
 from fleetcore.store.db import close_database, open_database
@@ -103,3 +105,26 @@ async def test_a_superseded_hub_writes_no_row_and_the_successor_continues_its_se
     state = await models.RoomState.get(room="/fleets/f1/state")
     assert (state.seq, state.epoch) == (last_seq + 1, old_epoch + 1)
     await new.stop()
+
+
+async def test_a_starting_hub_refuses_messages_until_its_derived_state_is_restored(
+    database: None, settings: Settings
+) -> None:
+    """A standby taking over must answer "not leading", never fail on a half-started stage."""
+    hub = Hub(settings, InMemoryBus())
+    starting = asyncio.create_task(hub.start())
+    refusals = 0
+    while not starting.done():
+        assert not hub.ready
+        with pytest.raises(NotLeading):
+            await hub.ingest(decode(frame(1.0)))
+        refusals += 1
+        await asyncio.sleep(0)
+    await starting
+    assert refusals > 0, "the loop must have run while the hub was starting"
+    assert hub.ready
+    await hub.ingest(decode(frame(2.0)))
+    await hub.writer.drained()
+    assert await models.RoomState.filter(room="/fleets/f1/state").count() == 1
+    await hub.stop()
+    assert not hub.ready
