@@ -32,6 +32,8 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import orjson
 
+from fleetcore.tasks import cancel_all
+
 site_logger = logging.getLogger("fleethub.site")
 """The default logger; the simulator and the bridge pass their own."""
 
@@ -139,9 +141,7 @@ class SiteClient:
         try:
             done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reader, writer):
-                task.cancel()
-            await asyncio.gather(reader, writer, return_exceptions=True)
+            await cancel_all((reader, writer))
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 self._log.warning("ingest websocket failed: %r", task.exception())

@@ -20,6 +20,7 @@ from fleetcore.http_guard import client_max_size, guard_middleware
 from fleetcore.metrics import metrics_handler
 from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
+from fleetcore.tasks import cancel_and_wait
 from hub.commands import CommandExecutor
 from hub.derive.reassigner import Reassigner
 from hub.rmf_gateway import SiteGateway
@@ -97,6 +98,4 @@ async def simulated_site(settings: Settings) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)

@@ -50,6 +50,7 @@ from fleetcore.contract.rooms import COMMAND
 from fleetcore.errors import FencedOut
 from fleetcore.log import hub_logger
 from fleetcore.store import models
+from fleetcore.tasks import cancel_and_wait
 from hub.changes import Change, PendingPublication
 from hub.reconcile import RECONCILE_POLL_S, effect_in_rmf, unknown_outcome
 from hub.rmf_gateway import RmfGateway, RmfUnreachable, SiteGateway
@@ -104,9 +105,7 @@ class CommandExecutor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._answers.join(), STOP_DRAIN_S)
         for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks = []
         if self._channel is not None:
             await self._channel.aclose()

@@ -29,6 +29,7 @@ from fleetcore.contract.ingest import IngestLimits
 from fleetcore.errors import IngestRejected, NotLeading
 from fleetcore.log import ingest_logger
 from fleetcore.settings import Settings
+from fleetcore.tasks import cancel_all
 from hub.ingest_ws import ingest_frame
 from hub.rmf_gateway import SiteGateway
 from hub.service import Hub
@@ -109,9 +110,7 @@ class InProcessSite:
             ingest_logger.error("the in-process bridge failed a command", exc_info=task.exception())
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_all(self._tasks)
 
 
 def in_process_bridge(

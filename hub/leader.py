@@ -27,6 +27,7 @@ from tortoise.transactions import in_transaction
 
 from fleetcore.log import hub_logger
 from fleetcore.store import models
+from fleetcore.tasks import cancel_and_wait
 from hub.service import Hub, wall_clock_ms
 
 LEASE_NAME = "hub"
@@ -111,9 +112,7 @@ class PeriodicRole(abc.ABC):
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _run(self) -> None:

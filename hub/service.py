@@ -23,6 +23,7 @@ from fleetcore.errors import FencedOut, NotLeading
 from fleetcore.log import hub_logger
 from fleetcore.settings import Settings
 from fleetcore.store import models
+from fleetcore.tasks import cancel_and_wait
 from hub.changes import changes_for
 from hub.derive.publish import merge
 from hub.derive.stage import DeriveStage
@@ -157,10 +158,9 @@ class Hub:
         if not self._task.done() and drain_timeout > 0:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.writer.drained(), timeout=drain_timeout)
-        self._task.cancel()
         # A fenced writer ended with FencedOut, already logged by _log_writer_exit.
-        with contextlib.suppress(asyncio.CancelledError, FencedOut):
-            await self._task
+        with contextlib.suppress(FencedOut):
+            await cancel_and_wait(self._task)
         self._task = None
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -14,6 +13,7 @@ from fleetcore.contract.ingest import INGEST_PATH
 from fleetcore.metrics import metrics_handler
 from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
+from fleetcore.tasks import cancel_and_wait
 from hub.commands import CommandExecutor
 from hub.derive.reassigner import Reassigner
 from hub.ingest_ws import ingest_handler
@@ -71,9 +71,7 @@ def create_app(settings: Settings, bus: Bus) -> web.Application:
             lead(hub, lease, roles=[executor, scheduler, reassigner]), name="hub-leadership"
         )
         yield
-        leadership.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await leadership
+        await cancel_and_wait(leadership)
         await bus.aclose()
         await close_database()
 

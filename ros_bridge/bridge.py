@@ -31,6 +31,7 @@ from rclpy.node import Node
 
 from fleetcore.contract.ingest import IngestType
 from fleetcore.log import bridge_logger
+from fleetcore.tasks import cancel_and_wait
 from ros_bridge import routes as r
 from ros_bridge.responses import ResponseTracker
 from ros_bridge.routes import Route
@@ -145,10 +146,7 @@ class RosBridge:
         if self._node is not None:
             self._node.destroy_node()  # type: ignore[no-untyped-call, unused-ignore]  # untyped in rclpy
         for task in self._consumers:
-            task.cancel()
-        for task in self._consumers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._consumers.clear()
         self._executor = self._node = self._context = self._thread = None
 

@@ -9,7 +9,6 @@ adapters push to, so a site needs no inbound port.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -19,6 +18,7 @@ import orjson
 from fleetcore.contract.ingest import IngestType, ingest_url
 from fleetcore.log import bridge_logger
 from fleetcore.site_client import SiteClient, SiteClientStats
+from fleetcore.tasks import cancel_and_wait
 
 __all__ = [
     "FrameHandler",
@@ -128,9 +128,7 @@ class WebSocketSink:
 
     async def aclose(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def wait_connected(self) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from fleetcore.bus._tasks import cancel_and_wait
 from fleetcore.bus.commands_base import MAX_BATCH, CommandChannel, CommandHandler
 from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.log import bus_logger
+from fleetcore.tasks import cancel_and_wait
 
 
 class InMemoryCommandChannel:

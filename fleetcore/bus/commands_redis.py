@@ -21,11 +21,11 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from fleetcore.bus._tasks import cancel_and_wait
 from fleetcore.bus.commands_base import MAX_BATCH, CommandChannel, CommandHandler
 from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.errors import BusError
 from fleetcore.log import bus_logger
+from fleetcore.tasks import cancel_and_wait
 
 GROUP = "hub"
 

@@ -57,6 +57,7 @@ from fleetcore.contract.rooms import RoomKind, RoomTemplate, match_room
 from fleetcore.errors import BusError, UnrecoverablePosition
 from fleetcore.log import bus_logger
 from fleetcore.settings import Settings
+from fleetcore.tasks import cancel_and_wait
 
 MIN_REDIS_VERSION = (6, 2)
 RESTORE_CHUNK = 1000
@@ -306,11 +307,9 @@ class RedisStreamsBus:
         self._closing = True
         if self._tail is not None:
             # redis-py can absorb a cancellation that lands between a reply
-            # and its caller; the flag then ends the tail after its current
-            # read, within ``block_ms``.
-            self._tail.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tail
+            # and its caller: cancel_and_wait cancels again, and the flag ends
+            # the tail after its current read, within ``block_ms``.
+            await cancel_and_wait(self._tail)
             self._tail = None
         self._listeners.clear()
         await self._tail_redis.aclose()

@@ -10,7 +10,6 @@ derivations, publishes alert requests and responses that rest_api stored
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 
 from fleetcore.contract import rooms
@@ -18,6 +17,7 @@ from fleetcore.contract.ingest import IngestMessage
 from fleetcore.log import hub_logger
 from fleetcore.settings import Settings
 from fleetcore.store import models
+from fleetcore.tasks import cancel_and_wait
 from hub.changes import Change, PendingPublication, Row
 from hub.derive.config import DeriveConfig
 from hub.derive.deriver import Deriver
@@ -71,10 +71,7 @@ class DeriveStage:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks = []
 
     async def _ticks(self, writer: Writer) -> None:

@@ -3,15 +3,17 @@
 On Python 3.11, ``asyncio.wait_for`` swallows a cancellation that arrives just
 as the operation it awaits completes (CPython gh-86296; 3.12 rebuilt
 ``wait_for`` on ``asyncio.timeout``). redis-py sends every command through
-``wait_for`` when a socket timeout is set, so a reader task cancelled at that
-instant runs on as if never cancelled, and a caller awaiting it waits forever.
-asyncpg and aiohttp use ``wait_for`` too, so a command handler can do the same.
+``wait_for`` when a socket timeout is set, and asyncpg and aiohttp use it too,
+so a task cancelled at that instant runs on as if never cancelled: a loop
+that waits for its next item waits for ever, and so does whoever awaits it
+to stop. Every part stops its background tasks through :func:`cancel_and_wait`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
 from typing import Any
 
 RECANCEL_S = 0.05
@@ -25,3 +27,16 @@ async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
         await asyncio.wait({task}, timeout=RECANCEL_S)
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancel every task and wait until each has ended, whatever it ended with.
+
+    For tasks whose failures were reported already (a done callback, a log line).
+    """
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(Exception):
+            await cancel_and_wait(task)
