@@ -20,8 +20,19 @@ RECANCEL_S = 0.05
 """How long to wait for a cancelled task before cancelling it again."""
 
 
-async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
-    """Cancel ``task`` until it has ended; re-raise what it failed with, if not cancelled."""
+CLEANUP_GRACE_S = 10.0
+"""What a task that cleans up when cancelled (hands over, drains, closes) gets before the next cancel."""
+
+
+async def cancel_and_wait(task: asyncio.Task[Any], *, grace_s: float = RECANCEL_S) -> None:
+    """Cancel ``task`` until it has ended; re-raise what it failed with, if not cancelled.
+
+    The first cancel leaves it ``grace_s`` to finish: a task whose cancellation
+    starts a graceful cleanup passes :data:`CLEANUP_GRACE_S`, so that a second
+    cancel does not cut the cleanup short. Later cancels come every :data:`RECANCEL_S`.
+    """
+    task.cancel()
+    await asyncio.wait({task}, timeout=grace_s)
     while not task.done():
         task.cancel()
         await asyncio.wait({task}, timeout=RECANCEL_S)

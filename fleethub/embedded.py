@@ -20,7 +20,7 @@ from fleetcore.http_guard import client_max_size, guard_middleware
 from fleetcore.metrics import metrics_handler
 from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
-from fleetcore.tasks import cancel_and_wait
+from fleetcore.tasks import CLEANUP_GRACE_S, cancel_and_wait
 from hub.commands import CommandExecutor
 from hub.derive.reassigner import Reassigner
 from hub.rmf_gateway import SiteGateway
@@ -98,4 +98,4 @@ async def simulated_site(settings: Settings) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await cancel_and_wait(task)
+        await cancel_and_wait(task, grace_s=CLEANUP_GRACE_S)

@@ -13,7 +13,7 @@ from fleetcore.contract.ingest import INGEST_PATH
 from fleetcore.metrics import metrics_handler
 from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
-from fleetcore.tasks import cancel_and_wait
+from fleetcore.tasks import CLEANUP_GRACE_S, cancel_and_wait
 from hub.commands import CommandExecutor
 from hub.derive.reassigner import Reassigner
 from hub.ingest_ws import ingest_handler
@@ -71,7 +71,8 @@ def create_app(settings: Settings, bus: Bus) -> web.Application:
             lead(hub, lease, roles=[executor, scheduler, reassigner]), name="hub-leadership"
         )
         yield
-        await cancel_and_wait(leadership)
+        # Cancelling starts a graceful handover: drain the writer, release the lease.
+        await cancel_and_wait(leadership, grace_s=CLEANUP_GRACE_S)
         await bus.aclose()
         await close_database()
 

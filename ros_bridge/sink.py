@@ -18,7 +18,7 @@ import orjson
 from fleetcore.contract.ingest import IngestType, ingest_url
 from fleetcore.log import bridge_logger
 from fleetcore.site_client import SiteClient, SiteClientStats
-from fleetcore.tasks import cancel_and_wait
+from fleetcore.tasks import CLEANUP_GRACE_S, cancel_and_wait
 
 __all__ = [
     "FrameHandler",
@@ -128,7 +128,7 @@ class WebSocketSink:
 
     async def aclose(self) -> None:
         if self._task is not None:
-            await cancel_and_wait(self._task)
+            await cancel_and_wait(self._task, grace_s=CLEANUP_GRACE_S)
             self._task = None
 
     async def wait_connected(self) -> None:

@@ -21,7 +21,7 @@ from fleetcore.contract.ingest import ingest_url as contract_ingest_url
 from fleetcore.log import sim_logger
 from fleetcore.settings import Settings
 from fleetcore.site_client import SiteClient
-from fleetcore.tasks import cancel_and_wait
+from fleetcore.tasks import CLEANUP_GRACE_S, cancel_and_wait
 from simulator.commands import SimCommands
 from simulator.control import serving_control
 from simulator.ros_site import ROS_TYPES, RosSitePublisher
@@ -113,7 +113,7 @@ class SimulatorService:
             async with serving_control(self.simulation, port) if port else contextlib.nullcontext():
                 await self._ticks()
         finally:
-            await cancel_and_wait(client)
+            await cancel_and_wait(client, grace_s=CLEANUP_GRACE_S)
             if self.ros is not None:
                 self.ros.close()
 

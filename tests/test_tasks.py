@@ -58,3 +58,21 @@ async def test_cancel_all_ends_every_task_whatever_each_ended_with() -> None:
     await asyncio.wait_for(cancel_all(tasks), 2)
 
     assert all(task.done() for task in tasks)
+
+
+async def test_a_cleanup_on_cancel_runs_to_its_end_within_the_grace() -> None:
+    cleaned: list[str] = []
+
+    async def hands_over() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(0.3)  # drains and releases, as a leader handing over does
+            cleaned.append("done")
+
+    task = asyncio.create_task(hands_over())
+    await asyncio.sleep(0)
+
+    await cancel_and_wait(task, grace_s=2.0)
+
+    assert cleaned == ["done"]
