@@ -45,9 +45,4 @@ async def cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:
 
     For tasks whose failures were reported already (a done callback, a log line).
     """
-    tasks = list(tasks)
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(Exception):
-            await cancel_and_wait(task)
+    await asyncio.gather(*(cancel_and_wait(task) for task in tasks), return_exceptions=True)

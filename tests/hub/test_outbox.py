@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pytest
 from aiohttp.test_utils import TestServer
 
 from fleetcore.bus.memory import InMemoryBus
@@ -35,8 +34,6 @@ def frame(x: float) -> bytes:
 async def test_a_publication_committed_before_a_crash_is_published_by_the_next_hub(
     settings: Settings,
 ) -> None:
-    if settings.redis_url:
-        pytest.skip("drives the hub with in-process buses")
     await open_database(settings.resolved_database_url, apply_migrations=True)
     try:
         crashed = Hub(settings, FailingBus())
