@@ -126,14 +126,17 @@ async def _owner_may_dispatch(
 
 
 def _due(task: models.ScheduledTask, after_ms: int, until_ms: int) -> list[int]:
-    """The task's occurrences in ``(after_ms, until_ms]``, except on its except dates."""
+    """The task's occurrences in ``(after_ms, until_ms]``, within its window (``start_from``,
+    ``until``; rmf-web skips the runs outside it), except on its except dates."""
     try:
         schedules = _SCHEDULES.validate_json(task.schedules)
     except ValidationError:
         hub_logger.error("scheduled task %d has unreadable schedules; skipped", task.id)
         return []
     skipped = set(orjson.loads(task.except_dates))
-    after_ms = max(after_ms, task.created_ms - 1)
+    after_ms = max(after_ms, task.created_ms - 1, (task.start_from_ms or 0) - 1)
+    if task.until_ms is not None:
+        until_ms = min(until_ms, task.until_ms)
     times = {t for s in schedules for t in s.occurrences(task.created_ms, after_ms, until_ms)}
     return sorted(t for t in times if day_of(t) not in skipped)
 

@@ -216,6 +216,20 @@ async def delete_user_role(request: web.Request, *, body: PostRoles) -> web.Resp
 
 
 @routes.route(
+    "delete",
+    "/admin/users/{username}/roles/{role}",
+    response=NoContent,
+    errors=ERRORS,
+    access=ADMIN,
+)
+async def delete_user_role_by_path(request: web.Request) -> web.Response:
+    """Remove a role from a user (rmf-web's path, the role named in it)."""
+    info = request.match_info
+    await _store(request, users.remove_user_role(info["username"], info["role"]))
+    return _done()
+
+
+@routes.route(
     "put",
     "/admin/users/{username}/roles",
     body=RoleList,
@@ -270,7 +284,11 @@ async def get_role_permissions(request: web.Request) -> web.Response:
     access=ADMIN,
 )
 async def add_role_permission(request: web.Request, *, body: PostRolePermissions) -> web.Response:
-    """Grant a permission on a security group to a role (422: unknown permission or group)."""
+    """Grant a permission on a security group to a role (422: unknown permission).
+
+    Any group name is taken, as rmf-web does: one not defined yet is created
+    empty, and the grant covers what its members name once it has some.
+    """
     await _store(request, users.grant(request.match_info["role"], body.action, body.authz_grp))
     return _done()
 
@@ -287,6 +305,22 @@ async def delete_role_permission(
     request: web.Request, *, body: PostRolePermissions
 ) -> web.Response:
     """Take a permission on a security group from a role."""
+    await _store(request, users.revoke(request.match_info["role"], body.action, body.authz_grp))
+    return _done()
+
+
+@routes.route(
+    "post",
+    "/admin/roles/{role}/permissions/remove",
+    body=PostRolePermissions,
+    response=NoContent,
+    errors=ERRORS,
+    access=ADMIN,
+)
+async def remove_role_permission(
+    request: web.Request, *, body: PostRolePermissions
+) -> web.Response:
+    """Take a permission on a security group from a role (rmf-web's path for the DELETE above)."""
     await _store(request, users.revoke(request.match_info["role"], body.action, body.authz_grp))
     return _done()
 

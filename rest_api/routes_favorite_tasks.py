@@ -35,6 +35,9 @@ class TaskFavorite(BaseModel):
     category: str = Field(min_length=1, max_length=256)
     description: dict[str, Any] | None = None
     user: str = Field("", description="Ignored on save: a favorite is the saving user's.")
+    task_definition_id: str = Field(
+        "", max_length=256, description="The dashboard's task form this favorite fills in."
+    )
 
 
 @routes.route(
@@ -61,6 +64,7 @@ async def post_favorite_task(request: web.Request, *, body: TaskFavorite) -> web
         if body.description is None
         else orjson.dumps(body.description).decode(),
         "user": username,
+        "task_definition_id": body.task_definition_id,
     }
     await db.TaskFavorite.update_or_create(values, id=favorite_id)
     return json_body(_view(await db.TaskFavorite.get(id=favorite_id)))
@@ -102,4 +106,5 @@ def _view(row: db.TaskFavorite) -> dict[str, Any]:
         "category": row.category,
         "description": None if row.description is None else orjson.loads(row.description),
         "user": row.user,
+        "task_definition_id": row.task_definition_id,
     }

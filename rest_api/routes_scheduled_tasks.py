@@ -4,6 +4,14 @@ rest_api stores them (operator data, not RMF's); the leading hub fires them
 (:mod:`hub.scheduler`), each occurrence once. Schedules are read as UTC
 (:mod:`fleetcore.contract.schedules`). A user sees, edits and deletes the
 scheduled tasks they created; an administrator all of them.
+
+The shape is rmf-web's current one (since mid-2024): ``start_from``,
+``until`` and ``except_dates`` belong to the scheduled task, ``POST
+/{id}/except_date`` skips a day and ``POST /{id}/update`` replaces the
+whole series. The earlier shape is still taken: ``start_from``/``until``
+inside a schedule (each schedule then has its own window, echoed back in
+it), ``PUT /{id}/clear?event_date=`` and ``POST /{id}/update?except_date=``
+(split one day off into a new scheduled task).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from tortoise.transactions import in_transaction
 
 from fleetcore.auth import Permission, Principal
@@ -34,12 +42,35 @@ _SCHEDULES = TypeAdapter(list[Schedule])
 
 
 class PostScheduledTaskRequest(BaseModel):
-    """rmf-web's body: the task to dispatch and when (one or more schedules)."""
+    """rmf-web's body: the task to dispatch and when (one or more schedules, within a window)."""
 
     model_config = ConfigDict(extra="forbid")
 
     task_request: TaskRequest
     schedules: list[Schedule] = Field(min_length=1, max_length=100)
+    start_from: datetime | None = Field(None, description="No occurrence before this time.")
+    until: datetime | None = Field(None, description="No occurrence after this time.")
+    except_dates: list[datetime] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Days (UTC dates; the time is ignored) on which the schedules do not run.",
+    )
+
+    @field_validator("start_from", "until")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _aware(value)
+
+
+class ScheduledTaskSchedule(BaseModel):
+    """A schedule as rmf-web shows it (``at`` is ``""`` when it has none); a window given
+    inside the schedule (the earlier shape) is shown there too."""
+
+    every: int | None
+    period: str
+    at: str
+    start_from: datetime | None = None
+    until: datetime | None = None
 
 
 class ScheduledTask(BaseModel):
@@ -48,9 +79,17 @@ class ScheduledTask(BaseModel):
     id: int
     task_request: TaskRequest
     created_by: str
-    schedules: list[Schedule]
+    schedules: list[ScheduledTaskSchedule]
     last_ran: datetime | None
+    start_from: datetime | None
+    until: datetime | None
     except_dates: list[str]
+
+
+class AddExceptDateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    except_date: datetime = Field(description="A day not to run on (its UTC date).")
 
 
 class ScheduledTasksQuery(BaseModel):
@@ -107,13 +146,9 @@ async def post_scheduled_task(
     """
     await _may_dispatch(request, body.task_request)
     now = _now_ms()
-    _require_future(body.schedules, now)
+    _require_future(body, now)
     row = await db.ScheduledTask.create(
-        task_request=_encode_request(body.task_request),
-        schedules=_SCHEDULES.dump_json(body.schedules).decode(),
-        except_dates="[]",
-        created_by=principal_of(request).username,
-        created_ms=now,
+        **_columns(body), created_by=principal_of(request).username, created_ms=now
     )
     return json_body(_view(row), 201)
 
@@ -170,6 +205,22 @@ async def del_scheduled_tasks_event(request: web.Request, *, query: EventDateQue
 
 @routes.route(
     "post",
+    "/scheduled_tasks/{task_id}/except_date",
+    body=AddExceptDateRequest,
+    response=None,
+    errors=(404,),
+    access=SUBMIT,
+)
+async def add_except_date(request: web.Request, *, body: AddExceptDateRequest) -> web.Response:
+    """Skip one day of a scheduled task (201): its ``except_dates`` gains the date."""
+    row = await _owned(request)
+    _add_except_date(row, body.except_date)
+    await row.save(update_fields=["except_dates"])
+    return json_body(None, 201)
+
+
+@routes.route(
+    "post",
     "/scheduled_tasks/{task_id}/update",
     query=ExceptDateQuery,
     body=PostScheduledTaskRequest,
@@ -180,32 +231,28 @@ async def del_scheduled_tasks_event(request: web.Request, *, query: EventDateQue
 async def update_schedule_task(
     request: web.Request, *, query: ExceptDateQuery, body: PostScheduledTaskRequest
 ) -> web.Response:
-    """Edit a scheduled task (201): the whole series, or one day's occurrence (``except_date``)."""
+    """Replace a scheduled task's request, schedules, window and except dates (200).
+
+    With ``except_date`` (the earlier shape) only that day is changed: the
+    series skips it and a new scheduled task is made from the body (201).
+    """
     row = await _owned(request)
     await _may_dispatch(request, body.task_request)
     now = _now_ms()
-    _require_future(body.schedules, now)
-    schedules = _SCHEDULES.dump_json(body.schedules).decode()
+    _require_future(body, now)
+    columns = _columns(body)
     async with in_transaction() as conn:
         if query.except_date is not None:
             _add_except_date(row, query.except_date)
             await row.save(update_fields=["except_dates"], using_db=conn)
             row = await db.ScheduledTask.create(
-                task_request=_encode_request(body.task_request),
-                schedules=schedules,
-                except_dates="[]",
-                created_by=row.created_by,
-                created_ms=now,
-                using_db=conn,
+                **columns, created_by=row.created_by, created_ms=now, using_db=conn
             )
-        else:
-            row.task_request = _encode_request(body.task_request)
-            row.schedules = schedules
-            row.except_dates = "[]"
-            await row.save(
-                update_fields=["task_request", "schedules", "except_dates"], using_db=conn
-            )
-    return json_body(_view(row), 201)
+            return json_body(_view(row), 201)
+        for name, value in columns.items():
+            setattr(row, name, value)
+        await row.save(update_fields=list(columns), using_db=conn)
+    return json_body(_view(row))
 
 
 def _now_ms() -> int:
@@ -218,21 +265,38 @@ async def _may_dispatch(request: web.Request, task_request: TaskRequest) -> None
     await authorize_command(principal_of(request), CommandKind.DISPATCH_TASK, body)
 
 
-def _encode_request(task_request: TaskRequest) -> str:
-    return task_request.model_dump_json(exclude_none=True)
+def _columns(body: PostScheduledTaskRequest) -> dict[str, Any]:
+    """The stored columns of a scheduled task's definition."""
+    return {
+        "task_request": body.task_request.model_dump_json(exclude_none=True),
+        "schedules": _SCHEDULES.dump_json(body.schedules, exclude_none=True).decode(),
+        "start_from_ms": None if body.start_from is None else _ms(body.start_from),
+        "until_ms": None if body.until is None else _ms(body.until),
+        "except_dates": orjson.dumps(
+            sorted({day.astimezone(UTC).date().isoformat() for day in body.except_dates})
+        ).decode(),
+    }
 
 
-def _require_future(schedules: list[Schedule], now_ms: int) -> None:
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _require_future(body: PostScheduledTaskRequest, now_ms: int) -> None:
     """rmf-web's 422 for a scheduled task that would never run."""
-    if any(s.next_after(now_ms, now_ms) is not None for s in schedules):
-        return
+    after = now_ms if body.start_from is None else max(now_ms, _ms(body.start_from) - 1)
+    until = None if body.until is None else _ms(body.until)
+    for schedule in body.schedules:
+        at = schedule.next_after(now_ms, after)
+        if at is not None and (until is None or at <= until):
+            return
     raise unprocessable(
         [
             {
                 "loc": ["body", "schedules"],
                 "msg": "Task is never going to run: every schedule ends before its next occurrence",
                 "type": "value_error",
-                "input": orjson.loads(_SCHEDULES.dump_json(schedules)),
+                "input": orjson.loads(_SCHEDULES.dump_json(body.schedules)),
             }
         ]
     )
@@ -264,16 +328,16 @@ def _add_except_date(row: db.ScheduledTask, day: datetime) -> None:
 def _runs_in(
     row: db.ScheduledTask, start_before: datetime | None, until_after: datetime | None
 ) -> bool:
-    """rmf-web's filter: some schedule starts before ``start_before`` and runs until after ``until_after``."""
+    """rmf-web's filter: the task (or, in the earlier shape, some schedule) starts before
+    ``start_before`` and runs until after ``until_after``."""
     for schedule in _SCHEDULES.validate_json(row.schedules):
-        starts = schedule.start_from or datetime.fromtimestamp(row.created_ms / 1000, UTC)
-        if start_before is not None and starts > _aware(start_before):
+        starts_ms = row.start_from_ms or (
+            _ms(schedule.start_from) if schedule.start_from else row.created_ms
+        )
+        ends_ms = row.until_ms or (_ms(schedule.until) if schedule.until else None)
+        if start_before is not None and starts_ms > _ms(_aware(start_before)):
             continue
-        if (
-            until_after is not None
-            and schedule.until is not None
-            and schedule.until < _aware(until_after)
-        ):
+        if until_after is not None and ends_ms is not None and ends_ms < _ms(_aware(until_after)):
             continue
         return True
     return False
@@ -284,16 +348,22 @@ def _aware(value: datetime) -> datetime:
 
 
 def _view(row: db.ScheduledTask) -> dict[str, Any]:
-    last_ran = (
-        None
-        if row.last_ran_ms is None
-        else datetime.fromtimestamp(row.last_ran_ms / 1000, UTC).isoformat()
-    )
+    last_ran = _iso(row.last_ran_ms)
+    schedules = [
+        {"every": None, **schedule, "at": schedule.get("at") or ""}
+        for schedule in orjson.loads(row.schedules)
+    ]
     return {
         "id": row.id,
         "task_request": orjson.loads(row.task_request),
         "created_by": row.created_by,
-        "schedules": orjson.loads(row.schedules),
+        "schedules": schedules,
         "last_ran": last_ran,
+        "start_from": _iso(row.start_from_ms),
+        "until": _iso(row.until_ms),
         "except_dates": orjson.loads(row.except_dates),
     }
+
+
+def _iso(unix_ms: int | None) -> str | None:
+    return None if unix_ms is None else datetime.fromtimestamp(unix_ms / 1000, UTC).isoformat()

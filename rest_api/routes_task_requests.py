@@ -1,8 +1,9 @@
-"""The requests tasks were created from, as rmf-web keeps them (``GET /tasks/{id}/request``).
+"""What tasks were booked with: their requests (``GET /tasks/{id}/request``) and booking labels.
 
 The hub stores a task's request when RMF accepts a dispatch or robot task
 (in the transaction that completes the command), so what a client asked
-for stays readable next to the task's state.
+for stays readable next to the task's state; and each booking label of a
+task state it writes, split at ``=`` as rmf-web does.
 """
 
 from __future__ import annotations
@@ -48,14 +49,37 @@ async def get_task_request(request: web.Request) -> web.Response:
     return web.Response(body=row.request.encode(), content_type="application/json")
 
 
+@routes.get(
+    "/tasks/{task_id}/booking_label",
+    response=dict[str, str],
+    errors=(404,),
+    access=reads(Permission.task_read),
+)
+async def get_task_booking_label(request: web.Request) -> web.Response:
+    """The task's booking labels as one object (``key=value`` → ``{key: value}``, ``key`` → ``""``).
+
+    rmf-web parses only the first label, character by character (a bug); this
+    gives all of them. 404 for a task nobody reported (or the user may not see).
+    """
+    task_id = request.match_info["task_id"]
+    principal = principal_of(request)
+    if not await db.TaskState.exists(id=task_id) or not await task_row_visible(principal, task_id):
+        raise not_found(f"no task {task_id!r}")
+    labels = await db.TaskLabel.filter(task_id=task_id).order_by("id")
+    return json_body({label.label_name: label.label_value for label in labels})
+
+
 @routes.get_query(
     "/tasks/requests",
     query=TaskRequestsQuery,
-    response=list[TaskRequest | None],
+    response=list[TaskRequest],
     access=reads(Permission.task_read),
 )
 async def query_task_requests(request: web.Request, query: TaskRequestsQuery) -> web.Response:
-    """The requests of the given tasks, in the order asked; ``null`` for one unknown or not visible."""
+    """The requests of the given tasks, in the order asked; unknown or invisible ones are left out.
+
+    As rmf-web: a client matches them to its tasks by the requests' content, not by position.
+    """
     task_ids = (query.task_ids or [])[:MAX_TASK_IDS]
     rows = await db.TaskRequest.filter(task_id__in=task_ids) if task_ids else []
     principal = principal_of(request)
@@ -64,4 +88,4 @@ async def query_task_requests(request: web.Request, query: TaskRequestsQuery) ->
         for row in rows
         if await task_row_visible(principal, row.task_id)
     }
-    return json_body([found.get(task_id) for task_id in task_ids])
+    return json_body([found[task_id] for task_id in dict.fromkeys(task_ids) if task_id in found])

@@ -235,9 +235,13 @@ async def role_permissions(role: str) -> list[tuple[str, str]]:
 
 
 async def grant(role: str, action: str, group: str) -> None:
+    """Grant ``action`` on ``group``; a group not defined yet is created empty, as rmf-web takes
+    any authz group name: the grant covers nothing until the group names fleets, robots, doors or
+    lifts."""
     permission = _permission(action)
     await _role(role)
-    await _group(group)
+    if not await db.SecurityGroup.exists(name=group):
+        await create_group(group)
     await db.RolePermission.get_or_create(role_id=role, permission=permission.value, group_id=group)
 
 

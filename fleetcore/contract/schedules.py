@@ -72,6 +72,12 @@ class Schedule(BaseModel):
             return value
         return value.replace(tzinfo=UTC)
 
+    @field_validator("at")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        """rmf-web shows a schedule without ``at`` as ``""``; taken back, it means none."""
+        return value or None
+
     @model_validator(mode="after")
     def _at_matches_period(self) -> Schedule:
         if self.at is not None:

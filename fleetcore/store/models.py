@@ -398,6 +398,8 @@ class ScheduledTask(Model):
     created_by = fields.CharField(max_length=256)
     created_ms = fields.BigIntField()
     last_ran_ms = fields.BigIntField(null=True)
+    start_from_ms = fields.BigIntField(null=True)
+    until_ms = fields.BigIntField(null=True)
 
     class Meta:
         table = "scheduled_task"
@@ -412,6 +414,19 @@ class TaskFavorite(Model):
     category = fields.CharField(max_length=256)
     description = fields.TextField(null=True)
     user = fields.CharField(max_length=256, db_index=True)
+    task_definition_id = fields.CharField(max_length=256, default="")
 
     class Meta:
         table = "task_favorite"
+
+
+# rmf-web's RIO: a resource an integration keeps (id, type, any JSON data). Written by the hub
+# (a PUT /rios is a command it performs), published on /rios with the row's seq.
+class Rio(Model):
+    id = fields.CharField(max_length=256, primary_key=True)
+    type = fields.CharField(max_length=256, db_index=True)
+    data = fields.TextField()
+    seq = fields.BigIntField(null=True, db_index=True)
+
+    class Meta:
+        table = "rio"

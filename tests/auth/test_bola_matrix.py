@@ -134,6 +134,12 @@ CASES: dict[str, Case] = {
         params=(("event_date", "2030-01-01T00:00:00Z"),),
         owned=True,
     ),
+    "add_except_date": Case(
+        "/scheduled_tasks/@GRP_scheduled@/except_date",
+        body={"except_date": "2030-01-01T00:00:00Z"},
+        owned=True,
+    ),
+    "get_task_booking_label": Case("/tasks/GRP_task/booking_label", owned=True),
     "update_schedule_task": Case(
         "/scheduled_tasks/@GRP_scheduled@/update", body=SCHEDULE, owned=True
     ),
@@ -164,6 +170,7 @@ CASES: dict[str, Case] = {
     "set_user_password": Case("/admin/users/alice/password", body={"password": "a new password"}),
     "add_user_role": Case("/admin/users/alice/roles", body={"name": "alpha_all"}),
     "delete_user_role": Case("/admin/users/alice/roles", body={"name": "alpha_all"}),
+    "delete_user_role_by_path": Case("/admin/users/alice/roles/alpha_all"),
     "set_user_roles": Case("/admin/users/alice/roles", body=[{"name": "alpha_all"}]),
     "get_roles": Case("/admin/roles"),
     "create_role": Case("/admin/roles", body={"name": "new_role"}),
@@ -171,6 +178,10 @@ CASES: dict[str, Case] = {
     "get_role_permissions": Case("/admin/roles/alpha_all/permissions"),
     "add_role_permission": Case(
         "/admin/roles/alpha_all/permissions", body={"action": "robot_read", "authz_grp": "alpha"}
+    ),
+    "remove_role_permission": Case(
+        "/admin/roles/alpha_all/permissions/remove",
+        body={"action": "robot_read", "authz_grp": "alpha"},
     ),
     "delete_role_permission": Case(
         "/admin/roles/alpha_all/permissions", body={"action": "robot_read", "authz_grp": "alpha"}

@@ -103,11 +103,37 @@ async def test_an_admin_builds_a_tenant_that_then_sees_its_fleet(world: World) -
     }
 
 
+async def test_a_permission_on_any_group_name_is_granted_and_the_group_made(
+    world: World,
+) -> None:
+    grant = {"action": "robot_read", "authz_grp": "made_by_rmf_web"}
+
+    status, _ = await world.call("post", "/admin/roles/alpha_all/permissions", ROOT, body=grant)
+
+    assert status == 200
+    _, permissions = await world.call("get", "/admin/roles/alpha_all/permissions", ROOT)
+    assert grant in orjson.loads(permissions)
+    _, group = await world.call("get", "/admin/security_groups/made_by_rmf_web", ROOT)
+    assert orjson.loads(group)["fleets"] == []
+
+
+async def test_a_permission_is_removed_with_rmf_webs_post(world: World) -> None:
+    grant = {"action": "robot_read", "authz_grp": "alpha"}
+    await world.call("post", "/admin/roles/alpha_all/permissions", ROOT, body=grant)
+
+    path = "/admin/roles/alpha_all/permissions/remove"
+    status, _ = await world.call("post", path, ROOT, body=grant)
+
+    assert status == 200
+    _, permissions = await world.call("get", "/admin/roles/alpha_all/permissions", ROOT)
+    assert grant not in orjson.loads(permissions)
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status"),
     [
         ("/admin/roles/alpha_all/permissions", {"action": "fly", "authz_grp": "alpha"}, 422),
-        ("/admin/roles/alpha_all/permissions", {"action": "robot_read", "authz_grp": "nope"}, 404),
+        ("/admin/roles/nope/permissions", {"action": "robot_read", "authz_grp": "alpha"}, 404),
         ("/admin/users", {"username": "alice"}, 409),
         ("/admin/users/ghost/roles", {"name": "alpha_all"}, 404),
         ("/admin/security_groups/alpha/members", {"kind": "robot", "name": "no-slash"}, 422),

@@ -41,10 +41,9 @@ async def test_a_scheduled_task_is_created_and_read_in_rmf_webs_shape(
 
     assert status == 201
     assert created["task_request"] == dispatch_body()["request"]
-    assert created["schedules"] == [
-        {"every": None, "start_from": None, "until": None, "period": "day", "at": "10:30"}
-    ]
+    assert created["schedules"] == [{"every": None, "period": "day", "at": "10:30"}]
     assert (created["last_ran"], created["except_dates"]) == (None, [])
+    assert (created["start_from"], created["until"]) == (None, None)
     assert await (await http.get(f"/scheduled_tasks/{created['id']}")).json() == created
     assert await (await http.get("/scheduled_tasks")).json() == [created]
 
@@ -71,6 +70,48 @@ async def test_clearing_a_day_adds_it_to_the_except_dates(http: aiohttp.ClientSe
         f"/scheduled_tasks/{created['id']}/clear?event_date=2030-01-02T10:30:00"
     ) as answer:
         assert answer.status == 200
+    task = await (await http.get(f"/scheduled_tasks/{created['id']}")).json()
+    assert task["except_dates"] == ["2030-01-02"]
+
+
+async def test_the_window_and_except_dates_are_the_scheduled_tasks_in_rmf_webs_current_shape(
+    http: aiohttp.ClientSession,
+) -> None:
+    body = {
+        **_body(period="monday", at="08:00"),
+        "start_from": "2030-01-01T00:00:00Z",
+        "until": "2030-12-31T00:00:00+00:00",
+        "except_dates": ["2030-01-07T08:00:00Z"],
+    }
+
+    status, created = await _create(http, body)
+
+    assert status == 201
+    assert (created["start_from"], created["until"]) == (
+        "2030-01-01T00:00:00+00:00",
+        "2030-12-31T00:00:00+00:00",
+    )
+    assert created["except_dates"] == ["2030-01-07"]
+    assert created["schedules"] == [{"every": None, "period": "monday", "at": "08:00"}]
+
+
+async def test_a_window_that_ended_is_a_422(http: aiohttp.ClientSession) -> None:
+    body = {**_body(period="day", at="10:30"), "until": "2020-01-01T00:00:00Z"}
+
+    status, answer = await _create(http, body)
+
+    assert status == 422
+    assert "never going to run" in answer["detail"][0]["msg"]
+
+
+async def test_an_except_date_is_added_with_rmf_webs_post(http: aiohttp.ClientSession) -> None:
+    _, created = await _create(http, _body(period="day", at="10:30"))
+
+    async with http.post(
+        f"/scheduled_tasks/{created['id']}/except_date",
+        json={"except_date": "2030-01-02T10:30:00Z"},
+    ) as answer:
+        assert (answer.status, await answer.json()) == (201, None)
     task = await (await http.get(f"/scheduled_tasks/{created['id']}")).json()
     assert task["except_dates"] == ["2030-01-02"]
 
@@ -105,11 +146,14 @@ async def test_updating_the_series_replaces_its_schedules_and_except_dates(
     await http.put(f"/scheduled_tasks/{series['id']}/clear?event_date=2030-01-02T10:30:00")
 
     async with http.post(
-        f"/scheduled_tasks/{series['id']}/update", json=_body(period="hour", at=":15")
+        f"/scheduled_tasks/{series['id']}/update",
+        json={**_body(period="hour", at=":15"), "until": "2031-01-01T00:00:00Z"},
     ) as answer:
+        assert answer.status == 200
         updated = await answer.json()
 
     assert (updated["id"], updated["except_dates"]) == (series["id"], [])
+    assert updated["until"] == "2031-01-01T00:00:00+00:00"
     assert updated["schedules"][0]["period"] == "hour"
 
 
@@ -135,6 +179,24 @@ def test_an_occurrence_on_an_except_date_is_not_due() -> None:
     due = _due(task, created, created + 3 * 86_400_000)
 
     assert [_iso(t)[:10] for t in due] == ["2030-01-01", "2030-01-03"]
+
+
+def test_only_occurrences_within_the_tasks_window_are_due() -> None:
+    created = int(datetime(2030, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    task = models.ScheduledTask(
+        id=1,
+        task_request="{}",
+        schedules=orjson.dumps([{"period": "day", "at": "10:00"}]).decode(),
+        except_dates="[]",
+        created_by="u",
+        created_ms=created,
+        start_from_ms=created + 86_400_000,
+        until_ms=created + 3 * 86_400_000,
+    )
+
+    due = _due(task, created, created + 5 * 86_400_000)
+
+    assert [_iso(t)[:10] for t in due] == ["2030-01-02", "2030-01-03"]
 
 
 @contextlib.asynccontextmanager

@@ -16,8 +16,17 @@ def favorite(**overrides: Any) -> dict[str, Any]:
         "category": "patrol",
         "description": {"places": ["lobby"], "rounds": 2},
         "user": "",
+        "task_definition_id": "patrol",
         **overrides,
     }
+
+
+async def test_a_favorite_keeps_its_task_definition_id(client: Client) -> None:
+    await client.post("/favorite_tasks", json=favorite(task_definition_id="compose-clean"))
+
+    [listed] = await (await client.get("/favorite_tasks")).json()
+
+    assert listed["task_definition_id"] == "compose-clean"
 
 
 async def test_a_new_favorite_gets_an_id_and_is_listed(client: Client) -> None:
