@@ -69,6 +69,10 @@ class Settings:
     """HS256 key (32+ bytes), the same for the REST API and every proxy; with auth on and HS256
     pinned a separately run proxy or API refuses to start without it. ``fleethub up`` generates
     one on first run into ``<data_dir>/jwt_secret``."""
+    jwt_allow_weak_secret: bool = False
+    """Take a ``jwt_secret`` shorter than 32 bytes, such as rmf-web's demo secret ``rmfisawesome``
+    (with ``jwt_issuer=stub``, ``jwt_audience=rmf_api_server``), logged as a warning at start.
+    Anyone who knows such a secret can sign tokens: for demos only, never a default."""
     jwt_public_key: str = ""
     """Path of a PEM public key that verifies RS256/ES256 tokens (instead of a JWKS URL)."""
     jwks_url: str = ""
@@ -90,6 +94,17 @@ class Settings:
     login_attempts_per_min: float = 30.0
     """POST /auth/token attempts allowed per client address and username a minute (a burst of
     as many), so passwords cannot be guessed fast; over it: 429 with Retry-After."""
+
+    public_url: str = ""
+    """The URL browsers reach the REST API under (``https://host[/prefix]``), as rmf-web's
+    ``public_url``: building-map image URLs are made absolute under it. Empty: the scheme and host
+    each request came to (``X-Forwarded-Proto``/``-Host`` behind a proxy)."""
+    image_url_ttl_s: int = 86_400
+    """How long a building-map image URL works: between this and twice this after it was handed
+    out (URLs are signed per period, so every client of a period gets the same bytes)."""
+    url_signing_key: str = ""
+    """Signs building-map image URLs (32+ bytes), the same for the REST API and every proxy.
+    Empty: derived from ``jwt_secret``; with auth on and no HS256 secret, required."""
 
     allowed_origins: tuple[str, ...] = ()
     """Browser origins (``https://host[:port]``, comma separated) allowed to call the REST API and

@@ -18,8 +18,9 @@ from fleetcore.log import auth_logger
 from fleetcore.metrics import AUTH_REJECTED
 from fleetcore.settings import Settings
 
-ANONYMOUS = "anonymous"
-"""Who everyone is with ``auth_mode = "off"``."""
+AUTH_OFF_USER = "admin"
+"""Who everyone is with ``auth_mode = "off"``: the user rmf-web's stub authenticator logs in,
+so what rmf-web's dashboard shows (and stores, as requester or owner) reads the same."""
 AUTH_MODES = ("jwt", "off")
 
 
@@ -57,7 +58,7 @@ class Authenticator:
     async def principal(self, token: str | None) -> Principal:
         """The token's principal; :class:`Unauthorized` (counted by reason) when it is not valid."""
         if self._verifier is None:
-            return admin_principal(ANONYMOUS)
+            return admin_principal(AUTH_OFF_USER)
         try:
             claims = await self._verifier.verify(token)
             stored = await self._grants(claims.username, create=claims.external)
@@ -100,4 +101,4 @@ class Authenticator:
         self._cache.clear()
 
 
-__all__ = ["ANONYMOUS", "Authenticator"]
+__all__ = ["AUTH_OFF_USER", "Authenticator"]

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
+from jwt.warnings import InsecureKeyLengthWarning
 
 from fleetcore.errors import ConfigError, Unauthorized
+from fleetcore.log import auth_logger
 from fleetcore.secret_files import require_secret, with_generated
 from fleetcore.settings import Settings
 
@@ -57,7 +60,18 @@ class Claims:
 
 
 def require_jwt_secret(settings: Settings) -> str:
-    """The HS256 secret, configured: every proxy and API replica must verify the same tokens."""
+    """The HS256 secret, configured: every proxy and API replica must verify the same tokens.
+
+    ``jwt_allow_weak_secret`` lets a short one through (rmf-web's demo stub), with a warning.
+    """
+    if settings.jwt_allow_weak_secret and settings.jwt_secret:
+        if len(settings.jwt_secret.encode()) < MIN_SECRET_BYTES:
+            auth_logger.warning(
+                "jwt_secret is shorter than %d bytes (jwt_allow_weak_secret): anyone who guesses "
+                "it can sign tokens. Demos only.",
+                MIN_SECRET_BYTES,
+            )
+        return settings.jwt_secret
     return require_secret(
         settings,
         "jwt_secret",
@@ -66,7 +80,8 @@ def require_jwt_secret(settings: Settings) -> str:
         "set it to a random string of 32+ bytes (e.g. `openssl rand -hex 32`), the same for the "
         "REST API and every proxy; with an identity provider set FLEETHUB_JWKS_URL (or "
         "FLEETHUB_JWT_PUBLIC_KEY) and FLEETHUB_JWT_ALGORITHMS=RS256 instead. Only `fleethub up` "
-        f"generates its own, into <data_dir>/{SECRET_FILE}",
+        f"generates its own, into <data_dir>/{SECRET_FILE}. A short demo secret (rmf-web's stub "
+        "dashboard's) needs FLEETHUB_JWT_ALLOW_WEAK_SECRET=true",
     )
 
 
@@ -126,15 +141,18 @@ class TokenVerifier:
             raise Unauthorized("disallowed_algorithm", f"{alg!r} is not one of {self._algorithms}")
         key = await self._key(alg, header)
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=[alg],
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=LEEWAY_S,
-                options={"require": ["exp"]},
-            )
+            with warnings.catch_warnings():
+                # A weak secret was allowed and warned about once, at start; not per token.
+                warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+                claims: dict[str, Any] = jwt.decode(
+                    token,
+                    key,
+                    algorithms=[alg],
+                    audience=self._audience,
+                    issuer=self._issuer,
+                    leeway=LEEWAY_S,
+                    options={"require": ["exp"]},
+                )
         except jwt.InvalidTokenError as exc:
             raise Unauthorized(_reason(exc), str(exc)) from None
         username = claims.get(self._user_claim) or claims.get("sub")
@@ -176,7 +194,9 @@ class TokenVerifier:
             claims["aud"] = self._audience
         if self._issuer:
             claims["iss"] = self._issuer
-        return jwt.encode(claims, self._secret, algorithm="HS256"), ttl_s
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+            return jwt.encode(claims, self._secret, algorithm="HS256"), ttl_s
 
 
 def _read_pem(path: str) -> bytes | None:

@@ -17,7 +17,7 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-from fleetcore.auth import users
+from fleetcore.auth import AUTH_OFF_USER, users
 from fleetcore.contract.commands import Command
 from fleetcore.settings import Settings
 from fleetcore.store import models as db
@@ -129,8 +129,8 @@ async def test_an_owner_who_lost_permission_has_the_occurrence_refused_once(
 
 
 async def test_with_auth_off_no_owner_is_looked_up(store: None) -> None:
-    """Everyone is the admin ``anonymous`` then, a user no store has."""
-    await _schedule("anonymous")
+    """Everyone is the admin ``admin`` then (rmf-web's stub user), looked up in no store."""
+    await _schedule(AUTH_OFF_USER)
     executor = Executor()
 
     assert await _scheduler(executor, authorize=False).fire_due() == 1

@@ -65,7 +65,7 @@ async def test_a_response_records_who_and_when(client: Client) -> None:
     response = await client.post("/alerts/request/a1/respond", params={"response": "ok"})
     assert response.status == 201
     body = await response.json()
-    assert (body["id"], body["response"], body["responder"]) == ("a1", "ok", "anonymous")
+    assert (body["id"], body["response"], body["responder"]) == ("a1", "ok", "admin")
     assert body["unix_millis_response_time"] > 1_700_000_000_000
     assert await (await client.get("/alerts/request/a1/response")).json() == body
 
