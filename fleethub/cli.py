@@ -136,6 +136,7 @@ async def _serve(
 
 async def _up(settings: Settings) -> None:
     from fleetcore.auth.tokens import with_generated_jwt_secret
+    from fleetcore.map_images import with_generated_url_signing_key
     from fleetcore.site_token import SITE_TOKEN_FILE, with_generated_site_token
     from fleethub.embedded import create_app, simulated_site
 
@@ -155,8 +156,10 @@ async def _up(settings: Settings) -> None:
         )
 
     # One process is the whole system here, so it may make up its own secrets (and keep them).
-    settings = with_generated_jwt_secret(
-        with_generated_site_token(settings.replace(hub_port=settings.api_port))
+    settings = with_generated_url_signing_key(
+        with_generated_jwt_secret(
+            with_generated_site_token(settings.replace(hub_port=settings.api_port))
+        )
     )
     await _serve(
         create_app(settings),

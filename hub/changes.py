@@ -20,8 +20,7 @@ from fleetcore.contract import rmf, rooms
 from fleetcore.contract.ingest import IngestMessage, IngestType
 from fleetcore.contract.rmf.fleet import LogEntry
 from fleetcore.errors import IngestRejected
-
-MAP_IMAGE_URL = "/building_map/images/{sha256}"
+from fleetcore.map_images import MAP_IMAGE_PATH
 
 
 @dataclass(slots=True)
@@ -246,7 +245,7 @@ def _building_map(data: rmf.BuildingMap) -> Change:
                 continue
             sha, content_type, raw = stored
             rows.append(Row("MapImage", {"sha256": sha, "content_type": content_type, "data": raw}))
-            image.data = MAP_IMAGE_URL.format(sha256=sha)
+            image.data = MAP_IMAGE_PATH.format(sha256=sha)
     return Change(
         publications=[PendingPublication(rooms.BUILDING_MAP.pattern, dump(data))], rows=rows
     )

@@ -46,6 +46,7 @@ from fleetcore.bus.base import Bus
 from fleetcore.contract import rooms
 from fleetcore.contract.envelope import Publication
 from fleetcore.contract.rooms import RoomMatch, RoomTemplate
+from fleetcore.map_images import MapImageUrls
 from proxy.concerns import Concerns, task_id_of
 
 NOT_FOUND = "not found"
@@ -77,6 +78,8 @@ class Context:
 
     bus: Bus
     concerns: Concerns
+    images: MapImageUrls
+    """Makes the building map's image paths URLs a browser loads without a token."""
 
 
 Rule = Callable[[Principal, RoomMatch, Context], Awaitable[View | None]]
@@ -170,6 +173,33 @@ class CommandView:
 
     def render(self, pub: Publication) -> Publication | None:
         return pub if pub.data().get("requester") == self.username else None
+
+
+@dataclass(frozen=True, slots=True)
+class MapImagesView:
+    """The building map with its images as absolute, signed URLs for the subscriber's origin.
+
+    Every subscriber gets one (admins too); those of one origin in one
+    signing period share the bytes.
+    """
+
+    images: MapImageUrls
+    base_url: str
+
+    @property
+    def key(self) -> Hashable:
+        return ("map", self.base_url, self.images.period())
+
+    def render(self, pub: Publication) -> Publication | None:
+        data = self.images.absolute(pub.data_json, self.base_url, self.images.period())
+        return Publication(pub.room, pub.seq, pub.epoch, pub.received_ms, data)
+
+
+def presented(view: View | None, match: RoomMatch, ctx: Context, base_url: str) -> View | None:
+    """The view a subscriber gets, given what :func:`authorize` allowed and where it connected."""
+    if match.template is rooms.BUILDING_MAP:
+        return MapImagesView(ctx.images, base_url)
+    return view
 
 
 async def _open(principal: Principal, match: RoomMatch, ctx: Context) -> View | None:
@@ -280,4 +310,5 @@ __all__ = [
     "RoomDenied",
     "View",
     "authorize",
+    "presented",
 ]

@@ -10,6 +10,7 @@ from aiohttp import web
 from fleetcore.auth import Authenticator
 from fleetcore.bus.base import Bus
 from fleetcore.http_guard import OriginPolicy, client_max_size, guard_middleware
+from fleetcore.map_images import MapImageUrls
 from fleetcore.metrics import metrics_handler
 from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
@@ -45,7 +46,13 @@ def attach(
     sio.attach(app)
     links = EngineLinks(sio)
     links.attach(app)
-    handler = SocketHandler(sio, bus, Fanout(links, delivery), EventLimits.from_settings(settings))
+    handler = SocketHandler(
+        sio,
+        bus,
+        Fanout(links, delivery),
+        EventLimits.from_settings(settings),
+        MapImageUrls.from_settings(settings),
+    )
     bus.add_listener(handler.on_publications)
     bus.add_resync_listener(handler.on_bus_resync)
 

@@ -42,7 +42,8 @@ from fleetcore.contract.envelope import Publication
 from fleetcore.contract.rooms import RoomKind, match_room
 from fleetcore.errors import Unauthorized, UnknownRoom, UnrecoverablePosition
 from fleetcore.log import proxy_logger
-from proxy.access import Context, RoomDenied, View, authorize
+from fleetcore.map_images import MapImageUrls
+from proxy.access import Context, RoomDenied, View, authorize, presented
 from proxy.concerns import Concerns
 from proxy.delivery import RESYNC_EVENT
 from proxy.fanout import Fanout
@@ -91,14 +92,19 @@ def _parse_since(data: dict[str, Any]) -> tuple[int | None, int | None]:
 
 class SocketHandler:
     def __init__(
-        self, sio: socketio.AsyncServer, bus: Bus, fanout: Fanout, limits: EventLimits
+        self,
+        sio: socketio.AsyncServer,
+        bus: Bus,
+        fanout: Fanout,
+        limits: EventLimits,
+        images: MapImageUrls,
     ) -> None:
         self._sio = sio
         self._bus = bus
         self.fanout = fanout
         self.sessions = Sessions(limits, self._expired)
         self._concerns = Concerns()
-        self._access = Context(bus, self._concerns)
+        self._access = Context(bus, self._concerns, images)
         sio.on("connect", self.on_connect)
         sio.on("disconnect", self.on_disconnect)
         sio.on("subscribe", self.on_subscribe)
@@ -125,7 +131,9 @@ class SocketHandler:
                 f"unauthorized: {exc.reason}", {"reason": exc.reason, "detail": exc.detail}
             ) from None
         envelopes = bool(isinstance(auth, dict) and auth.get("envelopes"))
-        self.sessions.open(sid, principal, envelopes)
+        request = environ.get("aiohttp.request")
+        base_url = self._access.images.base_url(request) if request is not None else ""
+        self.sessions.open(sid, principal, envelopes, base_url)
         metrics.CLIENTS.inc()
         return True
 
@@ -170,9 +178,13 @@ class SocketHandler:
 
     async def _recheck(self, sid: str, principal: Principal) -> None:
         """Apply refreshed grants to every subscription: a new view, or the end of it."""
+        session = self.sessions.get(sid)
+        base_url = session.base_url if session is not None else ""
         for room, sub in self.fanout.subscriptions_of(sid):
             try:
-                sub.view = await authorize(principal, match_room(room), self._access)
+                match = match_room(room)
+                allowed = await authorize(principal, match, self._access)
+                sub.view = presented(allowed, match, self._access, base_url)
             except RoomDenied as exc:
                 self.fanout.leave(sid, room)
                 await self._sio.emit(
@@ -199,7 +211,8 @@ class SocketHandler:
         try:
             match = match_room(data.get("room"))
             since, epoch = _parse_since(data)
-            view = await authorize(session.principal, match, self._access)
+            allowed = await authorize(session.principal, match, self._access)
+            view = presented(allowed, match, self._access, session.base_url)
         except UnknownRoom as exc:
             return _failure("unknown_room", str(exc))
         except SubscribeError as exc:

@@ -73,6 +73,9 @@ class ClientSession:
     """subscribe and unsubscribe."""
     commands: TokenBucket
     """Every other event."""
+    base_url: str = ""
+    """Where the client reached this proxy (``scheme://host``): the building map's image URLs
+    point there unless ``public_url`` is set."""
     expiry: asyncio.TimerHandle | None = field(default=None)
 
 
@@ -96,13 +99,16 @@ class Sessions:
             raise ConfigError("the proxy's authenticator is not started")
         return await self.authenticator.principal(token)
 
-    def open(self, sid: str, principal: Principal, envelopes: bool) -> ClientSession:
+    def open(
+        self, sid: str, principal: Principal, envelopes: bool, base_url: str = ""
+    ) -> ClientSession:
         limits = self._limits
         session = ClientSession(
             principal,
             envelopes,
             TokenBucket(limits.subscribe_rate, limits.subscribe_burst),
             TokenBucket(limits.command_rate, limits.command_burst),
+            base_url,
         )
         self._sessions[sid] = session
         self._schedule(sid, session)

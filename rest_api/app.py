@@ -13,6 +13,7 @@ from fleetcore.auth.users import ensure_first_admin
 from fleetcore.bus.base import Bus
 from fleetcore.bus.commands_base import CommandChannel
 from fleetcore.http_guard import client_max_size, guard_middleware
+from fleetcore.map_images import MapImageUrls
 from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
 from rest_api import (
@@ -37,7 +38,14 @@ from rest_api import (
 from rest_api.access import AUTH_KEY
 from rest_api.docs_page import render_docs
 from rest_api.first_run import announce_first_admin
-from rest_api.keys import BUS_KEY, COMMANDS_KEY, DOCS_KEY, OPENAPI_KEY, REPLY_TIMEOUT_KEY
+from rest_api.keys import (
+    BUS_KEY,
+    COMMANDS_KEY,
+    DOCS_KEY,
+    MAP_IMAGES_KEY,
+    OPENAPI_KEY,
+    REPLY_TIMEOUT_KEY,
+)
 from rest_api.login_throttle import LOGIN_THROTTLE_KEY, LoginThrottle
 from rest_api.registry import mount
 from rest_api.responses import JSON, json_body
@@ -76,6 +84,7 @@ def add_routes(
     """
     app[BUS_KEY] = bus
     app[AUTH_KEY] = Authenticator(settings)
+    app[MAP_IMAGES_KEY] = MapImageUrls.from_settings(settings)
     app[LOGIN_THROTTLE_KEY] = LoginThrottle(settings.login_attempts_per_min)
     app.cleanup_ctx.append(_first_admin)
     app[REPLY_TIMEOUT_KEY] = settings.command_reply_timeout_s

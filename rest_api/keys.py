@@ -6,6 +6,7 @@ from aiohttp import web
 
 from fleetcore.bus.base import Bus
 from fleetcore.bus.commands_base import CommandChannel
+from fleetcore.map_images import MapImageUrls
 
 BUS_KEY = web.AppKey("rest_api_bus", Bus)
 OPENAPI_KEY = web.AppKey("rest_api_openapi_json", bytes)
@@ -15,3 +16,5 @@ DOCS_KEY = web.AppKey("rest_api_docs_html", str)
 COMMANDS_KEY = web.AppKey("rest_api_commands", CommandChannel)
 """Where commands go to the hub; absent on an app that was given none (command routes: 503)."""
 REPLY_TIMEOUT_KEY = web.AppKey("rest_api_reply_timeout_s", float)
+MAP_IMAGES_KEY = web.AppKey("rest_api_map_images", MapImageUrls)
+"""Makes the building map's image URLs absolute and signed, and checks them."""

@@ -8,6 +8,7 @@ rooms of their own.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,18 +27,24 @@ from fleetcore.contract.rooms import (
     RoomTemplate,
     match_room,
 )
+from fleetcore.errors import Unauthorized
 from fleetcore.store.models import MapImage
-from rest_api.access import AUTHENTICATED, principal_of
-from rest_api.keys import BUS_KEY
+from rest_api.access import (
+    AUTH_KEY,
+    AUTHENTICATED,
+    PUBLIC,
+    bearer_token,
+    principal_of,
+    unauthorized,
+)
+from rest_api.keys import BUS_KEY, MAP_IMAGES_KEY
 from rest_api.models import Dispenser, Ingestor
 from rest_api.registry import ApiRoutes
-from rest_api.responses import json_array, not_found, positioned, sticky_response
+from rest_api.responses import json_array, not_found, positioned
 from rest_api.rooms import latest, visible_state
 
 routes = ApiRoutes("Building")
 
-IMAGE_CACHE_SECONDS = 365 * 24 * 3600
-"""An image URL names its content's hash, so its bytes never change."""
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -97,37 +104,49 @@ async def _guids(request: web.Request, template: RoomTemplate) -> web.Response:
 async def get_building_map(request: web.Request) -> web.Response:
     """The building map.
 
-    Level images are links to ``/building_map/images/{sha256}``, not inline data.
+    Level images are absolute, signed URLs of ``/building_map/images/{sha256}``
+    (under ``public_url``), not inline data: a page on another origin loads
+    them as ``<img>`` without a token, for a day or two (``image_url_ttl_s``).
     """
     pub = await latest(request.app[BUS_KEY], BUILDING_MAP)
     if pub is None:
         raise not_found("no building map has been published")
-    return sticky_response(pub)
+    urls = request.app[MAP_IMAGES_KEY]
+    body = urls.absolute(pub.data_json, urls.base_url(request), urls.period())
+    return positioned(body, pub.position)
 
 
 @routes.get(
     "/building_map/images/{sha256}",
     response=None,
     media_type="image/*",
-    errors=(404,),
-    access=AUTHENTICATED,
+    errors=(401, 404),
+    access=PUBLIC,
 )
 async def get_building_map_image(request: web.Request) -> web.Response:
-    """A building-map image by the SHA-256 of its bytes.
+    """A building-map image by the SHA-256 of its bytes, for a signed URL or a bearer token.
 
-    Served with a year-long, immutable cache lifetime: the URL changes when the image does.
+    The URL the building map gives carries ``expires`` and ``signature``
+    (no token needed, as an ``<img>`` sends none); without them a bearer
+    token is needed. Cached by the browser while the URL works.
     """
     sha256 = request.match_info["sha256"]
+    urls = request.app[MAP_IMAGES_KEY]
+    expires = request.query.get("expires", "")
+    signed = urls.verify(request.path, expires, request.query.get("signature", ""))
+    if not signed:
+        try:
+            await request.app[AUTH_KEY].principal(bearer_token(request))
+        except Unauthorized as exc:
+            return unauthorized(exc)
     image = await MapImage.get_or_none(sha256=sha256) if _SHA256.match(sha256) else None
     if image is None:
         raise not_found(f"no map image with sha256 {sha256!r}")
+    max_age = max(0, int(expires) - int(time.time())) if signed else 0
     return web.Response(
         body=bytes(image.data),
         content_type=image.content_type,
-        headers={
-            "Cache-Control": f"public, max-age={IMAGE_CACHE_SECONDS}, immutable",
-            "ETag": f'"{sha256}"',
-        },
+        headers={"Cache-Control": f"private, max-age={max_age}", "ETag": f'"{sha256}"'},
     )
 
 
