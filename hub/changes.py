@@ -1,4 +1,4 @@
-"""What an accepted ingest message changes: publications to make and rows to write.
+"""What an accepted ingest message (or a command the hub performs) changes: publications and rows.
 
 Pure functions of the message (and the hub's receive time), so they are
 tested without a database. Numbering and committing is the writer's job.
@@ -17,6 +17,7 @@ import orjson
 from pydantic import BaseModel
 
 from fleetcore.contract import rmf, rooms
+from fleetcore.contract.commands import CommandKind
 from fleetcore.contract.ingest import IngestMessage, IngestType
 from fleetcore.contract.rmf.fleet import LogEntry
 from fleetcore.errors import IngestRejected
@@ -159,6 +160,18 @@ def _rmf_alert_response(data: rmf.RmfAlertResponse, received_ms: int) -> Change:
     )
 
 
+def _delivery_alert(data: rmf.DeliveryAlert) -> Change:
+    return Change(publications=[PendingPublication(rooms.DELIVERY_ALERTS.pattern, dump(data))])
+
+
+def _fire_alarm_trigger(data: rmf.FireAlarmTrigger, received_ms: int) -> Change:
+    """rmf-web's FireAlarmTriggerState, timed when the hub received it (as rmf-web does)."""
+    state = {"unix_millis_time": received_ms, "trigger": data.trigger}
+    return Change(
+        publications=[PendingPublication(rooms.FIRE_ALARM_TRIGGER.pattern, orjson.dumps(state))]
+    )
+
+
 def _log_rows(model: str, entries: list[LogEntry] | None, **columns: Any) -> list[Row]:
     return [
         Row(
@@ -270,6 +283,22 @@ def _extract_image(data: str) -> tuple[str, str, bytes] | None:
     return hashlib.sha256(raw).hexdigest(), content_type, raw
 
 
+def hub_command_change(kind: str, body: dict[str, Any], now_ms: int) -> Change:
+    """What a command the hub performs itself changes (:data:`HUB_KINDS`); its body was
+    validated by rest_api."""
+    if kind == CommandKind.PUT_RIO:
+        rio = {"id": str(body["id"]), "type": str(body["type"]), "data": body["data"]}
+        text = orjson.dumps(rio)
+        row = Row("Rio", {"id": rio["id"], "type": rio["type"], "data": text.decode()})
+        change = Change(publications=[PendingPublication(rooms.RIOS.pattern, text)], rows=[row])
+    elif kind == CommandKind.SAVE_BEACON_STATE:
+        change = _beacon_state(rmf.BeaconState.model_validate(body))
+    else:
+        raise ValueError(f"the hub does not perform {kind!r} commands itself")
+    change.received_ms = now_ms
+    return change
+
+
 _HANDLERS: dict[IngestType, Callable[[Any], Change]] = {
     IngestType.FLEET_STATE: _fleet_state,
     IngestType.FLEET_LOG: _fleet_log,
@@ -281,9 +310,11 @@ _HANDLERS: dict[IngestType, Callable[[Any], Change]] = {
     IngestType.INGESTOR_STATE: _ingestor_state,
     IngestType.BUILDING_MAP: _building_map,
     IngestType.BEACON_STATE: _beacon_state,
+    IngestType.DELIVERY_ALERT: _delivery_alert,
 }
 _TIMED_HANDLERS: dict[IngestType, Callable[[Any, int], Change]] = {
     IngestType.ALERT: _rmf_alert,
     IngestType.ALERT_RESPONSE: _rmf_alert_response,
+    IngestType.FIRE_ALARM_TRIGGER: _fire_alarm_trigger,
 }
 """Handlers that need the hub's receive time (RMF's alert messages carry none)."""

@@ -39,19 +39,21 @@ from tortoise.transactions import in_transaction
 from fleetcore import metrics
 from fleetcore.bus.commands_base import CommandChannel
 from fleetcore.contract.commands import (
+    HUB_KINDS,
     TASK_CREATING_KINDS,
     Command,
+    CommandKind,
     CommandReply,
     CommandStatus,
     request_id_for,
 )
 from fleetcore.contract.ingest import CommandResponse
-from fleetcore.contract.rooms import COMMAND
+from fleetcore.contract.rooms import COMMAND, DELIVERY_ALERTS
 from fleetcore.errors import FencedOut
 from fleetcore.log import hub_logger
 from fleetcore.store import models
 from fleetcore.tasks import cancel_and_wait
-from hub.changes import Change, PendingPublication
+from hub.changes import Change, PendingPublication, hub_command_change
 from hub.reconcile import RECONCILE_POLL_S, effect_in_rmf, unknown_outcome
 from hub.rmf_gateway import RmfGateway, RmfUnreachable, SiteGateway
 from hub.service import Hub, wall_clock_ms
@@ -131,11 +133,25 @@ class CommandExecutor:
                 await self._replies.reply(_reply_of(record))
         for record in fresh:
             metrics.COMMANDS.labels(record.kind).inc()
-        failed = await asyncio.gather(*(self._send(record) for record in fresh))
-        await self._complete([answer for answer in failed if answer is not None])
+        answers = await asyncio.gather(*(self._send(record) for record in fresh))
+        await self._complete([answer for answer in answers if answer is not None])
 
     async def _send(self, record: models.CommandRecord) -> Answer | None:
-        """Send to RMF; the failure to complete the command with if it surely was not sent."""
+        """Send to RMF; the answer to complete the command with at once, if there is one.
+
+        That is a failure when it surely was not sent, and the outcome of a
+        command the hub performs itself (:data:`HUB_KINDS`): its change is
+        committed and published before the command is done.
+        """
+        if record.kind in HUB_KINDS:
+            body = orjson.loads(record.body)
+            existed = record.kind == CommandKind.PUT_RIO and await models.Rio.exists(
+                id=str(body.get("id"))
+            )
+            await self._hub.writer.submit(hub_command_change(record.kind, body, self._clock_ms()))
+            await self._hub.writer.drained()
+            outcome = {"success": True, "created": not existed}
+            return Answer(record.request_id, CommandStatus.DONE, outcome)
         try:
             await self._rmf.send(record)
         except RmfUnreachable as exc:
@@ -276,6 +292,13 @@ class CommandExecutor:
         rooms = [
             PendingPublication(COMMAND.format(key=record.key), orjson.dumps(record.outcome()))
             for record, _ in completed
+        ]
+        rooms += [
+            # rmf-web tells every dashboard of a delivery alert's response on the alerts' room.
+            PendingPublication(DELIVERY_ALERTS.pattern, record.body.encode())
+            for record, answer in completed
+            if record.kind == CommandKind.DELIVERY_ALERT_RESPONSE
+            and answer.status is CommandStatus.DONE
         ]
         await self._hub.writer.submit(Change(rooms, received_ms=now))
 

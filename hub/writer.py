@@ -36,6 +36,7 @@ UPSERT_KEYS: dict[str, tuple[str, ...]] = {
     "TaskState": ("id",),
     "TaskLabel": ("task_id", "label_name"),
     "MapImage": ("sha256",),
+    "Rio": ("id",),
     **derived.UPSERT_KEYS,
 }
 """Models written as upserts, by their conflict key; all others are appended."""
@@ -183,7 +184,7 @@ class Writer:
 
 
 SEQ_STAMPED = (
-    frozenset({"TaskState", "TaskStateHistory", "TaskLogEntry", "FleetLogEntry"})
+    frozenset({"TaskState", "TaskStateHistory", "TaskLogEntry", "FleetLogEntry", "Rio"})
     | derived.SEQ_STAMPED
 )
 """Models whose rows carry the seq of the publication that wrote them."""

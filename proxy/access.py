@@ -14,13 +14,13 @@ copy (a fleet state with only the permitted robots) or None. Two
 subscribers whose views have equal :attr:`View.key` receive the same bytes,
 so the fan-out renders and encodes each distinct view once per publication.
 
-The rules: building map, dispensers, ingestors and beacons are open to every
-authenticated user; a door or lift to users whose groups name it; a fleet's
+The rules: building map, fire alarm, dispensers, ingestors, beacons and RIOs
+are open to every authenticated user; a door or lift to users whose groups name it; a fleet's
 state and log to readers of its robots, filtered to those robots; a task to
 readers (``task_read``) of its assigned robot, or, unassigned, to its
 requester (``forbidden`` for who sees the robot without ``task_read``);
-alerts and derived events per publication, to readers of the robot or task
-they concern; a command's outcome to the user who sent it. Which object is
+alerts, delivery alerts and derived events per publication, to readers of
+the robot or task they concern; a command's outcome to the user who sent it. Which object is
 visible is decided by :mod:`fleetcore.auth.visibility`, as for the REST
 reads; this module applies it to subscriptions and to a stream.
 """
@@ -288,6 +288,9 @@ RULES: dict[RoomTemplate, Rule] = {
     rooms.BEACONS: _open,
     rooms.BEACON_STATE: _open,
     rooms.EVENTS: _concerning,
+    rooms.FIRE_ALARM_TRIGGER: _open,
+    rooms.DELIVERY_ALERTS: _concerning,
+    rooms.RIOS: _open,
     rooms.COMMAND: _command,
 }
 

@@ -36,6 +36,10 @@ def attach(
     checks origins with the same policy as :mod:`fleetcore.http_guard` and
     closes a client that sends a message over ``socket_max_message_bytes``.
     """
+    # Built now, not when the app starts: a proxy without the secret or keys to verify
+    # tokens (or to sign image URLs) refuses to start (ConfigError) before it connects to anything.
+    authenticator = Authenticator(settings)
+    images = MapImageUrls.from_settings(settings)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         max_http_buffer_size=settings.socket_max_message_bytes,
@@ -51,14 +55,11 @@ def attach(
         bus,
         Fanout(links, delivery),
         EventLimits.from_settings(settings),
-        MapImageUrls.from_settings(settings),
+        images,
     )
     bus.add_listener(handler.on_publications)
     bus.add_resync_listener(handler.on_bus_resync)
 
-    # Built now, not when the app starts: a proxy without the secret or keys to verify
-    # tokens refuses to start (ConfigError) before it connects to anything.
-    authenticator = Authenticator(settings)
     handler.sessions.authenticator = authenticator
 
     async def authentication(app: web.Application) -> AsyncIterator[None]:

@@ -83,6 +83,26 @@ async def _task_control(principal: Principal, body: dict[str, Any]) -> None:
         raise _deny(principal, f"control task {task_id!r}")
 
 
+async def _delivery_alert(principal: Principal, body: dict[str, Any]) -> None:
+    """A delivery alert is about its task: answered by who may respond to alerts on its robot."""
+    task_id = str(body.get("task_id", ""))
+    task = await task_row(task_id)
+    if task is None or not may_read_task(principal, task):
+        raise not_found(f"no task {task_id!r}")
+    allowed = (
+        principal.can_robot(Permission.alert_respond, *task.robot)
+        if task.robot is not None
+        else task.requester == principal.username
+    )
+    if not allowed:
+        raise _deny(principal, f"respond to delivery alerts of task {task_id!r}")
+
+
+async def _administrators(principal: Principal, body: dict[str, Any]) -> None:
+    """Site-wide changes no security group scopes; ``authorize_command`` lets admins through."""
+    raise _deny(principal, "make site-wide changes (administrators only)")
+
+
 async def _any_submitter(principal: Principal, body: dict[str, Any]) -> None:
     if not principal.holds(Permission.task_submit):
         raise _deny(principal, "ask the fleets for their task types")
@@ -106,9 +126,16 @@ RULES: dict[str, Rule] = {
     ),
     "task_discovery": _any_submitter,
     "robot_commission": _robot_rule(Permission.task_submit),
+    "unlock_mutex_group": _robot_rule(Permission.task_submit),
+    "delivery_alert_response": _delivery_alert,
+    "reset_fire_alarm_trigger": _administrators,
+    "put_rio": _administrators,
+    "save_beacon_state": _administrators,
 }
 """Task control (cancel, kill, interrupt, resume, rewind, skip) needs task_cancel on the task's
-robot; decommissioning a robot, like giving it a task, needs task_submit on it. Keyed by
+robot; decommissioning a robot or releasing a mutex group it holds, like giving it a task, needs
+task_submit on it; a delivery alert's response alert_respond on its task's robot. Resetting the
+fire alarm, writing RIOs and beacon states are for administrators (rmf-web checks nothing). Keyed by
 :class:`CommandKind` value; tests/auth checks that every kind has a rule."""
 
 

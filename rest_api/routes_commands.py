@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -126,6 +127,24 @@ async def submit(
     answer = _answer(key, reply, refused)
     answer.headers[IDEMPOTENCY_HEADER] = key
     return answer
+
+
+async def submit_shaped(
+    request: web.Request,
+    kind: CommandKind,
+    body: dict[str, Any],
+    shape: Callable[[RmfResponse], tuple[Any, int]],
+) -> web.Response:
+    """:func:`submit`, answering a success in rmf-web's shape for the route: ``shape`` gives the
+    body and status from RMF's response. A refusal (400) or a pending command (202) is as is."""
+    answer = await submit(request, kind, body, refused=400)
+    if answer.status != 200:
+        return answer
+    assert isinstance(answer.body, bytes)
+    value, status = shape(orjson.loads(answer.body))
+    shaped = json_body(value, status)
+    shaped.headers[IDEMPOTENCY_HEADER] = answer.headers[IDEMPOTENCY_HEADER]
+    return shaped
 
 
 def _answer(key: str, reply: CommandReply | None, refused: int) -> web.Response:

@@ -32,6 +32,7 @@ from rclpy.node import Node
 from fleetcore.contract.ingest import IngestType
 from fleetcore.log import bridge_logger
 from fleetcore.tasks import cancel_and_wait
+from ros_bridge import convert
 from ros_bridge import routes as r
 from ros_bridge.responses import ResponseTracker
 from ros_bridge.routes import Route
@@ -210,8 +211,17 @@ class RosBridge:
 
     def _create_publishers(self, node: Node) -> None:
         from rmf_door_msgs.msg import DoorRequest
+        from rmf_fleet_msgs.msg import DeliveryAlert, MutexGroupManualRelease
         from rmf_lift_msgs.msg import LiftRequest
         from rmf_task_msgs import msg as task_msgs
+        from std_msgs.msg import Bool
+
+        for topic, msg_type in (
+            (r.FIRE_ALARM_TRIGGER, Bool),
+            (r.DELIVERY_ALERT_RESPONSE, DeliveryAlert),
+            (r.MUTEX_GROUP_MANUAL_RELEASE, MutexGroupManualRelease),
+        ):
+            self._publishers[topic] = node.create_publisher(msg_type, topic, r.LATCHED_QOS)
 
         self._publishers[r.TASK_API_REQUESTS] = node.create_publisher(
             task_msgs.ApiRequest, r.TASK_API_REQUESTS, r.LATCHED_QOS
@@ -268,6 +278,44 @@ class RosBridge:
                 request_type=request_type,
                 destination_floor=destination_floor,
                 door_state=door_state,
+            )
+        )
+
+    def publish_fire_alarm_reset(self) -> None:
+        """Turn RMF's fire alarm trigger off, as rmf-web does (``false`` on its topic)."""
+        from std_msgs.msg import Bool
+
+        self._publishers[r.FIRE_ALARM_TRIGGER].publish(Bool(data=False))
+
+    def publish_mutex_group_release(self, fleet: str, robot: str, mutex_group: str) -> None:
+        """Release a mutex group a robot holds (rmf_fleet_msgs/MutexGroupManualRelease)."""
+        from rmf_fleet_msgs.msg import MutexGroupManualRelease
+
+        self._publishers[r.MUTEX_GROUP_MANUAL_RELEASE].publish(
+            MutexGroupManualRelease(release_mutex_groups=[mutex_group], fleet=fleet, robot=robot)
+        )
+
+    def publish_delivery_alert_response(self, alert: dict[str, Any]) -> None:
+        """Answer a delivery alert: the alert, with the operator's action (rmf-web's enums)."""
+        from rmf_fleet_msgs.msg import (
+            DeliveryAlert,
+            DeliveryAlertAction,
+            DeliveryAlertCategory,
+            DeliveryAlertTier,
+        )
+
+        self._publishers[r.DELIVERY_ALERT_RESPONSE].publish(
+            DeliveryAlert(
+                id=str(alert["id"]),
+                category=DeliveryAlertCategory(
+                    value=convert.DELIVERY_ALERT_CATEGORIES.index(alert["category"])
+                ),
+                tier=DeliveryAlertTier(value=convert.DELIVERY_ALERT_TIERS.index(alert["tier"])),
+                task_id=str(alert["task_id"]),
+                action=DeliveryAlertAction(
+                    value=convert.DELIVERY_ALERT_ACTIONS.index(alert["action"])
+                ),
+                message=str(alert.get("message", "")),
             )
         )
 

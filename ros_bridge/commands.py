@@ -12,9 +12,10 @@ so the REST call that caused the command completes with RMF's JSON.
   RMF's ApiResponse on task_api_responses, turned into the command_response
   by :func:`ros_bridge.convert.command_response` once the bridge's
   :class:`~ros_bridge.responses.ResponseTracker` admits it.
-- Door and lift requests: RMF's supervisors never answer them, so the
-  command succeeds once the request is published (the door or lift state
-  that follows is the real outcome, as in rmf-web).
+- Door and lift requests, fire alarm resets, mutex group releases and
+  delivery alert responses: nothing in RMF answers them, so the command
+  succeeds once it is published (the state that follows is the real
+  outcome, as in rmf-web).
 - Anything else is answered ``success: false`` at once, naming the kind, so
   the hub never waits for an answer that cannot come.
 
@@ -31,7 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from fleetcore.contract.commands import ALERT_RESPONSE_FRAME, COMMAND_FRAME, CommandKind
+from fleetcore.contract.commands import (
+    ALERT_RESPONSE_FRAME,
+    COMMAND_FRAME,
+    TASK_API_KINDS,
+    CommandKind,
+)
 from fleetcore.contract.ingest import IngestType
 from fleetcore.log import bridge_logger
 
@@ -40,8 +46,6 @@ if TYPE_CHECKING:
 
 Answer = Callable[[dict[str, Any]], Awaitable[None]]
 """Where a ``command_response`` message goes: the bridge's sink."""
-
-TASK_API_KINDS = frozenset(CommandKind) - {CommandKind.DOOR_REQUEST, CommandKind.LIFT_REQUEST}
 
 
 class CommandRefused(Exception):
@@ -53,6 +57,8 @@ class CommandStats:
     task_requests: int = 0
     door_requests: int = 0
     lift_requests: int = 0
+    site_requests: int = 0
+    """Fire alarm resets, mutex group releases and delivery alert responses published."""
     refused: int = 0
     repeated: int = 0
     """Task requests whose request_id was already published: not published twice."""
@@ -115,7 +121,18 @@ class BridgeCommands:
                     str(body["door_name"]), int(body["mode"]), bridge.node.get_name()
                 )
                 self.stats.door_requests += 1
-            else:
+            elif command is CommandKind.RESET_FIRE_ALARM_TRIGGER:
+                bridge.publish_fire_alarm_reset()
+                self.stats.site_requests += 1
+            elif command is CommandKind.UNLOCK_MUTEX_GROUP:
+                bridge.publish_mutex_group_release(
+                    str(body["fleet"]), str(body["robot"]), str(body["mutex_group"])
+                )
+                self.stats.site_requests += 1
+            elif command is CommandKind.DELIVERY_ALERT_RESPONSE:
+                bridge.publish_delivery_alert_response(body)
+                self.stats.site_requests += 1
+            elif command is CommandKind.LIFT_REQUEST:
                 bridge.publish_lift_request(
                     str(body["lift_name"]),
                     str(body["destination"]),
@@ -124,6 +141,8 @@ class BridgeCommands:
                     bridge.node.get_name(),
                 )
                 self.stats.lift_requests += 1
+            else:
+                raise CommandRefused(f"the bridge does not take {kind!r} commands")
         except (KeyError, TypeError, ValueError) as exc:
             raise CommandRefused(f"{command.value} body: {exc!r}") from None
         return True

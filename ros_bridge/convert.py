@@ -273,6 +273,29 @@ def beacon_state(msg: Any) -> JsonDict:
     }
 
 
+DELIVERY_ALERT_CATEGORIES = ("missing", "wrong", "obstructed", "cancelled")
+DELIVERY_ALERT_TIERS = ("warning", "error")
+DELIVERY_ALERT_ACTIONS = ("waiting", "cancel", "override", "resume")
+"""rmf_fleet_msgs/DeliveryAlert{Category,Tier,Action} values, indexed by their numbers."""
+
+
+def delivery_alert(msg: Any) -> JsonDict:
+    """rmf_fleet_msgs/DeliveryAlert, its enums named as rmf-web names them."""
+    return {
+        "id": msg.id,
+        "category": DELIVERY_ALERT_CATEGORIES[msg.category.value],
+        "tier": DELIVERY_ALERT_TIERS[msg.tier.value],
+        "action": DELIVERY_ALERT_ACTIONS[msg.action.value],
+        "task_id": msg.task_id,
+        "message": msg.message,
+    }
+
+
+def fire_alarm_trigger(msg: Any) -> JsonDict:
+    """std_msgs/Bool on ``fire_alarm_trigger``."""
+    return {"trigger": bool(msg.data)}
+
+
 def _alert_parameter(p: Any) -> JsonDict:
     return {"name": p.name, "value": p.value}
 

@@ -13,8 +13,11 @@ publishers of rmf_ros2/rmf-web):
 - beacon_state, alert, alert_response: reliable, volatile, keep last 10. A
   volatile reader matches both volatile and transient-local writers, so the
   bridge interoperates whichever durability a site's publisher uses.
-- Publications (task_api_requests, alert_response): reliable, transient local,
-  keep last 10, so a responder that starts late still sees a request.
+- fire_alarm_trigger, delivery_alert_request: reliable, transient local, keep
+  last 10, as rmf-web subscribes to them.
+- Publications (task_api_requests, alert_response, fire_alarm_trigger,
+  delivery_alert_response, mutex_group_manual_release): reliable, transient
+  local, keep last 10, so a responder that starts late still sees a request.
   adapter_door_requests, adapter_lift_requests: reliable, volatile, keep last
   10, as RMF's door and lift supervisors subscribe.
 
@@ -46,6 +49,10 @@ TASK_API_REQUESTS = "task_api_requests"
 TASK_API_RESPONSES = "task_api_responses"
 ADAPTER_DOOR_REQUESTS = "adapter_door_requests"
 ADAPTER_LIFT_REQUESTS = "adapter_lift_requests"
+FIRE_ALARM_TRIGGER = "fire_alarm_trigger"
+DELIVERY_ALERT_REQUEST = "delivery_alert_request"
+DELIVERY_ALERT_RESPONSE = "delivery_alert_response"
+MUTEX_GROUP_MANUAL_RELEASE = "mutex_group_manual_release"
 
 
 def _qos(depth: int, durability: DurabilityPolicy) -> QoSProfile:
@@ -82,10 +89,11 @@ def default_routes() -> list[Route]:
     from rmf_building_map_msgs.msg import BuildingMap
     from rmf_dispenser_msgs.msg import DispenserState
     from rmf_door_msgs.msg import DoorState
-    from rmf_fleet_msgs.msg import BeaconState, FleetState
+    from rmf_fleet_msgs.msg import BeaconState, DeliveryAlert, FleetState
     from rmf_ingestor_msgs.msg import IngestorState
     from rmf_lift_msgs.msg import LiftState
     from rmf_task_msgs import msg as task_msgs
+    from std_msgs.msg import Bool
 
     routes = [
         Route(DOOR_STATES, DoorState, STATE_QOS, IngestType.DOOR_STATE, convert.door_state),
@@ -119,6 +127,22 @@ def default_routes() -> list[Route]:
             STATE_QOS,
             IngestType.BEACON_STATE,
             convert.beacon_state,
+        ),
+        Route(
+            FIRE_ALARM_TRIGGER,
+            Bool,
+            LATCHED_QOS,
+            IngestType.FIRE_ALARM_TRIGGER,
+            convert.fire_alarm_trigger,
+            lossless=True,
+        ),
+        Route(
+            DELIVERY_ALERT_REQUEST,
+            DeliveryAlert,
+            LATCHED_QOS,
+            IngestType.DELIVERY_ALERT,
+            convert.delivery_alert,
+            lossless=True,
         ),
         Route(
             TASK_API_RESPONSES,

@@ -48,6 +48,34 @@ class CommandKind(enum.StrEnum):
     TASK_DISCOVERY = "task_discovery"
     ROBOT_COMMISSION = "robot_commission"
     """Decommission or recommission a robot (rmf_api_msgs ``robot_commission_request``)."""
+    RESET_FIRE_ALARM_TRIGGER = "reset_fire_alarm_trigger"
+    """Turn RMF's fire alarm trigger off (``false`` on ``fire_alarm_trigger``); body ``{}``."""
+    UNLOCK_MUTEX_GROUP = "unlock_mutex_group"
+    """Release a mutex group a robot holds (``mutex_group_manual_release``);
+    body ``{fleet, robot, mutex_group}``."""
+    DELIVERY_ALERT_RESPONSE = "delivery_alert_response"
+    """Answer a delivery alert (``delivery_alert_response``); body: the DeliveryAlert."""
+    PUT_RIO = "put_rio"
+    """Create or replace a RIO (``{id, type, data}``); the hub performs it, RMF is not asked."""
+    SAVE_BEACON_STATE = "save_beacon_state"
+    """Record a beacon's state sent over REST; the hub performs it as if a site had sent it."""
+
+
+SITE_TOPIC_KINDS = frozenset(
+    {
+        CommandKind.DOOR_REQUEST,
+        CommandKind.LIFT_REQUEST,
+        CommandKind.RESET_FIRE_ALARM_TRIGGER,
+        CommandKind.UNLOCK_MUTEX_GROUP,
+        CommandKind.DELIVERY_ALERT_RESPONSE,
+    }
+)
+"""Kinds a site publishes on an RMF topic of their own; nothing answers them there, so they are
+done once published (the state that follows is the outcome, as in rmf-web)."""
+HUB_KINDS = frozenset({CommandKind.PUT_RIO, CommandKind.SAVE_BEACON_STATE})
+"""Kinds the hub performs itself: they change fleethub's record and rooms, not RMF."""
+TASK_API_KINDS = frozenset(CommandKind) - SITE_TOPIC_KINDS - HUB_KINDS
+"""Kinds that are RMF task API requests (``task_api_requests``), answered by RMF."""
 
 
 TASK_CREATING_KINDS = frozenset({CommandKind.DISPATCH_TASK, CommandKind.ROBOT_TASK})

@@ -63,6 +63,10 @@ class IngestType(enum.StrEnum):
     """An alert RMF raised (ros_bridge); becomes an alert request."""
     ALERT_RESPONSE = "alert_response_update"
     """A response to an alert given at the site (ros_bridge)."""
+    DELIVERY_ALERT = "delivery_alert_update"
+    """A delivery alert RMF raised (``delivery_alert_request``)."""
+    FIRE_ALARM_TRIGGER = "fire_alarm_trigger_update"
+    """RMF's fire alarm went on or off (``fire_alarm_trigger``)."""
     COMMAND_RESPONSE = "command_response"
     """RMF's answer to a command the hub sent; completes it, is not published itself."""
 
@@ -80,6 +84,8 @@ MODELS: dict[IngestType, type[BaseModel]] = {
     IngestType.BEACON_STATE: rmf.BeaconState,
     IngestType.ALERT: rmf.RmfAlert,
     IngestType.ALERT_RESPONSE: rmf.RmfAlertResponse,
+    IngestType.DELIVERY_ALERT: rmf.DeliveryAlert,
+    IngestType.FIRE_ALARM_TRIGGER: rmf.FireAlarmTrigger,
     IngestType.COMMAND_RESPONSE: CommandResponse,
 }
 

@@ -81,6 +81,19 @@ ALERT_RESPONSES = RoomTemplate(
 BEACONS = RoomTemplate("/beacons", RoomKind.LOG, "beacon", "Every beacon state update.")
 BEACON_STATE = RoomTemplate("/beacons/{id}", RoomKind.STATE, "beacon", "A beacon's latest state.")
 EVENTS = RoomTemplate("/events", RoomKind.LOG, "event", "Events derived by the hub.")
+FIRE_ALARM_TRIGGER = RoomTemplate(
+    "/building_map/fire_alarm_trigger",
+    RoomKind.STATE,
+    "fire_alarm",
+    "Whether RMF's fire alarm is triggered, and since when.",
+)
+DELIVERY_ALERTS = RoomTemplate(
+    "/delivery_alerts",
+    RoomKind.LOG,
+    "delivery_alert",
+    "Every delivery alert RMF raises, and every response to one (rmf-web's deprecated alerts).",
+)
+RIOS = RoomTemplate("/rios", RoomKind.LOG, "rio", "Every new or changed RIO.")
 COMMAND = RoomTemplate(
     "/commands/{key}",
     RoomKind.STATE,
@@ -103,6 +116,9 @@ TEMPLATES: tuple[RoomTemplate, ...] = (
     BEACONS,
     BEACON_STATE,
     EVENTS,
+    FIRE_ALARM_TRIGGER,
+    DELIVERY_ALERTS,
+    RIOS,
     COMMAND,
 )
 

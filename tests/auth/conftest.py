@@ -36,6 +36,7 @@ from fleetcore.contract.rooms import (
     BUILDING_MAP,
     DISPENSER_STATE,
     DOOR_STATE,
+    FIRE_ALARM_TRIGGER,
     FLEET_STATE,
     INGESTOR_STATE,
     LIFT_STATE,
@@ -299,6 +300,7 @@ async def _seed_shared(hub: Hub) -> None:
     await hub.publish(DISPENSER_STATE.format(guid="dispenser_1"), {"guid": "dispenser_1"})
     await hub.publish(INGESTOR_STATE.format(guid="ingestor_1"), {"guid": "ingestor_1"})
     await hub.publish(BEACON_STATE.format(id="beacon_1"), {"id": "beacon_1", "online": True})
+    await hub.publish(FIRE_ALARM_TRIGGER.pattern, {"unix_millis_time": 1, "trigger": False})
     await db.MapImage.create(sha256="0" * 64, content_type="image/png", data=b"png")
 
 

@@ -15,13 +15,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
 
+from fleetcore.map_images import MapImageUrls
+from fleetcore.settings import Settings
 from rest_api.app import ROUTE_TABLES
 from rest_api.registry import Operation
-from tests.auth.conftest import GROUPS, PASSWORD, ROOT, USERS, World
+from tests.auth.conftest import GROUPS, PASSWORD, ROOT, SECRET, USERS, World
 
 pytestmark = pytest.mark.integration
 
@@ -48,9 +51,19 @@ def _task_command(kind: str, **fields: Any) -> Case:
 DISPATCH = {"category": "patrol", "description": {}, "fleet_name": "GRP_fleet"}
 SCHEDULE = {"task_request": DISPATCH, "schedules": [{"period": "day", "at": "09:00"}]}
 
+IMAGE = "/building_map/images/" + "0" * 64
+
+
+def _signed(path: str) -> tuple[tuple[str, str], ...]:
+    """The query of a signed image URL (the map gives it; no token is needed with it)."""
+    urls = MapImageUrls.from_settings(Settings(jwt_secret=SECRET))
+    query = parse_qs(urlsplit(urls.url(path, "", urls.period())).query)
+    return tuple((name, values[0]) for name, values in query.items())
+
+
 CASES: dict[str, Case] = {
     "get_building_map": Case("/building_map", shared=True),
-    "get_building_map_image": Case("/building_map/images/" + "0" * 64, shared=True),
+    "get_building_map_image": Case(IMAGE, params=_signed(IMAGE), shared=True),
     "get_doors": Case("/doors"),
     "get_door_state": Case("/doors/GRP_door/state", owned=True),
     "get_lifts": Case("/lifts"),
@@ -60,6 +73,38 @@ CASES: dict[str, Case] = {
     "get_ingestors": Case("/ingestors", shared=True),
     "get_ingestor_state": Case("/ingestors/ingestor_1/state", shared=True),
     "get_beacons": Case("/beacons", shared=True),
+    "save_beacon_state": Case(
+        "/beacons",
+        params=(
+            ("beacon_id", "b"),
+            ("online", "true"),
+            ("category", "c"),
+            ("activated", "false"),
+            ("level", "L1"),
+        ),
+    ),
+    "get_previous_fire_alarm_trigger": Case(
+        "/building_map/previous_fire_alarm_trigger", shared=True
+    ),
+    "reset_fire_alarm_trigger": Case("/building_map/reset_fire_alarm_trigger"),
+    "query_rios": Case("/rios", shared=True),
+    "put_rio": Case("/rios", body={"id": "r", "type": "t", "data": {}}),
+    "unlock_mutex_group": Case(
+        "/fleets/GRP_fleet/unlock_mutex_group",
+        params=(("robot_name", "GRP_r1"), ("mutex_group", "m")),
+        owned=True,
+    ),
+    "respond_to_delivery_alert": Case(
+        "/delivery_alerts/d1/response",
+        params=(
+            ("category", "missing"),
+            ("tier", "warning"),
+            ("task_id", "GRP_task"),
+            ("action", "resume"),
+            ("message", ""),
+        ),
+        owned=True,
+    ),
     "get_beacon": Case("/beacons/beacon_1", shared=True),
     "get_fleets": Case("/fleets"),
     "get_fleet_state": Case("/fleets/GRP_fleet/state", owned=True),

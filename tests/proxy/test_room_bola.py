@@ -194,6 +194,32 @@ CASES: dict[RoomTemplate, Callable[[], Case]] = {
 }
 
 
+def _delivery_alerts() -> Case:
+    """A delivery alert goes to readers of its task's robot."""
+    room = rooms.DELIVERY_ALERTS.pattern
+    of_task_a = {
+        "id": "d1",
+        "category": "missing",
+        "tier": "warning",
+        "action": "waiting",
+        "task_id": "task_a",
+        "message": "",
+    }
+    return Case(
+        before=[(rooms.TASK_STATE.format(task_id="task_a"), task_state("task_a", "fleet_a", "a1"))],
+        subscribe={"alice": {room: "ok"}, "bob": {room: "ok"}},
+        publish=[(room, of_task_a)],
+        receive={"alice": {room: [of_task_a]}, "bob": {room: []}},
+    )
+
+
+CASES[rooms.FIRE_ALARM_TRIGGER] = lambda: _open_room(
+    rooms.FIRE_ALARM_TRIGGER.pattern, {"unix_millis_time": 1, "trigger": True}
+)
+CASES[rooms.RIOS] = lambda: _open_room(rooms.RIOS.pattern, {"id": "r", "type": "t", "data": {}})
+CASES[rooms.DELIVERY_ALERTS] = _delivery_alerts
+
+
 def test_every_room_template_has_an_authorization_rule() -> None:
     missing = [t.pattern for t in rooms.TEMPLATES if t not in RULES]
     assert not missing, f"room templates without a rule in proxy/access.py: {missing}"

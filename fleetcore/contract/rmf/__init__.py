@@ -9,14 +9,22 @@ fields are kept, so a newer RMF that adds a field still passes through.
 from fleetcore.contract.rmf.building_map import BuildingMap
 from fleetcore.contract.rmf.devices import DispenserState, DoorState, IngestorState, LiftState
 from fleetcore.contract.rmf.fleet import FleetLog, FleetState, RobotState
-from fleetcore.contract.rmf.site import BeaconState, RmfAlert, RmfAlertResponse
+from fleetcore.contract.rmf.site import (
+    BeaconState,
+    DeliveryAlert,
+    FireAlarmTrigger,
+    RmfAlert,
+    RmfAlertResponse,
+)
 from fleetcore.contract.rmf.task import TaskLog, TaskState
 
 __all__ = [
     "BeaconState",
     "BuildingMap",
+    "DeliveryAlert",
     "DispenserState",
     "DoorState",
+    "FireAlarmTrigger",
     "FleetLog",
     "FleetState",
     "IngestorState",

@@ -1,4 +1,4 @@
-"""What only ROS 2 carries from an RMF site: beacons and RMF's own alerts (from ros_bridge).
+"""What only ROS 2 carries from an RMF site: beacons, RMF's alerts, delivery alerts, the fire alarm.
 
 Each is the ROS message field for field, as rmf-web's api-server renders it
 (rmf_fleet_msgs/BeaconState, rmf_task_msgs/Alert and AlertResponse). An alert
@@ -7,7 +7,7 @@ becomes rmf-web's alert request model in the hub, which stamps its time.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -46,3 +46,25 @@ class RmfAlertResponse(RmfModel):
 
     id: Name
     response: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class DeliveryAlert(RmfModel):
+    """rmf_fleet_msgs/DeliveryAlert as rmf-web names its enums (its deprecated delivery alerts).
+
+    The same model is RMF's alert (``delivery_alert_request``) and an
+    operator's response to it (``delivery_alert_response``, with the action
+    chosen).
+    """
+
+    id: Name
+    category: Literal["missing", "wrong", "obstructed", "cancelled"]
+    tier: Literal["warning", "error"]
+    action: Literal["waiting", "cancel", "override", "resume"]
+    task_id: ShortText
+    message: Text = ""
+
+
+class FireAlarmTrigger(RmfModel):
+    """std_msgs/Bool on RMF's ``fire_alarm_trigger`` topic: whether the fire alarm is on."""
+
+    trigger: bool
