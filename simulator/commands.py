@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from fleetcore.contract.commands import COMMAND_FRAME, CommandKind
-from fleetcore.contract.ingest import IngestType
+from fleetcore.contract.ingest import IngestType, encode
 from fleetcore.log import sim_logger
 from simulator.simulation import Simulation
 from simulator.tasks import DESCRIPTION_SCHEMAS, CommandRejected
@@ -87,6 +87,13 @@ class SimCommands:
             return {"success": True}
         if command is CommandKind.DOOR_REQUEST:
             sim.request_door(str(body.get("door_name")), int(body.get("mode", 0)))
+            return {"success": True}
+        if command is CommandKind.RESET_FIRE_ALARM_TRIGGER:
+            # RMF's fire alarm topic echoes the reset, as the bridge relays it.
+            self._answer(encode(IngestType.FIRE_ALARM_TRIGGER, {"trigger": False}))
+            return {"success": True}
+        if command in (CommandKind.UNLOCK_MUTEX_GROUP, CommandKind.DELIVERY_ALERT_RESPONSE):
+            # Published on RMF's topics, which nothing answers: done once "published".
             return {"success": True}
         return self._steer(command, body)
 
