@@ -219,3 +219,54 @@ async def test_an_operators_alert_response_is_published_where_the_interfaces_hav
             0,
             1,
         )
+
+
+async def test_rmfs_fire_alarm_and_delivery_alerts_arrive_as_rmf_web_shows_them(
+    bridge: Any, sink: RecordingSink, ros_process: Start
+) -> None:
+    ros_process("publish_site.py", "fire_alarm", "delivery_alert")
+
+    _, fire = await sink.wait_for(lambda m: m["type"] == "fire_alarm_trigger_update")
+    _, delivery = await sink.wait_for(lambda m: m["type"] == "delivery_alert_update")
+
+    assert fire["data"] == {"trigger": True}
+    assert delivery["data"] == {
+        "id": "delivery-1",
+        "category": "wrong",
+        "tier": "error",
+        "action": "waiting",
+        "task_id": "task-7",
+        "message": "wrong item",
+    }
+
+
+async def test_a_fire_alarm_reset_a_delivery_alert_response_and_a_mutex_release_reach_rmf(
+    bridge: Any, sink: RecordingSink, ros_process: Start
+) -> None:
+    from ros_bridge.commands import BridgeCommands
+
+    listener = ros_process("listen_requests.py")
+    assert await listener.readline() == "ready"
+    for topic in ("fire_alarm_trigger", "delivery_alert_response", "mutex_group_manual_release"):
+        await _until_matched(bridge, topic)
+    commands = BridgeCommands(bridge, sink.submit)
+    alert = {
+        "id": "delivery-1",
+        "category": "missing",
+        "tier": "warning",
+        "action": "resume",
+        "task_id": "task-7",
+        "message": "",
+    }
+    release = {"fleet": "f", "robot": "r1", "mutex_group": "corridor"}
+
+    await commands.on_frame(command("c-1", "reset_fire_alarm_trigger", {}))
+    await commands.on_frame(command("c-2", "delivery_alert_response", alert))
+    await commands.on_frame(command("c-3", "unlock_mutex_group", release))
+
+    lines = [json.loads(await listener.readline()) for _ in range(3)]
+    assert {"fire_alarm_trigger": False} in lines
+    assert {"delivery_alert": "delivery-1", "action": 3} in lines
+    assert {"release": ["corridor"], "robot": "r1"} in lines
+    answers = {m["request_id"]: m["success"] for m in sink.of_type("command_response")}
+    assert answers == {"c-1": True, "c-2": True, "c-3": True}

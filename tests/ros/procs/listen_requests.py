@@ -1,4 +1,5 @@
-"""Prints each door and lift request the bridge publishes as one JSON line, until stdin closes."""
+"""Prints each request the bridge publishes on an RMF topic as one JSON line, until stdin closes:
+door and lift requests, fire alarm resets, delivery alert responses, mutex group releases."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import json
 from _common import STATE, run, say
 from rclpy.node import Node
 from rmf_door_msgs.msg import DoorRequest
+from rmf_fleet_msgs.msg import DeliveryAlert, MutexGroupManualRelease
 from rmf_lift_msgs.msg import LiftRequest
+from std_msgs.msg import Bool
 
 
 def setup(node: Node) -> None:
@@ -33,8 +36,20 @@ def setup(node: Node) -> None:
             )
         )
 
+    def fire_alarm(msg: Bool) -> None:
+        say(json.dumps({"fire_alarm_trigger": msg.data}))
+
+    def delivery_alert(msg: DeliveryAlert) -> None:
+        say(json.dumps({"delivery_alert": msg.id, "action": msg.action.value}))
+
+    def release(msg: MutexGroupManualRelease) -> None:
+        say(json.dumps({"release": list(msg.release_mutex_groups), "robot": msg.robot}))
+
     node.create_subscription(DoorRequest, "adapter_door_requests", door, STATE)
     node.create_subscription(LiftRequest, "adapter_lift_requests", lift, STATE)
+    node.create_subscription(Bool, "fire_alarm_trigger", fire_alarm, STATE)
+    node.create_subscription(DeliveryAlert, "delivery_alert_response", delivery_alert, STATE)
+    node.create_subscription(MutexGroupManualRelease, "mutex_group_manual_release", release, STATE)
     say("ready")
 
 

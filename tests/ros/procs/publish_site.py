@@ -2,7 +2,8 @@
 
 KINDs: door, lift, fleet, beacon, alert (Kilted and later: RMF's alerts live in
 rmf_task_msgs from Kilted on), dispenser, dispenser_nan (seconds_remaining NaN,
-then valid ones), map (once, transient local, with a 2x1 PNG). Each state
+then valid ones), map (once, transient local, with a 2x1 PNG), fire_alarm and
+delivery_alert (once each, transient local, as RMF publishes them). Each state
 is stamped with the wall clock at publication, so a test can measure latency.
 """
 
@@ -13,14 +14,25 @@ import sys
 import time
 import zlib
 
-from _common import MAP, STATE, run
+from _common import LATCHED, MAP, STATE, run
 from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from rmf_building_map_msgs.msg import AffineImage, BuildingMap, Door, Graph, GraphNode, Level, Param
 from rmf_dispenser_msgs.msg import DispenserState
 from rmf_door_msgs.msg import DoorMode, DoorState
-from rmf_fleet_msgs.msg import BeaconState, FleetState, Location, RobotMode, RobotState
+from rmf_fleet_msgs.msg import (
+    BeaconState,
+    DeliveryAlert,
+    DeliveryAlertAction,
+    DeliveryAlertCategory,
+    DeliveryAlertTier,
+    FleetState,
+    Location,
+    RobotMode,
+    RobotState,
+)
 from rmf_lift_msgs.msg import LiftState
+from std_msgs.msg import Bool
 
 
 def png_2x1() -> bytes:
@@ -132,6 +144,19 @@ def setup(node: Node) -> None:
         pubs["dispenser"] = node.create_publisher(DispenserState, "dispenser_states", STATE)
     if "map" in kinds:
         node.create_publisher(BuildingMap, "map", MAP).publish(building_map())
+    if "fire_alarm" in kinds:
+        node.create_publisher(Bool, "fire_alarm_trigger", LATCHED).publish(Bool(data=True))
+    if "delivery_alert" in kinds:
+        node.create_publisher(DeliveryAlert, "delivery_alert_request", LATCHED).publish(
+            DeliveryAlert(
+                id="delivery-1",
+                category=DeliveryAlertCategory(value=DeliveryAlertCategory.WRONG),
+                tier=DeliveryAlertTier(value=DeliveryAlertTier.ERROR),
+                task_id="task-7",
+                action=DeliveryAlertAction(value=DeliveryAlertAction.WAITING),
+                message="wrong item",
+            )
+        )
     sent = [0]
 
     def tick() -> None:
