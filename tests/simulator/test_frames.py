@@ -27,12 +27,15 @@ def test_an_hour_of_frames_validates_through_ingest_decode() -> None:
         if kind is IngestType.TASK_STATE:
             statuses[data["status"]] += 1
     # Command responses answer the hub's commands (simulator.commands), not time passing;
-    # beacons and RMF's own alerts come only from ROS 2 (ros_bridge).
+    # beacons, RMF's own alerts, delivery alerts and the fire alarm come only from ROS 2
+    # (ros_bridge; the simulator's reset of the fire alarm answers a command).
     assert set(kinds) == set(IngestType) - {
         IngestType.COMMAND_RESPONSE,
         IngestType.BEACON_STATE,
         IngestType.ALERT,
         IngestType.ALERT_RESPONSE,
+        IngestType.DELIVERY_ALERT,
+        IngestType.FIRE_ALARM_TRIGGER,
     }
     assert {"queued", "underway", "completed", "failed"} <= set(statuses)
 
