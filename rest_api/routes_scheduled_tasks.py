@@ -273,7 +273,7 @@ def _columns(body: PostScheduledTaskRequest) -> dict[str, Any]:
         "start_from_ms": None if body.start_from is None else _ms(body.start_from),
         "until_ms": None if body.until is None else _ms(body.until),
         "except_dates": orjson.dumps(
-            sorted({day.astimezone(UTC).date().isoformat() for day in body.except_dates})
+            sorted({_except_day(day) for day in body.except_dates})
         ).decode(),
     }
 
@@ -320,7 +320,7 @@ async def _owned(request: web.Request) -> db.ScheduledTask:
 
 def _add_except_date(row: db.ScheduledTask, day: datetime) -> None:
     dates = orjson.loads(row.except_dates)
-    date = day.date().isoformat()
+    date = _except_day(day)
     if date not in dates:
         row.except_dates = orjson.dumps([*dates, date]).decode()
 
@@ -341,6 +341,12 @@ def _runs_in(
             continue
         return True
     return False
+
+
+def _except_day(day: datetime) -> str:
+    """The UTC date of ``day``, as rmf-web stores an except date (in its server's timezone, UTC
+    by default); a time without a zone is UTC."""
+    return _aware(day).astimezone(UTC).date().isoformat()
 
 
 def _aware(value: datetime) -> datetime:
