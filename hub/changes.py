@@ -6,6 +6,7 @@ tested without a database. Numbering and committing is the writer's job.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -50,6 +51,9 @@ class Change:
     received_ms: int = 0
     received_at: float = 0.0
     """Monotonic receive time, for the ingest-to-publish latency."""
+    published: asyncio.Future[None] | None = None
+    """Resolved by the writer once the change is committed and published, for a sender that
+    answers only then (a command the hub performs itself)."""
 
 
 def dump(model: BaseModel) -> bytes:

@@ -148,8 +148,10 @@ class CommandExecutor:
             existed = record.kind == CommandKind.PUT_RIO and await models.Rio.exists(
                 id=str(body.get("id"))
             )
-            await self._hub.writer.submit(hub_command_change(record.kind, body, self._clock_ms()))
-            await self._hub.writer.drained()
+            change = hub_command_change(record.kind, body, self._clock_ms())
+            change.published = asyncio.get_running_loop().create_future()
+            await self._hub.writer.submit(change)
+            await change.published
             outcome = {"success": True, "created": not existed}
             return Answer(record.request_id, CommandStatus.DONE, outcome)
         try:

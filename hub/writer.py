@@ -69,6 +69,8 @@ class Writer:
     async def submit(self, change: Change) -> None:
         """Queue a change; waits (backpressure on the sender) while the queue is full."""
         if not change.publications and not change.rows:
+            if change.published is not None and not change.published.done():
+                change.published.set_result(None)
             return
         self._idle.clear()
         await self._queue.put(change)
@@ -86,6 +88,9 @@ class Writer:
             await self._retrying("publish", functools.partial(self._bus.publish, publications))
             if publications:
                 self._published = publications[-1].seq
+            for change in batch:
+                if change.published is not None and not change.published.done():
+                    change.published.set_result(None)
             _observe(batch, publications)
             if self._queue.empty():
                 self._idle.set()
