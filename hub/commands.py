@@ -46,6 +46,7 @@ from fleetcore.contract.commands import (
     request_id_for,
 )
 from fleetcore.contract.ingest import CommandResponse
+from fleetcore.contract.rmf.task import task_id_problem
 from fleetcore.contract.rooms import COMMAND
 from fleetcore.errors import FencedOut
 from fleetcore.log import hub_logger
@@ -306,7 +307,9 @@ async def _keep_task_requests(
             continue
         task_id = (answer.outcome.get("state") or {}).get("booking", {}).get("id")
         request = orjson.loads(record.body).get("request")
-        if isinstance(task_id, str) and isinstance(request, dict):
+        if not isinstance(task_id, str) or not task_id or task_id_problem(task_id):
+            continue  # RMF's answer (kept as it came) names no task id that fits its rows
+        if isinstance(request, dict):
             kept[task_id] = models.TaskRequest(
                 task_id=task_id, request=orjson.dumps(request).decode(), command_key=record.key
             )
