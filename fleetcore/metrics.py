@@ -20,6 +20,11 @@ PUBLICATIONS = Counter(
 )
 WRITE_BATCHES = Counter("fleethub_store_batches_total", "Write batches committed by the hub.")
 WRITE_ROWS = Counter("fleethub_store_rows_total", "Rows written by the hub.")
+WRITE_DROPPED = Counter(
+    "fleethub_store_dropped_changes_total",
+    "Accepted changes the database refused, dropped alone so the rest commits, by error.",
+    ["error"],
+)
 INGEST_TO_PUBLISH = Histogram(
     "fleethub_ingest_to_publish_seconds",
     "Time from receiving an ingest message to publishing it.",
