@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from fleetcore.bus.base import Bus
@@ -15,3 +17,5 @@ DOCS_KEY = web.AppKey("rest_api_docs_html", str)
 COMMANDS_KEY = web.AppKey("rest_api_commands", CommandChannel)
 """Where commands go to the hub; absent on an app that was given none (command routes: 503)."""
 REPLY_TIMEOUT_KEY = web.AppKey("rest_api_reply_timeout_s", float)
+READINESS_KEY = web.AppKey[Callable[[], str | None]]("rest_api_readiness")
+"""What else the process needs to be ready (in ``fleethub up``, its hub): why it is not, or None."""
