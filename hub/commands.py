@@ -50,6 +50,7 @@ from fleetcore.contract.rmf.task import task_id_problem
 from fleetcore.contract.rooms import COMMAND
 from fleetcore.errors import FencedOut
 from fleetcore.log import hub_logger
+from fleetcore.outage import Outage
 from fleetcore.store import models
 from fleetcore.tasks import cancel_and_wait
 from hub.changes import Change, PendingPublication
@@ -197,17 +198,20 @@ class CommandExecutor:
         self._answers.put_nowait(Answer(response.request_id, status, outcome))
 
     async def _complete_answers(self) -> None:
+        outage = Outage(hub_logger, "completing commands")
         while True:
             batch = [await self._answers.get()]
             while len(batch) < MAX_BATCH and not self._answers.empty():
                 batch.append(self._answers.get_nowait())
             try:
                 await self._complete(batch)
+                outage.recovered()
             except FencedOut:
                 metrics.COMMAND_RESPONSES_IGNORED.labels("fenced").inc(len(batch))
                 hub_logger.warning("a superseded hub ignored %d answers", len(batch))
-            except Exception:
-                hub_logger.exception("completing %d commands failed; left pending", len(batch))
+            except Exception as exc:
+                # Left pending: reconciliation finds their effect in RMF's state later.
+                outage.failed(exc)
             finally:
                 for _ in batch:
                     self._answers.task_done()
