@@ -48,7 +48,6 @@ class Hub:
         self._warm_seq = 0
         self._derive = DeriveStage(settings, clock_ms)
         self._accepting = False
-        self._stopped_by: BaseException | None = None
         self._fatal: WriterFailed | None = None
         self._failed = asyncio.Event()
 
@@ -62,8 +61,8 @@ class Hub:
         """Why this hub takes no messages (for readiness probes and refused sites), or None."""
         if self.ready:
             return None
-        if self._stopped_by is not None:
-            return f"the writer stopped: {describe(self._stopped_by)}"
+        if self._fatal is not None:
+            return f"the writer stopped: {describe(self._fatal)}"
         return "this hub is a standby; connect to the active hub"
 
     async def failed(self) -> WriterFailed:
@@ -122,7 +121,8 @@ class Hub:
             max_rows=self._settings.batch_max_rows,
             max_delay=self._settings.batch_max_delay_ms / 1000,
         )
-        self._stopped_by = None
+        self._fatal = None
+        self._failed.clear()
         self._task = asyncio.create_task(self._writer.run(), name="hub-writer")
         self._task.add_done_callback(self._on_writer_exit)
         await self._derive.start(self._writer)
@@ -187,7 +187,6 @@ class Hub:
         error = None if task.cancelled() else task.exception()
         if error is None:
             return
-        self._stopped_by = error
         if isinstance(error, FencedOut):
             hub_logger.warning("the hub writer stopped: %s", error)
             return
