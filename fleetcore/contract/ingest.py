@@ -180,12 +180,12 @@ def _check_depth(doc: Any) -> None:
             raise IngestRejected(
                 Reason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels of objects and arrays"
             )
-        deeper: list[Any] = []
-        for container in level:
-            for item in container.values() if isinstance(container, dict) else container:
-                if isinstance(item, dict | list):
-                    deeper.append(item)
-        level = deeper
+        level = [
+            item
+            for container in level
+            for item in (container.values() if type(container) is dict else container)
+            if type(item) is dict or type(item) is list
+        ]
         depth += 1
 
 
