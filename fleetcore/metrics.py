@@ -47,6 +47,12 @@ COMMAND_LATENCY = Histogram(
     "Time from the hub recording a command to RMF's answer completing it.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+COMMAND_KEYS_REFUSED = Counter(
+    "fleethub_command_keys_refused_total",
+    "Idempotency-Keys refused (422) before any command was sent, by reason "
+    "(not_printable, too_long, reserved).",
+    ["reason"],
+)
 COMMAND_KEY_CONFLICTS = Counter(
     "fleethub_command_key_conflicts_total",
     "Commands refused because their idempotency key was used before for a different request.",

@@ -58,11 +58,14 @@ def _key(request: web.Request) -> str:
     if not key:
         return str(uuid.uuid4())
     if not key.isprintable():
+        metrics.COMMAND_KEYS_REFUSED.labels("not_printable").inc()
         raise _bad_key(key, "must be printable characters", "value_error")
     problem = key_problem(key)
     if problem is not None:
+        metrics.COMMAND_KEYS_REFUSED.labels("too_long").inc()
         raise _bad_key(key, problem, "string_too_long")
     if key.startswith(RESERVED_KEY_PREFIX):
+        metrics.COMMAND_KEYS_REFUSED.labels("reserved").inc()
         raise _bad_key(
             key, f"keys starting {RESERVED_KEY_PREFIX!r} are the hub's own", "value_error"
         )
