@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import asyncpg
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -81,9 +81,17 @@ class Outage:
     from an outage to another kind of failure) and the recovery are logged.
     """
 
-    def __init__(self, logger: logging.Logger, what: str) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger,
+        what: str,
+        expected: Callable[[BaseException], bool] = is_transient,
+    ) -> None:
+        """``expected`` tells an outage from a failure that needs a human (default: any
+        :func:`is_transient` failure)."""
         self._logger = logger
         self._what = what
+        self._expected = expected
         self._since: float | None = None
         self._transient = False
 
@@ -92,7 +100,7 @@ class Outage:
         return self._since is not None
 
     def failed(self, exc: BaseException) -> None:
-        transient = is_transient(exc)
+        transient = self._expected(exc)
         if self._since is not None and transient == self._transient:
             return
         if self._since is None:

@@ -334,7 +334,12 @@ class RedisStreamsBus:
         delay = self._backoff_initial
         check_due = True
         checked_at = 0.0
-        outage = Outage(bus_logger, f"bus {self._prefix}: reading the stream")
+        # Every Redis error of the tail is expected: a lost connection, or keys deleted under it.
+        outage = Outage(
+            bus_logger,
+            f"bus {self._prefix}: reading the stream",
+            expected=lambda exc: isinstance(exc, RedisError),
+        )
         while not self._closing:
             after = self._last_seq
             try:
