@@ -14,7 +14,8 @@
     ├── BusError               the bus between the hub and its readers
     │   └── UnrecoverablePosition   a resume point outside the replay window
     └── StoreError             the database
-        └── FencedOut          a write carrying an older leadership epoch
+        ├── FencedOut          a write carrying an older leadership epoch
+        └── WriterFailed       the writer cannot go on: the process must be restarted
 """
 
 from __future__ import annotations
@@ -90,3 +91,8 @@ class StoreError(FleethubError):
 
 class FencedOut(StoreError):
     """A write carried a leadership epoch older than the current one."""
+
+
+class WriterFailed(StoreError):
+    """The hub's writer met a failure that retrying cannot mend (the database refuses
+    every write, the bus every publication); the process ends so that it is restarted."""

@@ -20,6 +20,11 @@ PUBLICATIONS = Counter(
 )
 WRITE_BATCHES = Counter("fleethub_store_batches_total", "Write batches committed by the hub.")
 WRITE_ROWS = Counter("fleethub_store_rows_total", "Rows written by the hub.")
+WRITE_DROPPED = Counter(
+    "fleethub_store_dropped_changes_total",
+    "Accepted changes the database refused, dropped alone so the rest commits, by error.",
+    ["error"],
+)
 INGEST_TO_PUBLISH = Histogram(
     "fleethub_ingest_to_publish_seconds",
     "Time from receiving an ingest message to publishing it.",
@@ -41,6 +46,12 @@ COMMAND_LATENCY = Histogram(
     "fleethub_command_seconds",
     "Time from the hub recording a command to RMF's answer completing it.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+COMMAND_KEYS_REFUSED = Counter(
+    "fleethub_command_keys_refused_total",
+    "Idempotency-Keys refused (422) before any command was sent, by reason "
+    "(not_printable, too_long, reserved).",
+    ["reason"],
 )
 COMMAND_KEY_CONFLICTS = Counter(
     "fleethub_command_key_conflicts_total",

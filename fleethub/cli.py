@@ -120,8 +120,13 @@ async def _serve(
     port: int,
     banner: Callable[[str], str],
     beside: Callable[[], contextlib.AbstractAsyncContextManager[None]] = contextlib.nullcontext,
+    failed: Callable[[], Awaitable[Exception]] | None = None,
 ) -> None:
-    """Serve ``app`` until cancelled; ``beside`` runs alongside once the port listens."""
+    """Serve ``app`` until cancelled; ``beside`` runs alongside once the port listens.
+
+    When ``failed`` returns (the hub's writer stopped for good), the app is
+    cleaned up and its error raised: the process ends non-zero, to be restarted.
+    """
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     try:
@@ -129,6 +134,8 @@ async def _serve(
         await site.start()
         print(banner(f"http://{host}:{port}"), flush=True)
         async with beside():
+            if failed is not None:
+                raise await failed()
             await asyncio.Event().wait()
     finally:
         await runner.cleanup()
@@ -138,7 +145,7 @@ async def _up(settings: Settings) -> None:
     from fleetcore.auth.tokens import with_generated_jwt_secret
     from fleetcore.map_images import with_generated_url_signing_key
     from fleetcore.site_token import SITE_TOKEN_FILE, with_generated_site_token
-    from fleethub.embedded import create_app, simulated_site
+    from fleethub.embedded import HUB_KEY, create_app, simulated_site
 
     def banner(base: str) -> str:
         ws = base.replace("http", "ws", 1)
@@ -161,12 +168,14 @@ async def _up(settings: Settings) -> None:
             with_generated_site_token(settings.replace(hub_port=settings.api_port))
         )
     )
+    app = create_app(settings)
     await _serve(
-        create_app(settings),
+        app,
         settings.host,
         settings.api_port,
         banner,
         beside=lambda: simulated_site(settings),
+        failed=app[HUB_KEY].failed,
     )
 
 
@@ -180,11 +189,12 @@ def _shared_bus(settings: Settings, part: str) -> Bus:
 
 
 async def _hub(settings: Settings) -> None:
-    from hub.web import create_app
+    from hub.web import HUB_KEY, create_app
 
     bus = _shared_bus(settings, "hub")
+    app = create_app(settings, bus)
     await _serve(
-        create_app(settings, bus), settings.host, settings.hub_port, lambda b: f"hub on {b}"
+        app, settings.host, settings.hub_port, lambda b: f"hub on {b}", failed=app[HUB_KEY].failed
     )
 
 

@@ -55,20 +55,26 @@ def create_app(settings: Settings) -> web.Application:
         await scheduler.start()
         await reassigner.start()
         yield
-        await reassigner.stop()
-        await scheduler.stop()
-        await executor.stop()
-        await hub.stop()
-        await bus.aclose()
-        await close_database()
+        try:
+            await reassigner.stop()
+            await scheduler.stop()
+            await executor.stop()
+            await hub.stop()
+        finally:
+            try:
+                await bus.aclose()
+            finally:
+                # Unclosed, SQLite's worker thread would keep the process from exiting.
+                await close_database()
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "alive"})
 
     async def readyz(request: web.Request) -> web.Response:
-        if hub.ready:
+        problem = hub.problem
+        if problem is None:
             return web.json_response({"status": "ready"})
-        return web.json_response({"status": "not ready"}, status=503)
+        return web.json_response({"status": "not ready", "detail": problem}, status=503)
 
     app.cleanup_ctx.append(lifetime)
     add_ingest_routes(app, hub, settings, sites)
@@ -86,8 +92,11 @@ def _add_rest_api(
 ) -> None:
     try:
         from rest_api.app import add_routes
+        from rest_api.keys import READINESS_KEY
     except ImportError:
         return
+    hub = app[HUB_KEY]
+    app[READINESS_KEY] = lambda: hub.problem
     add_routes(app, settings, bus, commands)
 
 

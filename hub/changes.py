@@ -20,7 +20,9 @@ from pydantic import BaseModel
 from fleetcore.contract import rmf, rooms
 from fleetcore.contract.commands import CommandKind
 from fleetcore.contract.ingest import IngestMessage, IngestType
+from fleetcore.contract.limits import CONTENT_TYPE_BYTES, column_problem
 from fleetcore.contract.rmf.fleet import LogEntry
+from fleetcore.contract.rmf.task import split_label
 from fleetcore.errors import IngestRejected
 from fleetcore.map_images import MAP_IMAGE_PATH
 
@@ -217,12 +219,6 @@ def _task_log(data: rmf.TaskLog) -> Change:
     )
 
 
-def split_label(label: str) -> tuple[str, str]:
-    """rmf-web's label convention: ``key=value``, or ``key`` meaning an empty value."""
-    name, _, value = label.partition("=")
-    return name, value
-
-
 def _task_state(data: rmf.TaskState) -> Change:
     data_json = dump(data)
     booking = data.booking
@@ -284,6 +280,11 @@ def _extract_image(data: str) -> tuple[str, str, bytes] | None:
     content_type = (
         header.removeprefix("data:").removesuffix(";base64") or "application/octet-stream"
     )
+    problem = column_problem(content_type, CONTENT_TYPE_BYTES)
+    if problem is not None:
+        raise IngestRejected(
+            "invalid_field", f"data.levels.images.data: its content type: {problem}"
+        )
     return hashlib.sha256(raw).hexdigest(), content_type, raw
 
 

@@ -48,9 +48,11 @@ from fleetcore.contract.commands import (
     request_id_for,
 )
 from fleetcore.contract.ingest import CommandResponse
+from fleetcore.contract.rmf.task import task_id_problem
 from fleetcore.contract.rooms import COMMAND, DELIVERY_ALERTS
 from fleetcore.errors import FencedOut
 from fleetcore.log import hub_logger
+from fleetcore.outage import Outage
 from fleetcore.store import models
 from fleetcore.tasks import cancel_and_wait
 from hub.changes import Change, PendingPublication, hub_command_change
@@ -214,17 +216,20 @@ class CommandExecutor:
         self._answers.put_nowait(Answer(response.request_id, status, outcome))
 
     async def _complete_answers(self) -> None:
+        outage = Outage(hub_logger, "completing commands")
         while True:
             batch = [await self._answers.get()]
             while len(batch) < MAX_BATCH and not self._answers.empty():
                 batch.append(self._answers.get_nowait())
             try:
                 await self._complete(batch)
+                outage.recovered()
             except FencedOut:
                 metrics.COMMAND_RESPONSES_IGNORED.labels("fenced").inc(len(batch))
                 hub_logger.warning("a superseded hub ignored %d answers", len(batch))
-            except Exception:
-                hub_logger.exception("completing %d commands failed; left pending", len(batch))
+            except Exception as exc:
+                # Left pending: reconciliation finds their effect in RMF's state later.
+                outage.failed(exc)
             finally:
                 for _ in batch:
                     self._answers.task_done()
@@ -331,7 +336,9 @@ async def _keep_task_requests(
             continue
         task_id = (answer.outcome.get("state") or {}).get("booking", {}).get("id")
         request = orjson.loads(record.body).get("request")
-        if isinstance(task_id, str) and isinstance(request, dict):
+        if not isinstance(task_id, str) or not task_id or task_id_problem(task_id):
+            continue  # RMF's answer (kept as it came) names no task id that fits its rows
+        if isinstance(request, dict):
             kept[task_id] = models.TaskRequest(
                 task_id=task_id, request=orjson.dumps(request).decode(), command_key=record.key
             )

@@ -114,10 +114,10 @@ def ingest_handler(
             raise web.HTTPUnauthorized(
                 text=orjson.dumps({"detail": problem}).decode(), content_type="application/json"
             )
-        if not hub.ready:
+        problem = hub.problem
+        if problem is not None:
             raise web.HTTPServiceUnavailable(
-                text='{"detail": "this hub is a standby; connect to the active hub"}',
-                content_type="application/json",
+                text=orjson.dumps({"detail": problem}).decode(), content_type="application/json"
             )
         ws = web.WebSocketResponse(max_msg_size=limits.max_map_bytes, heartbeat=30.0)
         await ws.prepare(request)

@@ -25,7 +25,9 @@ from typing import Protocol
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from fleetcore.errors import FencedOut, WriterFailed
 from fleetcore.log import hub_logger
+from fleetcore.outage import Outage
 from fleetcore.store import models
 from fleetcore.tasks import cancel_and_wait
 from hub.service import Hub, wall_clock_ms
@@ -93,8 +95,9 @@ class LeaderRole(Protocol):
 class PeriodicRole(abc.ABC):
     """A leader role that runs :meth:`step` every ``period_s`` while its hub leads.
 
-    A failing step is logged and tried again a period later: a database
-    hiccup must not end work that only the leader does.
+    A failing step is tried again a period later: a database hiccup must
+    not end work that only the leader does. Failures are logged once until a
+    step succeeds again (:class:`~fleetcore.outage.Outage`).
     """
 
     name = "periodic role"
@@ -116,22 +119,30 @@ class PeriodicRole(abc.ABC):
             self._task = None
 
     async def _run(self) -> None:
+        outage = Outage(hub_logger, self.name)
         while True:
             try:
                 await self.step()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                hub_logger.exception("%s failed; trying again in %.1fs", self.name, self.period_s)
+            except Exception as exc:
+                outage.failed(exc)
+            else:
+                outage.recovered()
             await asyncio.sleep(self.period_s)
 
 
 async def lead(
     hub: Hub, lease: Lease, *, poll_s: float = 0.5, roles: Sequence[LeaderRole] = ()
 ) -> None:
-    """Standby until the lease is ours, then lead until it is lost; for ever (until cancelled)."""
+    """Standby until the lease is ours, then lead until it is lost; for ever (until cancelled).
+
+    Raises :class:`WriterFailed` when the writer stopped for good; the lease
+    is handed over first, so a standby takes over at once.
+    """
+    outage = Outage(hub_logger, "reading the leadership lease")
     while True:
-        while not await _acquired(lease):
+        while not await _acquired(lease, outage):
             await hub.warm_up()
             await asyncio.sleep(poll_s)
         hub_logger.info("%s took the leadership lease", lease.holder)
@@ -143,7 +154,7 @@ async def lead(
                 await role.start()
                 started.append(role)
             await _hold(hub, lease)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, WriterFailed):
             handed_over = True
             raise
         finally:
@@ -157,33 +168,40 @@ async def lead(
                     hub_logger.info("%s handed the leadership lease over", lease.holder)
 
 
-async def _acquired(lease: Lease) -> bool:
+async def _acquired(lease: Lease, outage: Outage) -> bool:
     try:
-        return await lease.try_acquire()
-    except Exception:
-        hub_logger.exception("could not read the leadership lease")
+        taken = await lease.try_acquire()
+    except Exception as exc:
+        outage.failed(exc)
         return False
+    outage.recovered()
+    return taken
 
 
 async def _hold(hub: Hub, lease: Lease) -> None:
-    """Renew the lease until it is lost, the writer is fenced, or the database is gone too long."""
+    """Renew the lease until it is lost, the writer is fenced, or the database is gone too long.
+
+    Raises :class:`WriterFailed` when the writer stopped for another reason than fencing.
+    """
     interval = lease.duration_ms / 3000
     loop = asyncio.get_running_loop()
     last_renewed = loop.time()
+    outage = Outage(hub_logger, "renewing the leadership lease")
     while True:
         await asyncio.wait([hub.writer_task], timeout=interval)
         if hub.writer_task.done():
-            hub_logger.warning(
-                "the writer stopped (%s): stepping down", hub.writer_task.exception()
-            )
-            return
+            if isinstance(hub.writer_task.exception(), FencedOut):
+                hub_logger.warning("the writer was fenced out: stepping down")
+                return
+            raise await hub.failed()
         try:
             if not await lease.renew():
                 hub_logger.warning("%s lost the leadership lease: stepping down", lease.holder)
                 return
+            outage.recovered()
             last_renewed = loop.time()
-        except Exception:
-            hub_logger.exception("could not renew the leadership lease")
+        except Exception as exc:
+            outage.failed(exc)
             if loop.time() - last_renewed > lease.duration_ms / 1000:
                 hub_logger.warning("the lease has expired unrenewed: stepping down")
                 return

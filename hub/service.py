@@ -19,11 +19,12 @@ from tortoise.transactions import in_transaction
 from fleetcore.bus.base import Bus, PublicationHandler
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.ingest import IngestMessage
-from fleetcore.errors import FencedOut, NotLeading
+from fleetcore.errors import FencedOut, NotLeading, WriterFailed
 from fleetcore.log import hub_logger
+from fleetcore.outage import describe
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from fleetcore.tasks import cancel_and_wait
+from fleetcore.tasks import cancel_all
 from hub.changes import changes_for
 from hub.derive.publish import merge
 from hub.derive.stage import DeriveStage
@@ -47,11 +48,28 @@ class Hub:
         self._warm_seq = 0
         self._derive = DeriveStage(settings, clock_ms)
         self._accepting = False
+        self._fatal: WriterFailed | None = None
+        self._failed = asyncio.Event()
 
     @property
     def ready(self) -> bool:
         """Whether this hub takes messages: from the end of :meth:`start` until it stops or is fenced."""
         return self._accepting and self._task is not None and not self._task.done()
+
+    @property
+    def problem(self) -> str | None:
+        """Why this hub takes no messages (for readiness probes and refused sites), or None."""
+        if self.ready:
+            return None
+        if self._fatal is not None:
+            return f"the writer stopped: {describe(self._fatal)}"
+        return "this hub is a standby; connect to the active hub"
+
+    async def failed(self) -> WriterFailed:
+        """Wait until the writer stops for good (not fenced out): the process must end."""
+        while self._fatal is None:
+            await self._failed.wait()
+        return self._fatal
 
     @property
     def position(self) -> StreamPosition:
@@ -103,8 +121,10 @@ class Hub:
             max_rows=self._settings.batch_max_rows,
             max_delay=self._settings.batch_max_delay_ms / 1000,
         )
+        self._fatal = None
+        self._failed.clear()
         self._task = asyncio.create_task(self._writer.run(), name="hub-writer")
-        self._task.add_done_callback(_log_writer_exit)
+        self._task.add_done_callback(self._on_writer_exit)
         await self._derive.start(self._writer)
         self._accepting = True
         hub_logger.info(
@@ -158,10 +178,28 @@ class Hub:
         if not self._task.done() and drain_timeout > 0:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.writer.drained(), timeout=drain_timeout)
-        # A fenced writer ended with FencedOut, already logged by _log_writer_exit.
-        with contextlib.suppress(FencedOut):
-            await cancel_and_wait(self._task)
+        # Whatever the writer failed with was reported when it stopped (_on_writer_exit).
+        await cancel_all([self._task])
         self._task = None
+
+    def _on_writer_exit(self, task: asyncio.Task[None]) -> None:
+        """Report why the writer stopped: a fenced-out writer steps down, any other failure is fatal."""
+        error = None if task.cancelled() else task.exception()
+        if error is None:
+            return
+        if isinstance(error, FencedOut):
+            hub_logger.warning("the hub writer stopped: %s", error)
+            return
+        hub_logger.error(
+            "the hub writer stopped and cannot go on; the process ends to be restarted",
+            exc_info=error,
+        )
+        if isinstance(error, WriterFailed):
+            self._fatal = error
+        else:
+            self._fatal = WriterFailed(f"the writer stopped: {describe(error)}")
+            self._fatal.__cause__ = error
+        self._failed.set()
 
 
 async def _sticky_from_database() -> list[Publication]:
@@ -186,8 +224,3 @@ async def _take_next_epoch() -> StreamPosition:
         epoch = await models.HubMeta.get(key="epoch", using_db=conn)
         seq = await models.HubMeta.get(key="seq", using_db=conn)
         return StreamPosition(seq.value, epoch.value)
-
-
-def _log_writer_exit(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        hub_logger.error("hub writer stopped", exc_info=task.exception())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -10,6 +11,7 @@ from aiohttp import web
 from fleetcore.bus import command_channel_from_settings
 from fleetcore.bus.base import Bus
 from fleetcore.contract.ingest import INGEST_PATH
+from fleetcore.errors import WriterFailed
 from fleetcore.metrics import metrics_handler
 from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
@@ -71,20 +73,27 @@ def create_app(settings: Settings, bus: Bus) -> web.Application:
             lead(hub, lease, roles=[executor, scheduler, reassigner]), name="hub-leadership"
         )
         yield
-        # Cancelling starts a graceful handover: drain the writer, release the lease.
-        await cancel_and_wait(leadership, grace_s=CLEANUP_GRACE_S)
-        await bus.aclose()
-        await close_database()
+        try:
+            # Cancelling starts a graceful handover: drain the writer, release the lease.
+            # A leadership that ended with the writer's failure has reported it already.
+            with contextlib.suppress(WriterFailed):
+                await cancel_and_wait(leadership, grace_s=CLEANUP_GRACE_S)
+        finally:
+            try:
+                await bus.aclose()
+            finally:
+                await close_database()
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "alive"})
 
     async def readyz(request: web.Request) -> web.Response:
-        if hub.ready:
+        problem = hub.problem
+        if problem is None:
             return web.json_response(
                 {"status": "ready", "seq": hub.position.seq, "epoch": hub.position.epoch}
             )
-        return web.json_response({"status": "standby"}, status=503)
+        return web.json_response({"status": "not ready", "detail": problem}, status=503)
 
     app.cleanup_ctx.append(lifetime)
     add_ingest_routes(app, hub, settings, sites)

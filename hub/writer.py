@@ -5,8 +5,17 @@ lingering at most ``max_delay`` for more, and commits it in one transaction
 together with the new ``seq``, a check of its epoch (fencing) and the
 publications themselves (the outbox). Only after the commit does it publish,
 so whatever a client is told is already readable over REST; a hub that dies
-between commit and publish republishes the outbox on its next start. A failed commit is retried with backoff while ingest waits on the
-bounded queue: nothing accepted is dropped.
+between commit and publish republishes the outbox on its next start.
+
+An outage of the database or the bus (:func:`~fleetcore.outage.is_transient`)
+is waited out, retrying with backoff while ingest waits on the bounded queue:
+nothing accepted is dropped. Any other failure of a batch is one change's
+(every way in validates against the store's limits, so it means such a check
+was missed): the batch is split in halves until the change that fails alone
+is found, and it is dropped, counted and logged only if it fails again after
+the database took a write without it. The rest of the batch commits. A store
+that refuses even that write, or a bus that refuses a publication, is beyond
+retrying: the writer stops with :class:`~fleetcore.errors.WriterFailed`.
 """
 
 from __future__ import annotations
@@ -25,8 +34,9 @@ from fleetcore import metrics
 from fleetcore.bus.base import Bus
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.rooms import RoomKind, match_room
-from fleetcore.errors import FencedOut
+from fleetcore.errors import FencedOut, WriterFailed
 from fleetcore.log import store_logger
+from fleetcore.outage import Outage, describe, is_transient
 from fleetcore.store import models
 from hub.changes import Change, Row
 from hub.derive import publish as derived
@@ -61,6 +71,10 @@ class Writer:
         self._queue: asyncio.Queue[Change] = asyncio.Queue(queue_size)
         self._idle = asyncio.Event()
         self._idle.set()
+        self._outages = {
+            "commit": Outage(store_logger, "committing a batch"),
+            "publish": Outage(store_logger, "publishing a batch"),
+        }
 
     @property
     def position(self) -> StreamPosition:
@@ -80,12 +94,17 @@ class Writer:
         await self._idle.wait()
 
     async def run(self) -> None:
+        """Commit and publish batches until cancelled; ends with :class:`FencedOut` once
+        superseded, or :class:`WriterFailed`."""
         while True:
             batch = await self._take_batch()
-            publications, rows = self._number(batch)
-            await self._retrying("commit", functools.partial(self._store, publications, rows))
-            self._seq = publications[-1].seq if publications else self._seq
-            await self._retrying("publish", functools.partial(self._bus.publish, publications))
+            publications = await self._commit(batch)
+            try:
+                await self._retrying("publish", functools.partial(self._bus.publish, publications))
+            except FencedOut:
+                raise
+            except Exception as exc:
+                raise WriterFailed(f"the bus refused a publication: {describe(exc)}") from exc
             if publications:
                 self._published = publications[-1].seq
             for change in batch:
@@ -94,6 +113,56 @@ class Writer:
             _observe(batch, publications)
             if self._queue.empty():
                 self._idle.set()
+
+    async def _commit(self, batch: list[Change]) -> list[Publication]:
+        """Commit ``batch``, or every change of it the database takes; returns what to publish."""
+        try:
+            return await self._commit_retrying(batch)
+        except FencedOut:
+            raise
+        except Exception:
+            if len(batch) == 1:
+                return await self._commit_alone(batch[0])
+        half = len(batch) // 2
+        return await self._commit(batch[:half]) + await self._commit(batch[half:])
+
+    async def _commit_alone(self, change: Change) -> list[Publication]:
+        """Drop ``change`` if it fails again once the database has taken a write without it."""
+        try:
+            await self._commit_retrying([])
+        except FencedOut:
+            raise
+        except Exception as exc:
+            raise WriterFailed(f"the database refuses every write: {describe(exc)}") from exc
+        try:
+            return await self._commit_retrying([change])
+        except FencedOut:
+            raise
+        except Exception as exc:
+            error = exc
+        metrics.WRITE_DROPPED.labels(type(error).__name__).inc()
+        rooms = sorted({pub.room[:120] for pub in change.publications})
+        store_logger.error(
+            "dropped a change the database refused (%s): rooms %s, %d rows",
+            describe(error),
+            ", ".join(rooms[:5]) or "none",
+            len(change.rows),
+        )
+        return []
+
+    async def _commit_retrying(self, batch: list[Change]) -> list[Publication]:
+        """Number and commit ``batch`` in one transaction, waiting out outages."""
+        numbered: list[Publication] = []
+
+        async def attempt() -> None:
+            publications, rows = self._number(batch)
+            await self._store(publications, rows)
+            numbered[:] = publications
+
+        await self._retrying("commit", attempt)
+        if numbered:
+            self._seq = numbered[-1].seq
+        return numbered
 
     async def _take_batch(self) -> list[Change]:
         batch = [await self._queue.get()]
@@ -114,20 +183,24 @@ class Writer:
             size += _size(change)
         return batch
 
-    @staticmethod
-    async def _retrying(what: str, attempt: Callable[[], Awaitable[None]]) -> None:
-        """Retry ``attempt`` with backoff until it succeeds; fencing is never retried."""
+    async def _retrying(self, what: str, attempt: Callable[[], Awaitable[None]]) -> None:
+        """Retry ``attempt`` with backoff while it fails for an outage; raise anything else."""
+        outage = self._outages[what]
         delay = 0.1
         while True:
             try:
                 await attempt()
-                return
             except FencedOut:
                 raise
-            except Exception:
-                store_logger.exception("%s failed; retrying in %.1fs", what, delay)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                outage.failed(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+                continue
+            outage.recovered()
+            return
 
     def _number(
         self, batch: list[Change]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from fleetcore.bus.base import Bus
@@ -18,3 +20,5 @@ COMMANDS_KEY = web.AppKey("rest_api_commands", CommandChannel)
 REPLY_TIMEOUT_KEY = web.AppKey("rest_api_reply_timeout_s", float)
 MAP_IMAGES_KEY = web.AppKey("rest_api_map_images", MapImageUrls)
 """Makes the building map's image URLs absolute and signed, and checks them."""
+READINESS_KEY = web.AppKey[Callable[[], str | None]]("rest_api_readiness")
+"""What else the process needs to be ready (in ``fleethub up``, its hub): why it is not, or None."""

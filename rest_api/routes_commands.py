@@ -29,6 +29,7 @@ from fleetcore.contract.commands import (
     CommandKind,
     CommandReply,
     CommandStatus,
+    key_problem,
 )
 from fleetcore.store import models as db
 from rest_api.access import AUTHENTICATED, commands, principal_of
@@ -48,7 +49,6 @@ from rest_api.responses import JSON, json_body, not_found, unprocessable
 routes = ApiRoutes("Commands")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-MAX_KEY_LENGTH = 128
 
 RmfResponse = dict[str, Any]
 """RMF's response JSON for the request (``success``, ``state`` or ``errors``...)."""
@@ -58,13 +58,15 @@ def _key(request: web.Request) -> str:
     key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
     if not key:
         return str(uuid.uuid4())
-    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise _bad_key(
-            key,
-            f"must be 1 to {MAX_KEY_LENGTH} printable characters",
-            "string_too_long" if len(key) > MAX_KEY_LENGTH else "value_error",
-        )
+    if not key.isprintable():
+        metrics.COMMAND_KEYS_REFUSED.labels("not_printable").inc()
+        raise _bad_key(key, "must be printable characters", "value_error")
+    problem = key_problem(key)
+    if problem is not None:
+        metrics.COMMAND_KEYS_REFUSED.labels("too_long").inc()
+        raise _bad_key(key, problem, "string_too_long")
     if key.startswith(RESERVED_KEY_PREFIX):
+        metrics.COMMAND_KEYS_REFUSED.labels("reserved").inc()
         raise _bad_key(
             key, f"keys starting {RESERVED_KEY_PREFIX!r} are the hub's own", "value_error"
         )

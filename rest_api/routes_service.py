@@ -8,7 +8,7 @@ from tortoise.connection import get_connection
 from fleetcore.log import api_logger
 from fleetcore.metrics import metrics_handler
 from rest_api.access import PUBLIC
-from rest_api.keys import BUS_KEY
+from rest_api.keys import BUS_KEY, READINESS_KEY
 from rest_api.models import Health
 from rest_api.query import now_ms
 from rest_api.registry import ApiRoutes
@@ -31,11 +31,16 @@ async def get_healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz", response=Health, errors=(503,), access=PUBLIC)
 async def get_readyz(request: web.Request) -> web.Response:
-    """Readiness: the database answers a query and the bus answers a position.
+    """Readiness: the database answers a query, the bus answers a position (and in
+    ``fleethub up`` the hub takes messages).
 
     503 with the failing parts otherwise, so a load balancer stops routing here.
     """
     problems: list[str] = []
+    process = request.app.get(READINESS_KEY)
+    problem = process() if process is not None else None
+    if problem is not None:
+        problems.append(f"hub: {problem}")
     try:
         await get_connection("default").execute_query("SELECT 1")
     except Exception as exc:

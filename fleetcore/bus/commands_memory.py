@@ -8,6 +8,7 @@ from collections import OrderedDict
 from fleetcore.bus.commands_base import MAX_BATCH, CommandChannel, CommandHandler
 from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.log import bus_logger
+from fleetcore.outage import Outage
 from fleetcore.tasks import cancel_and_wait
 
 
@@ -30,14 +31,17 @@ class InMemoryCommandChannel:
             self._consumer = asyncio.create_task(self._run(handler), name="commands-consumer")
 
     async def _run(self, handler: CommandHandler) -> None:
+        outage = Outage(bus_logger, "handling commands")
         while True:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
                 await handler(batch)
-            except Exception:
-                bus_logger.exception("commands %s.. failed in their handler", batch[0].key)
+            except Exception as exc:
+                outage.failed(exc)
+            else:
+                outage.recovered()
 
     async def reply(self, reply: CommandReply) -> None:
         self._replies[reply.key] = reply

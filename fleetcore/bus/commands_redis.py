@@ -25,6 +25,7 @@ from fleetcore.bus.commands_base import MAX_BATCH, CommandChannel, CommandHandle
 from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.errors import BusError
 from fleetcore.log import bus_logger
+from fleetcore.outage import Outage, describe
 from fleetcore.tasks import cancel_and_wait
 
 GROUP = "hub"
@@ -89,6 +90,7 @@ class RedisCommandChannel:
     async def _run(self, handler: CommandHandler) -> None:
         """Own pending entries first, then a dead consumer's, then new ones; reconnect on errors."""
         delay = 0.05
+        outage = Outage(bus_logger, "reading commands")
         while True:
             try:
                 await self._ensure_group()
@@ -96,11 +98,12 @@ class RedisCommandChannel:
                 while True:
                     await self._claim(handler)
                     await self._drain(handler, ">")
-                delay = 0.05
+                    outage.recovered()
+                    delay = 0.05
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                bus_logger.exception("reading commands failed; retrying in %.2fs", delay)
+            except Exception as exc:
+                outage.failed(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
@@ -138,8 +141,10 @@ class RedisCommandChannel:
         for entry_id, fields in entries:
             try:
                 commands.append(Command.from_json(fields[b"c"]))
-            except Exception:
-                bus_logger.exception("dropping malformed command entry %s", entry_id)
+            except Exception as exc:
+                bus_logger.warning(
+                    "dropping malformed command entry %s: %s", entry_id, describe(exc)
+                )
         if commands:
             await handler(commands)
         if entries:
@@ -184,6 +189,7 @@ class RedisCommandChannel:
     async def _listen(self) -> None:
         """One subscription per process; wakes the waiters of each announced key."""
         delay = 0.05
+        outage = Outage(bus_logger, "listening for command replies")
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
@@ -192,17 +198,16 @@ class RedisCommandChannel:
                     for key in list(self._waiters):
                         await self._wake(key)
                     self._ready.set()
+                    outage.recovered()
                     delay = 0.05
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             await self._wake(message["data"].decode())
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 self._ready.clear()
-                bus_logger.exception(
-                    "listening for command replies failed; retrying in %.2fs", delay
-                )
+                outage.failed(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 

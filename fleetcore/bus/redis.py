@@ -56,6 +56,7 @@ from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.rooms import RoomKind, RoomTemplate, match_room
 from fleetcore.errors import BusError, UnrecoverablePosition
 from fleetcore.log import bus_logger
+from fleetcore.outage import Outage
 from fleetcore.settings import Settings
 from fleetcore.tasks import cancel_and_wait
 
@@ -333,6 +334,12 @@ class RedisStreamsBus:
         delay = self._backoff_initial
         check_due = True
         checked_at = 0.0
+        # Every Redis error of the tail is expected: a lost connection, or keys deleted under it.
+        outage = Outage(
+            bus_logger,
+            f"bus {self._prefix}: reading the stream",
+            expected=lambda exc: isinstance(exc, RedisError),
+        )
         while not self._closing:
             after = self._last_seq
             try:
@@ -355,16 +362,12 @@ class RedisStreamsBus:
             except RedisError as exc:
                 if self._closing:
                     return
-                bus_logger.warning(
-                    "bus %s: reading the stream failed (%s); retrying in %.2fs",
-                    self._prefix,
-                    exc or type(exc).__name__,
-                    delay,
-                )
+                outage.failed(exc)
                 check_due = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._backoff_max)
                 continue
+            outage.recovered()
             delay = self._backoff_initial
             await self._deliver(entries)
 

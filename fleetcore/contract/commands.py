@@ -14,6 +14,9 @@ from typing import Any
 
 import orjson
 
+from fleetcore.contract.limits import COMMAND_KEY_BYTES, column_problem
+from fleetcore.contract.rooms import COMMAND
+
 COMMAND_FRAME = "command"
 """The type of the frame the hub sends a site on /_internal: ``{type, data: {request_id, kind, body}}``."""
 
@@ -92,6 +95,12 @@ task states RMF keeps reporting, instead of asking RMF again.
 
 RESERVED_KEY_PREFIX = "fleethub-"
 """Idempotency keys the hub makes itself (scheduled occurrences); clients may not use them."""
+
+
+def key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be an idempotency key, or None: it is stored (as wide as
+    :data:`~fleetcore.contract.limits.COMMAND_KEY_BYTES`) and names the command's room."""
+    return column_problem(key, COMMAND_KEY_BYTES) or COMMAND.param_problem(key)
 
 
 def request_id_for(key: str) -> str:

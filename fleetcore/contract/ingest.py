@@ -7,12 +7,16 @@ use one path.
 
 Decoding is strict and specific: every rejection carries a stable reason
 token (a metrics label) and a human detail naming the offending field.
+Nothing is built from a frame that is refused for its size: a frame over
+the per-type limit is refused before it is parsed (only a building map,
+whose ``type`` is read from the frame's first or last member, may be larger).
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -94,6 +98,13 @@ _TYPES = frozenset(t.value for t in IngestType)
 LARGE_TYPES = frozenset({IngestType.BUILDING_MAP})
 """Types allowed up to the large-frame limit (maps carry images)."""
 
+MAX_DEPTH = 64
+"""Deepest nesting of objects and arrays in a frame (the frame itself is level 1).
+
+Far deeper than any RMF message, and far below the 255 levels where orjson,
+which encodes every publication and delivery, gives up.
+"""
+
 
 class Reason(enum.StrEnum):
     """Why an ingest message was rejected; stable, used as a metrics label."""
@@ -105,6 +116,7 @@ class Reason(enum.StrEnum):
     NOT_AN_OBJECT = "not_an_object"
     UNKNOWN_TYPE = "unknown_type"
     INVALID_FIELD = "invalid_field"
+    TOO_DEEP = "too_deep"
     UNAUTHORIZED = "unauthorized"
 
 
@@ -131,10 +143,66 @@ def _reject_constant(token: str) -> float:
     raise _NonFinite(token)
 
 
+_HEAD_TYPE = re.compile(rb'\A\s*\{\s*"type"\s*:\s*"([a-z_]{1,64})"')
+_TAIL_TYPE = re.compile(rb'[{,]\s*"type"\s*:\s*"([a-z_]{1,64})"\s*\}\s*\Z')
+_TYPE_SCAN_BYTES = 256
+
+
+def _declared_type(frame: bytes) -> str | None:
+    """The top-level ``type`` of a frame, read without parsing it, or None.
+
+    A frame has two members, so ``type`` is its first (as fleethub's senders
+    write it) or its last (as RMF's nlohmann::json, which orders keys, writes
+    it). Either is read from a few bytes at one end: the first member follows
+    the opening brace, and a member followed by nothing but the closing brace
+    is a member of the outermost object.
+    """
+    head = _HEAD_TYPE.match(frame[:_TYPE_SCAN_BYTES])
+    if head is None:
+        head = _TAIL_TYPE.search(frame[-_TYPE_SCAN_BYTES:])
+    return None if head is None else head.group(1).decode()
+
+
+def _check_size_unparsed(frame: bytes, limits: IngestLimits) -> None:
+    if len(frame) > limits.max_map_bytes:
+        raise IngestRejected(
+            Reason.FRAME_TOO_LARGE, f"{len(frame)} bytes > {limits.max_map_bytes} byte limit"
+        )
+    if len(frame) > limits.max_frame_bytes and _declared_type(frame) not in LARGE_TYPES:
+        raise IngestRejected(
+            Reason.FRAME_TOO_LARGE,
+            f"{len(frame)} bytes > {limits.max_frame_bytes} byte limit (only a "
+            f"{IngestType.BUILDING_MAP.value}, named by the frame's first or last member, "
+            f"may have up to {limits.max_map_bytes})",
+        )
+
+
+def _check_depth(doc: Any) -> None:
+    """Refuse a document nested deeper than :data:`MAX_DEPTH`, level by level (no recursion)."""
+    level = [doc]
+    depth = 1
+    while level:
+        if depth > MAX_DEPTH:
+            raise IngestRejected(
+                Reason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels of objects and arrays"
+            )
+        level = [
+            item
+            for container in level
+            for item in (container.values() if type(container) is dict else container)
+            if type(item) is dict or type(item) is list
+        ]
+        depth += 1
+
+
 def _parse_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):
+            raise IngestRejected(
+                Reason.TOO_DEEP, f"nested deeper than {MAX_DEPTH} levels of objects and arrays"
+            ) from None
         try:
             json.loads(raw, parse_constant=_reject_constant)
         except _NonFinite as nf:
@@ -159,13 +227,11 @@ def _describe(error: ValidationError) -> tuple[Reason, str]:
 def decode(raw: bytes | str, limits: IngestLimits = IngestLimits()) -> IngestMessage:
     """Decode and validate one frame, or raise :class:`IngestRejected`."""
     frame = raw.encode() if isinstance(raw, str) else raw
-    if len(frame) > limits.max_map_bytes:
-        raise IngestRejected(
-            Reason.FRAME_TOO_LARGE, f"{len(frame)} bytes > {limits.max_map_bytes} byte limit"
-        )
+    _check_size_unparsed(frame, limits)
     doc = _parse_json(frame)
     if not isinstance(doc, dict):
         raise IngestRejected(Reason.NOT_AN_OBJECT, "a frame must be a JSON object {type, data}")
+    _check_depth(doc)
     raw_type = doc.get("type")
     if not isinstance(raw_type, str) or raw_type not in _TYPES:
         raise IngestRejected(

@@ -20,6 +20,8 @@ from urllib.parse import quote, unquote
 from fleetcore.errors import UnknownRoom
 
 MAX_ROOM_LENGTH = 512
+"""The longest room name, in bytes: room names are ASCII once their parameters are
+percent-encoded, and the sticky store's ``room`` column is this wide."""
 
 
 class RoomKind(enum.Enum):
@@ -42,6 +44,24 @@ class RoomTemplate:
 
     def format(self, **params: str) -> str:
         return self.pattern.format(**{k: quote(v, safe="") for k, v in params.items()})
+
+    @property
+    def max_param_bytes(self) -> int:
+        """How long this template's one parameter may be, percent-encoded, for the room to fit."""
+        return MAX_ROOM_LENGTH - len(_PARAM.sub("", self.pattern))
+
+    def param_problem(self, value: str) -> str | None:
+        """Why ``value`` cannot name a room of this template, or None when it can."""
+        try:
+            size = len(quote(value, safe=""))
+        except UnicodeEncodeError:
+            return "not valid Unicode (a lone surrogate)"
+        if size > self.max_param_bytes:
+            return (
+                f"{size} bytes percent-encoded, over the {self.max_param_bytes}-byte limit "
+                f"of its room {self.pattern}"
+            )
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +143,7 @@ TEMPLATES: tuple[RoomTemplate, ...] = (
 )
 
 _regex_cache: dict[str, re.Pattern[str]] = {}
+_PARAM = re.compile(r"\{\w+\}")
 
 
 def _compiled(pattern: str) -> re.Pattern[str]:
@@ -138,7 +159,8 @@ def match_room(room: object) -> RoomMatch:
     """Resolve a client-supplied room name, or raise :class:`UnknownRoom`.
 
     Parameters are percent-decoded, as rmf-web does, so ``/tasks/a%2Fb/state``
-    names task ``a/b``.
+    names task ``a/b``; the room is then named in its canonical (percent-encoded)
+    form, which must fit :data:`MAX_ROOM_LENGTH` bytes.
     """
     if not isinstance(room, str) or not room:
         raise UnknownRoom("room must be a non-empty string")
@@ -150,5 +172,13 @@ def match_room(room: object) -> RoomMatch:
             params = {k: unquote(v) for k, v in found.groupdict().items()}
             if any(not v for v in params.values()):
                 break
-            return RoomMatch(room=template.format(**params), template=template, params=params)
+            try:
+                canonical = template.format(**params)
+            except UnicodeEncodeError:
+                raise UnknownRoom("room name is not valid Unicode (a lone surrogate)") from None
+            if len(canonical) > MAX_ROOM_LENGTH:
+                raise UnknownRoom(
+                    f"room name longer than {MAX_ROOM_LENGTH} bytes once percent-encoded"
+                )
+            return RoomMatch(room=canonical, template=template, params=params)
     raise UnknownRoom(f"no room matches {room!r}")

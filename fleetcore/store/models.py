@@ -17,6 +17,17 @@ import orjson
 from tortoise import fields
 from tortoise.models import Model
 
+from fleetcore.contract.limits import (
+    COMMAND_KEY_BYTES,
+    CONDITION_BYTES,
+    CONTENT_TYPE_BYTES,
+    LABEL_NAME_BYTES,
+    LOG_SCOPE_BYTES,
+    NAME_BYTES,
+    TEXT_BYTES,
+)
+from fleetcore.contract.rooms import MAX_ROOM_LENGTH
+
 
 # Counters that must survive restarts: seq (last published) and epoch.
 class HubMeta(Model):
@@ -29,7 +40,7 @@ class HubMeta(Model):
 
 # The latest publication of every state room: the sticky store the hub restores from.
 class RoomState(Model):
-    room = fields.CharField(max_length=512, primary_key=True)
+    room = fields.CharField(max_length=MAX_ROOM_LENGTH, primary_key=True)
     seq = fields.BigIntField()
     epoch = fields.BigIntField()
     received_ms = fields.BigIntField()
@@ -41,12 +52,12 @@ class RoomState(Model):
 
 # The latest state of each task, with the columns REST filters on.
 class TaskState(Model):
-    id = fields.CharField(max_length=256, primary_key=True)
-    category = fields.CharField(max_length=256, null=True, db_index=True)
-    assigned_group = fields.CharField(max_length=256, null=True, db_index=True)
-    assigned_to = fields.CharField(max_length=256, null=True, db_index=True)
+    id = fields.CharField(max_length=NAME_BYTES, primary_key=True)
+    category = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
+    assigned_group = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
+    assigned_to = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
     status = fields.CharField(max_length=32, null=True, db_index=True)
-    requester = fields.CharField(max_length=1024, null=True, db_index=True)
+    requester = fields.CharField(max_length=TEXT_BYTES, null=True, db_index=True)
     unix_millis_start_time = fields.BigIntField(null=True, db_index=True)
     unix_millis_finish_time = fields.BigIntField(null=True, db_index=True)
     unix_millis_request_time = fields.BigIntField(null=True, db_index=True)
@@ -60,9 +71,9 @@ class TaskState(Model):
 # One booking label of a task, split at ``=`` as rmf-web does (dashboard → value "").
 class TaskLabel(Model):
     id = fields.BigIntField(primary_key=True)
-    task_id = fields.CharField(max_length=256, db_index=True)
-    label_name = fields.CharField(max_length=512, db_index=True)
-    label_value = fields.CharField(max_length=1024)
+    task_id = fields.CharField(max_length=NAME_BYTES, db_index=True)
+    label_name = fields.CharField(max_length=LABEL_NAME_BYTES, db_index=True)
+    label_value = fields.CharField(max_length=TEXT_BYTES)
 
     class Meta:
         table = "task_label"
@@ -72,7 +83,7 @@ class TaskLabel(Model):
 # Every distinct task state update, in order; retention is enforced by the hub.
 class TaskStateHistory(Model):
     id = fields.BigIntField(primary_key=True)
-    task_id = fields.CharField(max_length=256, db_index=True)
+    task_id = fields.CharField(max_length=NAME_BYTES, db_index=True)
     status = fields.CharField(max_length=32, null=True)
     seq = fields.BigIntField(db_index=True)
     received_ms = fields.BigIntField()
@@ -85,9 +96,9 @@ class TaskStateHistory(Model):
 # One entry of a task's log; phase/event are null for task-level entries.
 class TaskLogEntry(Model):
     id = fields.BigIntField(primary_key=True)
-    task_id = fields.CharField(max_length=256, db_index=True)
-    phase = fields.CharField(max_length=64, null=True)
-    event = fields.CharField(max_length=64, null=True)
+    task_id = fields.CharField(max_length=NAME_BYTES, db_index=True)
+    phase = fields.CharField(max_length=LOG_SCOPE_BYTES, null=True)
+    event = fields.CharField(max_length=LOG_SCOPE_BYTES, null=True)
     log_seq = fields.BigIntField()
     tier = fields.CharField(max_length=16)
     unix_millis_time = fields.BigIntField()
@@ -101,8 +112,8 @@ class TaskLogEntry(Model):
 # One entry of a fleet's log; robot is null for fleet-level entries.
 class FleetLogEntry(Model):
     id = fields.BigIntField(primary_key=True)
-    fleet = fields.CharField(max_length=256, db_index=True)
-    robot = fields.CharField(max_length=256, null=True)
+    fleet = fields.CharField(max_length=NAME_BYTES, db_index=True)
+    robot = fields.CharField(max_length=NAME_BYTES, null=True)
     log_seq = fields.BigIntField()
     tier = fields.CharField(max_length=16)
     unix_millis_time = fields.BigIntField()
@@ -116,7 +127,7 @@ class FleetLogEntry(Model):
 # Building-map image bytes, by content hash; the map room carries only their URL.
 class MapImage(Model):
     sha256 = fields.CharField(max_length=64, primary_key=True)
-    content_type = fields.CharField(max_length=128)
+    content_type = fields.CharField(max_length=CONTENT_TYPE_BYTES)
     data = fields.BinaryField()
 
     class Meta:
@@ -128,7 +139,7 @@ class MapImage(Model):
 # commit and publish republishes these on start, so clients see no gap.
 class Outbox(Model):
     seq = fields.BigIntField(primary_key=True)
-    room = fields.CharField(max_length=512)
+    room = fields.CharField(max_length=MAX_ROOM_LENGTH)
     epoch = fields.BigIntField()
     received_ms = fields.BigIntField()
     data = fields.TextField()
@@ -155,9 +166,9 @@ class DerivedEvent(Model):
     seq = fields.BigIntField(db_index=True)
     kind = fields.CharField(max_length=64, db_index=True)
     severity = fields.CharField(max_length=16)
-    fleet = fields.CharField(max_length=256, null=True, db_index=True)
-    robot = fields.CharField(max_length=256, null=True, db_index=True)
-    task_id = fields.CharField(max_length=256, null=True, db_index=True)
+    fleet = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
+    robot = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
+    task_id = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
     unix_millis_time = fields.BigIntField(db_index=True)
     data = fields.TextField()
 
@@ -169,11 +180,11 @@ class DerivedEvent(Model):
 # key; alerts posted over REST have none and a null seq until the hub has
 # published them (rest_api writes, the hub alone publishes).
 class AlertRequest(Model):
-    id = fields.CharField(max_length=256, primary_key=True)
+    id = fields.CharField(max_length=NAME_BYTES, primary_key=True)
     unix_millis_alert_time = fields.BigIntField(db_index=True)
-    task_id = fields.CharField(max_length=256, null=True, db_index=True)
+    task_id = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
     response_expected = fields.BooleanField()
-    condition = fields.CharField(max_length=512, null=True, db_index=True)
+    condition = fields.CharField(max_length=CONDITION_BYTES, null=True, db_index=True)
     data = fields.TextField()
     seq = fields.BigIntField(null=True, db_index=True)
 
@@ -184,10 +195,10 @@ class AlertRequest(Model):
 # An operator's response to an alert (one per alert), written by rest_api as
 # operator data; seq stays null until the hub has published it.
 class AlertResponse(Model):
-    id = fields.CharField(max_length=256, primary_key=True)
+    id = fields.CharField(max_length=NAME_BYTES, primary_key=True)
     unix_millis_response_time = fields.BigIntField()
-    response = fields.CharField(max_length=256)
-    responder = fields.CharField(max_length=256)
+    response = fields.CharField(max_length=NAME_BYTES)
+    responder = fields.CharField(max_length=NAME_BYTES)
     data = fields.TextField()
     seq = fields.BigIntField(null=True, db_index=True)
 
@@ -198,7 +209,7 @@ class AlertResponse(Model):
 # The hub resolving a derived alert because its condition cleared; kept
 # apart from operator responses so neither can overwrite the other.
 class AlertResolution(Model):
-    id = fields.CharField(max_length=256, primary_key=True)
+    id = fields.CharField(max_length=NAME_BYTES, primary_key=True)
     unix_millis_time = fields.BigIntField()
     seq = fields.BigIntField(db_index=True)
 
@@ -211,7 +222,7 @@ class AlertResolution(Model):
 class HubCommand(Model):
     key = fields.CharField(max_length=512, primary_key=True)
     kind = fields.CharField(max_length=64)
-    task_id = fields.CharField(max_length=256, null=True, db_index=True)
+    task_id = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
     unix_millis_time = fields.BigIntField()
     data = fields.TextField()
     executed = fields.BooleanField(default=False)
@@ -224,8 +235,8 @@ class HubCommand(Model):
 # Each robot's last derived connectivity, restored by the hub on start.
 class RobotLinkState(Model):
     id = fields.BigIntField(primary_key=True)
-    fleet = fields.CharField(max_length=256)
-    robot = fields.CharField(max_length=256)
+    fleet = fields.CharField(max_length=NAME_BYTES)
+    robot = fields.CharField(max_length=NAME_BYTES)
     state = fields.CharField(max_length=16)
     since_ms = fields.BigIntField()
 
@@ -237,10 +248,10 @@ class RobotLinkState(Model):
 # A downsampled point of a robot's history (hub.derive.positions).
 class RobotPositionSample(Model):
     id = fields.BigIntField(primary_key=True)
-    fleet = fields.CharField(max_length=256)
-    robot = fields.CharField(max_length=256)
+    fleet = fields.CharField(max_length=NAME_BYTES)
+    robot = fields.CharField(max_length=NAME_BYTES)
     unix_millis_time = fields.BigIntField(db_index=True)
-    map = fields.CharField(max_length=256)
+    map = fields.CharField(max_length=NAME_BYTES)
     x = fields.FloatField()
     y = fields.FloatField()
     yaw = fields.FloatField()
@@ -258,7 +269,7 @@ class RobotPositionSample(Model):
 # RMF's answer carries; ``status`` is pending until then, done or failed after.
 # ``epoch`` is the leadership term that sent it to RMF.
 class CommandRecord(Model):
-    key = fields.CharField(max_length=128, primary_key=True)
+    key = fields.CharField(max_length=COMMAND_KEY_BYTES, primary_key=True)
     kind = fields.CharField(max_length=64)
     body = fields.TextField()
     requester = fields.CharField(max_length=256)
@@ -378,9 +389,9 @@ class AuditEntry(Model):
 # The request a task was created from (``GET /tasks/{id}/request``), stored by
 # the hub in the transaction that completes the dispatch command.
 class TaskRequest(Model):
-    task_id = fields.CharField(max_length=256, primary_key=True)
+    task_id = fields.CharField(max_length=NAME_BYTES, primary_key=True)
     request = fields.TextField()
-    command_key = fields.CharField(max_length=128)
+    command_key = fields.CharField(max_length=COMMAND_KEY_BYTES)
 
     class Meta:
         table = "task_request"

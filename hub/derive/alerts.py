@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.derive.base import AlertClose, AlertOpen, Output, Severity
+from hub.derive.base import AlertClose, AlertOpen, Output, Severity, fitted
 
 
 class AlertBook:
@@ -10,14 +10,14 @@ class AlertBook:
 
     Restored from the database on start (alerts requested and not yet
     resolved), so a restart neither re-opens an open alert nor forgets to
-    close one.
+    close one. Conditions are kept as stored (:func:`fitted` to their column).
     """
 
     def __init__(self, open_alerts: dict[str, str] | None = None) -> None:
         self._open: dict[str, str] = dict(open_alerts or {})
 
     def is_open(self, condition: str) -> bool:
-        return condition in self._open
+        return fitted(condition) in self._open
 
     @property
     def open_alerts(self) -> dict[str, str]:
@@ -36,6 +36,7 @@ class AlertBook:
         task_id: str | None = None,
         parameters: tuple[tuple[str, str], ...] = (),
     ) -> None:
+        condition = fitted(condition)
         if condition in self._open:
             return
         action = AlertOpen(condition, time_ms, tier, title, subtitle, message, task_id, parameters)
@@ -43,6 +44,7 @@ class AlertBook:
         out.opened.append(action)
 
     def close(self, out: Output, condition: str, time_ms: int) -> None:
+        condition = fitted(condition)
         alert_id = self._open.pop(condition, None)
         if alert_id is not None:
             out.closed.append(AlertClose(alert_id, condition, time_ms))

@@ -7,8 +7,11 @@ with the input that caused them and survive restarts like everything else.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from fleetcore.contract.limits import CONDITION_BYTES, NAME_BYTES
 
 Severity = Literal["info", "warning", "error"]
 """rmf-web's alert tiers; events use the same three."""
@@ -54,7 +57,20 @@ class AlertOpen:
     @property
     def alert_id(self) -> str:
         """Deterministic, so a replay names the same alerts: the condition and when it opened."""
-        return f"{self.condition}@{self.time_ms}"
+        return f"{fitted(self.condition, NAME_BYTES - len(f'@{self.time_ms}'))}@{self.time_ms}"
+
+
+def fitted(key: str, max_bytes: int = CONDITION_BYTES) -> str:
+    """``key`` (``kind/names...``) itself when it fits its column, else its kind and a digest.
+
+    Names of fleets, robots and tasks each fit their own columns, but a key
+    made of two of them may not; the digest keeps such a key unique and
+    within ``max_bytes`` (and, having no second ``/``, names no robot on restore).
+    """
+    if len(key.encode()) <= max_bytes:
+        return key
+    kind = key.partition("/")[0]
+    return f"{kind}/#{hashlib.sha256(key.encode()).hexdigest()[:40]}"
 
 
 @dataclass(frozen=True, slots=True)

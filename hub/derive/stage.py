@@ -15,6 +15,7 @@ from collections.abc import Callable
 from fleetcore.contract import rooms
 from fleetcore.contract.ingest import IngestMessage
 from fleetcore.log import hub_logger
+from fleetcore.outage import Outage
 from fleetcore.settings import Settings
 from fleetcore.store import models
 from fleetcore.tasks import cancel_and_wait
@@ -75,21 +76,26 @@ class DeriveStage:
         self._tasks = []
 
     async def _ticks(self, writer: Writer) -> None:
+        outage = Outage(hub_logger, "a derive tick")
         while True:
             await asyncio.sleep(self._tick_s)
             try:
                 await self.tick(writer)
-            except Exception:
-                hub_logger.exception("derive tick failed; next tick in %.1fs", self._tick_s)
+            except Exception as exc:
+                outage.failed(exc)
+            else:
+                outage.recovered()
 
     async def _prune(self) -> None:
+        outage = Outage(hub_logger, "pruning history")
         while True:
             await asyncio.sleep(self._retention_s)
             try:
                 deleted = await self._retention.prune(self._clock_ms())
-            except Exception:
-                hub_logger.exception("pruning history failed; retrying in %.0fs", self._retention_s)
+            except Exception as exc:
+                outage.failed(exc)
                 continue
+            outage.recovered()
             if any(deleted.values()):
                 hub_logger.info("pruned history: %s", deleted)
 

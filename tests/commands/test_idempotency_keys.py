@@ -86,3 +86,22 @@ async def test_a_key_in_the_hubs_own_namespace_is_a_422(http: aiohttp.ClientSess
 
     assert status == 422
     assert "the hub's own" in answer["detail"][0]["msg"]
+
+
+async def test_a_key_over_its_byte_limit_is_a_422_even_when_short_in_characters(
+    site: SimulatorService, http: aiohttp.ClientSession
+) -> None:
+    refused = REGISTRY.get_sample_value(
+        "fleethub_command_keys_refused_total", {"reason": "too_long"}
+    )
+    status, answer = await _post(http, "/tasks/dispatch_task", dispatch_body(), "é" * 100)
+
+    assert status == 422
+    error = answer["detail"][0]
+    assert (error["loc"], error["type"]) == (["header", "Idempotency-Key"], "string_too_long")
+    assert error["msg"] == "200 bytes in UTF-8, over the 128-byte limit"
+    assert site.commands.requests == {}
+    assert (
+        REGISTRY.get_sample_value("fleethub_command_keys_refused_total", {"reason": "too_long"})
+        == (refused or 0.0) + 1
+    )

@@ -109,6 +109,62 @@ def test_frames_over_the_limit_are_rejected_but_maps_may_be_larger() -> None:
     )
 
 
+SMALL = IngestLimits(max_frame_bytes=1000, max_map_bytes=100_000)
+PAD = "x" * 2000
+
+
+def test_a_large_map_is_taken_whether_its_type_comes_first_or_last() -> None:
+    data = json.dumps({"name": "m", "levels": [], "pad": PAD})
+    for raw in (
+        f'{{"type": "building_map_update", "data": {data}}}',
+        f'{{"data":{data},"type":"building_map_update"}}',
+        f' {{\n  "data": {data},\n  "type" : "building_map_update"\n}}\n',
+    ):
+        assert decode(raw, SMALL).type is IngestType.BUILDING_MAP
+
+
+def test_a_frame_over_its_type_limit_is_refused_before_it_is_parsed() -> None:
+    # Truncated JSON: parsed, it would be malformed; refused first for its size.
+    for raw in (
+        '{"type": "fleet_state_update", "data": {"pad": "' + PAD,
+        '{"data": {"pad": "' + PAD + '"}, "type": "fleet_state_update"',
+    ):
+        assert rejection(raw, SMALL).reason == Reason.FRAME_TOO_LARGE
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # A nested "type" is not the frame's, first or last.
+        '{"type":"fleet_state_update","data":{"type":"building_map_update","pad":"' + PAD + '"}}',
+        '{"data":{"pad":"' + PAD + '","type":"building_map_update"},"type":"fleet_state_update"}',
+        '{"data":{"pad":"' + PAD + '","type":"building_map_update"}}',
+        '{"data":{"pad":"' + PAD + '"},"type":"building_map_update","more":1}',
+    ],
+)
+def test_only_the_frames_own_type_lets_a_large_frame_in(raw: str) -> None:
+    rejection_ = rejection(raw, SMALL)
+    assert rejection_.reason == Reason.FRAME_TOO_LARGE
+    assert "named by the frame's first or last member" in rejection_.detail
+
+
+def nested(depth: int) -> str:
+    """A task state whose ``detail`` makes the frame ``depth`` levels deep."""
+    inner = "[" * (depth - 2) + "]" * (depth - 2)
+    return f'{{"type":"task_state_update","data":{{"booking":{{"id":"t"}},"detail":{inner}}}}}'
+
+
+def test_a_frame_at_the_depth_limit_is_accepted() -> None:
+    assert decode(nested(ingest.MAX_DEPTH)).type is IngestType.TASK_STATE
+
+
+@pytest.mark.parametrize("depth", [ingest.MAX_DEPTH + 1, 256, 1100, 100_000])
+def test_a_frame_nested_deeper_is_refused_as_too_deep(depth: int) -> None:
+    refused = rejection(nested(depth), IngestLimits(max_frame_bytes=1 << 20))
+    assert refused.reason == Reason.TOO_DEEP
+    assert refused.detail == f"nested deeper than {ingest.MAX_DEPTH} levels of objects and arrays"
+
+
 def test_encode_produces_what_decode_accepts() -> None:
     state = FleetState(name="f", robots={})
     assert decode(encode(IngestType.FLEET_STATE, state)).data == state

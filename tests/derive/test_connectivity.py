@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from fleetcore.contract.limits import CONDITION_BYTES, NAME_BYTES
 from hub.derive import DeriveConfig, Deriver, Snapshot
+from hub.derive.alerts import AlertBook
+from hub.derive.base import Output
 from hub.derive.config import Connectivity
-from hub.derive.connectivity import Link
+from hub.derive.connectivity import Link, offline_condition
 from tests.derive.inputs import CONFIG, T0, Driver, fleet_state, kinds, robot
 
 
@@ -113,3 +116,17 @@ def test_a_robot_offline_before_the_restart_closes_its_restored_alert_when_back(
     d = _restarted({("f", "r1"): Link.OFFLINE}, {"robot_offline/f/r1": "robot_offline/f/r1@1"})
     out = d.at(1).feed(fleet_state("f", robot("r1")))
     assert [c.alert_id for c in out.closed] == ["robot_offline/f/r1@1"]
+
+
+def test_the_alert_of_a_robot_with_the_longest_names_fits_its_columns_and_still_closes() -> None:
+    fleet, name = "f" * NAME_BYTES, "r" * NAME_BYTES
+    d = Driver()
+    d.at(0).feed(fleet_state(fleet, robot(name)))
+    opened = d.at(30).tick().opened[0]
+    assert len(opened.alert_id.encode()) <= NAME_BYTES
+    assert len(opened.condition.encode()) <= CONDITION_BYTES
+    # The hub restarts: its alerts come back from the rows, keyed as stored.
+    restored = AlertBook(d.deriver.alerts.open_alerts)
+    out = Output()
+    restored.close(out, offline_condition(fleet, name), T0)
+    assert [c.alert_id for c in out.closed] == [opened.alert_id]

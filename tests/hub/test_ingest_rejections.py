@@ -58,6 +58,19 @@ BAD_FRAMES = [
         id="2MB-frame",
     ),
     pytest.param("[1, 2, 3]", "not_an_object", id="not-an-object"),
+    pytest.param(
+        '{"type": "task_state_update", "data": {"booking": {"id": "t"}, "detail": '
+        + "[" * 300
+        + "]" * 300
+        + "}}",
+        "too_deep",
+        id="nested-300-deep",
+    ),
+    pytest.param(
+        '{"data": {"name": "bad", "pad": "' + "x" * (2 << 20) + '"}, "type": "fleet_state_update"}',
+        "frame_too_large",
+        id="2MB-frame-type-last",
+    ),
 ]
 
 

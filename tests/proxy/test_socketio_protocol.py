@@ -74,6 +74,20 @@ async def test_unknown_or_malformed_rooms_get_an_error_ack(embedded: TestServer)
         await client.close()
 
 
+async def test_a_room_too_long_once_percent_encoded_gets_an_error_ack(
+    embedded: TestServer,
+) -> None:
+    client = await Subscriber().connect(url(embedded))
+    try:
+        answer = await client.subscribe("/doors/" + "é" * 100 + "/state")
+        assert answer == {
+            "success": False,
+            "error": "room name longer than 512 bytes once percent-encoded",
+        }
+    finally:
+        await client.close()
+
+
 async def test_envelopes_carry_room_seq_epoch_and_time_when_asked(embedded: TestServer) -> None:
     client = await Subscriber(envelopes=True).connect(url(embedded))
     plain = await Subscriber().connect(url(embedded))

@@ -1,18 +1,67 @@
-"""Shared bounds for the RMF models."""
+"""Shared bounds for the RMF models.
+
+A field whose value becomes a room name or a database column is bounded in
+the units of that room or column (:mod:`fleetcore.contract.limits`,
+:mod:`fleetcore.contract.rooms`), so a message that passes validation can
+always be stored and published.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-"""An identifier: a fleet, robot, door, task... never empty."""
+from fleetcore.contract.limits import NAME_BYTES, column_problem
+from fleetcore.contract.rooms import RoomTemplate
 
-Text = Annotated[str, StringConstraints(max_length=65_536)]
+
+def checked(problem: Callable[[str], str | None]) -> AfterValidator:
+    """Validates a string by ``problem``, which says why a value is refused (None: accepted)."""
+
+    def check(value: str) -> str:
+        found = problem(value)
+        if found is not None:
+            raise PydanticCustomError("stored_value", found)
+        return value
+
+    return AfterValidator(check)
+
+
+def column(max_bytes: int | None) -> AfterValidator:
+    """Validates a value stored in a column ``max_bytes`` wide (None: of unbounded text)."""
+    return checked(lambda value: column_problem(value, max_bytes))
+
+
+def name_problem(value: str, *templates: RoomTemplate) -> str | None:
+    """Why ``value`` cannot be a name stored in its columns and naming a room of each of
+    ``templates``, or None."""
+    found = column_problem(value, NAME_BYTES)
+    for template in templates:
+        found = found or template.param_problem(value)
+    return found
+
+
+def room_name(*templates: RoomTemplate) -> AfterValidator:
+    """Validates a name that is a column value and names a room of each of ``templates``."""
+    return checked(lambda value: name_problem(value, *templates))
+
+
+NonEmpty = StringConstraints(min_length=1)
+
+Name = Annotated[str, NonEmpty, column(NAME_BYTES)]
+"""An identifier: a fleet, robot, door, task... never empty; its columns are ``NAME_BYTES`` wide."""
+
+OptionalName = Annotated[str, column(NAME_BYTES)]
+"""An identifier RMF may leave empty (a robot's ``task_id`` when it has none)."""
+
+Text = Annotated[str, StringConstraints(max_length=65_536), column(None)]
 """Free text such as a log line."""
 
 ShortText = Annotated[str, StringConstraints(max_length=1024)]
+"""Text that is published but never a column by itself (a title, a floor, a parameter)."""
 
 MillisTime = Annotated[int, Field(ge=0, le=2**63 - 1)]
 

@@ -9,7 +9,15 @@ from typing import Annotated
 
 from pydantic import Field
 
-from fleetcore.contract.rmf._base import MAX_ITEMS, Name, RmfModel, RosTime, ShortText
+from fleetcore.contract import rooms
+from fleetcore.contract.rmf._base import (
+    MAX_ITEMS,
+    NonEmpty,
+    RmfModel,
+    RosTime,
+    ShortText,
+    room_name,
+)
 
 
 class DoorMode(RmfModel):
@@ -20,13 +28,13 @@ class DoorMode(RmfModel):
 
 class DoorState(RmfModel):
     door_time: RosTime = RosTime()
-    door_name: Name
+    door_name: Annotated[str, NonEmpty, room_name(rooms.DOOR_STATE)]
     current_mode: DoorMode
 
 
 class LiftState(RmfModel):
     lift_time: RosTime = RosTime()
-    lift_name: Name
+    lift_name: Annotated[str, NonEmpty, room_name(rooms.LIFT_STATE)]
     available_floors: Annotated[list[ShortText], Field(max_length=MAX_ITEMS)] = []
     current_floor: ShortText = ""
     destination_floor: ShortText = ""
@@ -39,7 +47,7 @@ class LiftState(RmfModel):
 
 class DispenserState(RmfModel):
     time: RosTime = RosTime()
-    guid: Name
+    guid: Annotated[str, NonEmpty, room_name(rooms.DISPENSER_STATE)]
     mode: Annotated[int, Field(ge=0)] = 0
     request_guid_queue: Annotated[list[ShortText], Field(max_length=MAX_ITEMS)] = []
     seconds_remaining: float = 0.0
@@ -47,7 +55,7 @@ class DispenserState(RmfModel):
 
 class IngestorState(RmfModel):
     time: RosTime = RosTime()
-    guid: Name
+    guid: Annotated[str, NonEmpty, room_name(rooms.INGESTOR_STATE)]
     mode: Annotated[int, Field(ge=0)] = 0
     request_guid_queue: Annotated[list[ShortText], Field(max_length=MAX_ITEMS)] = []
     seconds_remaining: float = 0.0

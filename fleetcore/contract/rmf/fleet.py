@@ -6,24 +6,29 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from fleetcore.contract import rooms
 from fleetcore.contract.rmf._base import (
     MAX_ITEMS,
     Detail,
     MillisTime,
     Name,
+    NonEmpty,
+    OptionalName,
     RmfModel,
     ShortText,
     Text,
+    room_name,
 )
 
 RobotStatus = Literal[
     "uninitialized", "offline", "shutdown", "idle", "charging", "working", "error"
 ]
 Tier = Literal["uninitialized", "info", "warning", "error"]
+FleetName = Annotated[str, NonEmpty, room_name(rooms.FLEET_STATE, rooms.FLEET_LOG)]
 
 
 class Location2D(RmfModel):
-    map: Annotated[str, Field(max_length=256)]
+    map: OptionalName
     x: float
     y: float
     yaw: float
@@ -48,7 +53,7 @@ class MutexGroups(RmfModel):
 class RobotState(RmfModel):
     name: Name | None = None
     status: RobotStatus | None = None
-    task_id: Annotated[str, Field(max_length=256)] | None = None
+    task_id: OptionalName | None = None
     unix_millis_time: MillisTime | None = None
     location: Location2D | None = None
     battery: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
@@ -58,7 +63,7 @@ class RobotState(RmfModel):
 
 
 class FleetState(RmfModel):
-    name: Name
+    name: FleetName
     robots: Annotated[dict[Name, RobotState], Field(max_length=MAX_ITEMS)] = {}
 
 
@@ -73,6 +78,6 @@ LogEntries = Annotated[list[LogEntry], Field(max_length=MAX_ITEMS)]
 
 
 class FleetLog(RmfModel):
-    name: Name
+    name: FleetName
     log: LogEntries | None = None
     robots: Annotated[dict[Name, LogEntries], Field(max_length=MAX_ITEMS)] | None = None

@@ -11,11 +11,22 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from fleetcore.contract.rmf._base import Name, RmfModel, ShortText, Text
+from fleetcore.contract import rooms
+from fleetcore.contract.limits import NAME_BYTES
+from fleetcore.contract.rmf._base import (
+    Name,
+    NonEmpty,
+    OptionalName,
+    RmfModel,
+    ShortText,
+    Text,
+    column,
+    room_name,
+)
 
 
 class BeaconState(RmfModel):
-    id: Name
+    id: Annotated[str, NonEmpty, room_name(rooms.BEACON_STATE)]
     online: bool = False
     category: ShortText = ""
     activated: bool = False
@@ -38,14 +49,14 @@ class RmfAlert(RmfModel):
     tier: Annotated[int, Field(ge=0, le=2)] = 0
     responses_available: Annotated[list[ShortText], Field(max_length=32)] = []
     alert_parameters: Annotated[list[AlertParameter], Field(max_length=64)] = []
-    task_id: ShortText = ""
+    task_id: OptionalName = ""
 
 
 class RmfAlertResponse(RmfModel):
     """rmf_task_msgs/AlertResponse: someone at the site answered an alert."""
 
     id: Name
-    response: Annotated[str, Field(min_length=1, max_length=256)]
+    response: Annotated[str, NonEmpty, column(NAME_BYTES)]
 
 
 class DeliveryAlert(RmfModel):

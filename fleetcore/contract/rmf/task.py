@@ -10,13 +10,25 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from fleetcore.contract import rooms
+from fleetcore.contract.limits import (
+    LABEL_NAME_BYTES,
+    LOG_SCOPE_BYTES,
+    NAME_BYTES,
+    TEXT_BYTES,
+    column_problem,
+)
 from fleetcore.contract.rmf._base import (
     MAX_ITEMS,
     Detail,
     MillisTime,
-    Name,
+    NonEmpty,
+    OptionalName,
     RmfModel,
     ShortText,
+    checked,
+    column,
+    name_problem,
 )
 from fleetcore.contract.rmf.fleet import LogEntries
 
@@ -37,21 +49,49 @@ TaskStatus = Literal[
 TERMINAL_STATUSES: frozenset[str] = frozenset(
     {"completed", "failed", "canceled", "killed", "skipped"}
 )
-Labels = Annotated[list[ShortText], Field(max_length=1000)]
+
+
+def split_label(label: str) -> tuple[str, str]:
+    """rmf-web's label convention: ``key=value``, or ``key`` meaning an empty value."""
+    name, _, value = label.partition("=")
+    return name, value
+
+
+def _label_problem(label: str) -> str | None:
+    """Why a booking label cannot be stored as its (name, value) columns, or None."""
+    name, value = split_label(label)
+    problem = column_problem(name, LABEL_NAME_BYTES)
+    if problem is not None:
+        return f"its name: {problem}"
+    problem = column_problem(value, TEXT_BYTES)
+    return None if problem is None else f"its value: {problem}"
+
+
+Labels = Annotated[list[Annotated[str, checked(_label_problem)]], Field(max_length=1000)]
+
+
+def task_id_problem(task_id: str) -> str | None:
+    """Why ``task_id`` cannot be a task's id (it names its rooms and its rows), or None."""
+    return name_problem(task_id, rooms.TASK_STATE, rooms.TASK_LOG)
+
+
+TaskId = Annotated[str, NonEmpty, checked(task_id_problem)]
+LogScope = Annotated[str, column(LOG_SCOPE_BYTES)]
+"""The phase or event id a log entry is stored under."""
 
 
 class Booking(RmfModel):
-    id: Name
+    id: TaskId
     unix_millis_earliest_start_time: MillisTime | None = None
     unix_millis_request_time: MillisTime | None = None
     priority: dict[str, Any] | str | None = None
     labels: Labels | None = None
-    requester: ShortText | None = None
+    requester: Annotated[str, column(TEXT_BYTES)] | None = None
 
 
 class AssignedTo(RmfModel):
-    group: Annotated[str, Field(max_length=256)]
-    name: Annotated[str, Field(max_length=256)]
+    group: OptionalName
+    name: OptionalName
 
 
 class Assignment(RmfModel):
@@ -85,7 +125,7 @@ class Phase(RmfModel):
 
 class TaskState(RmfModel):
     booking: Booking
-    category: ShortText | None = None
+    category: Annotated[str, column(NAME_BYTES)] | None = None
     detail: Detail | None = None
     unix_millis_start_time: MillisTime | None = None
     unix_millis_finish_time: MillisTime | None = None
@@ -105,10 +145,10 @@ class TaskState(RmfModel):
 
 class PhaseLog(RmfModel):
     log: LogEntries | None = None
-    events: Annotated[dict[str, LogEntries], Field(max_length=MAX_ITEMS)] | None = None
+    events: Annotated[dict[LogScope, LogEntries], Field(max_length=MAX_ITEMS)] | None = None
 
 
 class TaskLog(RmfModel):
-    task_id: Name
+    task_id: TaskId
     log: LogEntries | None = None
-    phases: Annotated[dict[str, PhaseLog], Field(max_length=MAX_ITEMS)] | None = None
+    phases: Annotated[dict[LogScope, PhaseLog], Field(max_length=MAX_ITEMS)] | None = None
