@@ -13,6 +13,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from fleetcore.contract.rmf.task_phases import phase_state
 from fleetcore.errors import FleethubError
 from simulator.building import Site, Vertex
 
@@ -95,52 +96,19 @@ class PhasePlan:
         return sum(s.estimate_ms for s in self.steps if s.status not in TERMINAL)
 
     def state(self) -> dict[str, Any]:
-        sequence_status = _sequence_status([s.status for s in self.steps])
-        events: dict[str, dict[str, Any]] = {
-            "0": {
-                "id": 0,
-                "status": sequence_status,
-                "name": f"{self.category} sequence",
-                "detail": "",
-                "deps": list(range(1, len(self.steps) + 1)),
-            }
-        }
-        for i, step in enumerate(self.steps, start=1):
-            events[str(i)] = {
-                "id": i,
-                "status": step.status,
-                "name": step.name,
-                "detail": "",
-                "deps": [],
-            }
-        doc: dict[str, Any] = {
-            "id": self.id,
-            "category": self.category,
-            "detail": self.detail,
-            "estimate_millis": self.remaining_ms,
-            "final_event_id": 0,
-            "events": events,
-        }
-        if self.original_estimate_ms is not None:
-            doc["original_estimate_millis"] = self.original_estimate_ms
-        if self.start_ms is not None:
-            doc["unix_millis_start_time"] = self.start_ms
-        if self.finish_ms is not None:
-            doc["unix_millis_finish_time"] = self.finish_ms
+        doc = phase_state(
+            self.id,
+            self.category,
+            self.detail,
+            [(s.status, s.name) for s in self.steps],
+            estimate_ms=self.remaining_ms,
+            original_estimate_ms=self.original_estimate_ms,
+            start_ms=self.start_ms,
+            finish_ms=self.finish_ms,
+        )
         if self.skip_requests:
             doc["skip_requests"] = self.skip_requests
         return doc
-
-
-def _sequence_status(statuses: list[str]) -> str:
-    for terminal in ("failed", "killed", "canceled"):
-        if terminal in statuses:
-            return terminal
-    if all(s in ("completed", "skipped") for s in statuses):
-        return "skipped" if "skipped" in statuses else "completed"
-    if any(s in ("underway", "completed") for s in statuses):
-        return "underway"
-    return "standby"
 
 
 class TaskLogBook:
