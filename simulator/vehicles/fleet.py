@@ -28,7 +28,9 @@ from fleetcore.contract.vda5050 import (
     parse,
     v2,
 )
+from fleetcore.errors import ConfigError
 from fleetcore.mqtt import MqttConfig, MqttLink, Outgoing
+from fleetcore.settings import Settings
 from fleetcore.tasks import cancel_all
 from simulator.building import Site
 from simulator.vehicles.factsheet import factsheet
@@ -186,3 +188,24 @@ class SimFleet:
                 client.vehicle.step(dt)
                 if client.link.connected and (periodic or client.vehicle.changed):
                     client.publish_state()
+
+
+def sim_fleet_config(settings: Settings) -> SimFleetConfig:
+    """The simulated vehicles the settings ask for (``vda5050_sim_*``)."""
+    if not 0 <= settings.vda5050_sim_failure_probability <= 1:
+        raise ConfigError(
+            "FLEETHUB_VDA5050_SIM_FAILURE_PROBABILITY must be from 0 to 1, "
+            f"not {settings.vda5050_sim_failure_probability}"
+        )
+    if not settings.vda5050_sim_speed_mps > 0:
+        raise ConfigError("FLEETHUB_VDA5050_SIM_SPEED_MPS must be positive")
+    return SimFleetConfig(
+        count=settings.vda5050_sim_vehicles,
+        rate_hz=settings.vda5050_sim_rate_hz,
+        seed=settings.sim_seed,
+        profile=VehicleProfile(
+            speed_mps=settings.vda5050_sim_speed_mps,
+            action_s=settings.vda5050_sim_action_s,
+            failure_probability=settings.vda5050_sim_failure_probability,
+        ),
+    )
