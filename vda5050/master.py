@@ -215,10 +215,10 @@ class MasterControl:
         return fleet, robot
 
     def _on_connection(self, vehicle: Vehicle, state: str) -> None:
-        if state == vehicle.connection:
-            return
         was = vehicle.connection
         vehicle.connected(state)
+        if state == was:
+            return
         metrics.VDA_ONLINE.set(sum(1 for v in self.vehicles.values() if v.online))
         tier = (
             "info" if state == "ONLINE" else "error" if state == "CONNECTIONBROKEN" else "warning"

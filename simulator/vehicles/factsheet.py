@@ -39,6 +39,20 @@ def factsheet(vehicle: SimVehicle, header_id: int) -> v2.Factsheet:
             maxArrayLens={"order.nodes": 1000, "order.edges": 999},
             timing=v2.Timing(minOrderInterval=0.1, minStateInterval=0.1, defaultStateInterval=0.5),
         ),
+        agvGeometry={
+            "envelopes2d": [
+                {
+                    "set": "default",
+                    "polygonPoints": [
+                        {"x": 0.45, "y": 0.3},
+                        {"x": -0.45, "y": 0.3},
+                        {"x": -0.45, "y": -0.3},
+                        {"x": 0.45, "y": -0.3},
+                    ],
+                }
+            ]
+        },
+        loadSpecification={"loadPositions": ["deck"]},
         protocolFeatures=v2.ProtocolFeatures(
             optionalParameters=[],
             agvActions=[

@@ -394,8 +394,8 @@ class Factsheet(VdaModel):
     physicalParameters: PhysicalParameters
     protocolLimits: ProtocolLimits
     protocolFeatures: ProtocolFeatures
-    agvGeometry: dict[str, Any] | None = None
-    loadSpecification: dict[str, Any] | None = None
+    agvGeometry: dict[str, Any]
+    loadSpecification: dict[str, Any]
     vehicleConfig: dict[str, Any] | None = None
 
 
