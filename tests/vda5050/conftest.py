@@ -50,7 +50,9 @@ class Mosquitto:
                 return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"mosquitto did not listen: {self.process.output()}")
+                    raise AssertionError(
+                        f"mosquitto did not listen: {self.process.output()}"
+                    ) from None
                 await asyncio.sleep(0.05)
 
     async def stop(self) -> None:

@@ -264,7 +264,7 @@ async def test_a_malformed_message_fuzz_leaves_the_hub_and_the_other_vehicles_un
         before = _rejected()
         sent = 0
         async with aiomqtt.Client(host, int(port), identifier="fuzzer") as fuzzer:
-            for batch in range(6):
+            for _batch in range(6):
                 for _ in range(500):
                     topic = rng.choice(("state", "connection", "factsheet", "visualization"))
                     serial = rng.choice(("agv1", "fuzz1", "fuzz2"))
