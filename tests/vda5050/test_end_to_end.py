@@ -162,7 +162,11 @@ async def test_cancel_over_rest_stops_the_vehicle_with_cancel_order(
         async with site.http.post("/tasks/cancel_task", json=body) as answer:
             assert answer.status == 200
             assert (await answer.json())["success"] is True
-        assert await site.task_status(task_id) == "canceled"
+
+        async def canceled() -> bool:
+            return await site.task_status(task_id) == "canceled"
+
+        await eventually(canceled, timeout=10)
         vehicle = next(
             c.vehicle for c in site.fleet.clients.values() if c.vehicle.order_id == task_id
         )
