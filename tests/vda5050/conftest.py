@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import os
 import shutil
 import time
@@ -23,12 +24,14 @@ from tests.processes import Process, free_port
 class Mosquitto:
     """A private ``mosquitto`` on a loopback port; ``restart`` keeps the port."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, extra: str = "allow_anonymous true\n") -> None:
         self.port = free_port()
         self.directory = directory
         self.config = directory / "mosquitto.conf"
+        # ``user``: started as root, mosquitto would switch to its own user, who cannot read
+        # the test's files; as anyone else the line has no effect.
         self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\npersistence false\nuser {getpass.getuser()}\n{extra}"
         )
         self.process: Process | None = None
 
