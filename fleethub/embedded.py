@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -108,6 +109,9 @@ async def vda5050_site(settings: Settings) -> AsyncIterator[str]:
     With no ``mqtt_url`` the broker is embedded here too (amqtt, on ``host``).
     The master control reaches the hub over ``/_internal`` like any site.
     """
+    # The MQTT stack takes about half a second of CPU to import: off the event loop,
+    # so the RMF site starting beside it is not held up.
+    await asyncio.to_thread(_import_mqtt_stack)
     from simulator.building import sample_site
     from simulator.vehicles import SimFleet, sim_fleet_config
     from vda5050.service import MasterControlService, master_config, mqtt_config, nav_graph, running
@@ -130,3 +134,8 @@ async def vda5050_site(settings: Settings) -> AsyncIterator[str]:
             task = asyncio.create_task(fleet.run(), name="vda5050-vehicles")
             stack.push_async_callback(cancel_and_wait, task, grace_s=CLEANUP_GRACE_S)
         yield url
+
+
+def _import_mqtt_stack() -> None:
+    for module in ("fleethub.mqtt_broker", "simulator.vehicles", "vda5050.service"):
+        importlib.import_module(module)
