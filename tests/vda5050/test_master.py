@@ -257,3 +257,27 @@ def test_a_task_waits_in_the_queue_until_a_vehicle_is_free(tmp_path: Path) -> No
     assert loop.status(second) == "queued"
     loop.until(lambda: loop.status(second) == "completed")
     assert loop.status(first) == "completed"
+
+
+def test_a_robot_task_goes_to_the_robot_it_names(loop: Loopback) -> None:
+    task = loop.dispatch(patrol("charger_1"), robot="v2")
+    assert loop.master.tasks[task].state()["assigned_to"] == {"group": "vda", "name": "v2"}
+    loop.until(lambda: loop.status(task) == "completed")
+    with pytest.raises(TaskRefused, match="no robot 'v9'"):
+        loop.dispatch(patrol("lobby"), robot="v9")
+
+
+def test_kill_over_the_command_path_answers_success_and_stops_the_order(loop: Loopback) -> None:
+    task = loop.dispatch(patrol("room_102"))
+    loop.run(1.0)
+    loop.master.on_hub(
+        {
+            "type": "command",
+            "data": {"request_id": "fh-kill", "kind": "kill_task", "body": {"task_id": task}},
+        }
+    )
+    (answer,) = loop.hub("command_response")
+    assert answer == {"request_id": "fh-kill", "success": True}
+    assert loop.status(task) == "killed"
+    assert "killed" in loop.master.tasks[task].state()
+    assert [a.actionType for m in loop.instant_actions() for a in m.actions] == ["cancelOrder"]
