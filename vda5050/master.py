@@ -50,7 +50,7 @@ from vda5050.orders import (
 from vda5050.outbox import Outbox
 from vda5050.requests import TaskRefused, read_request
 from vda5050.tasks import VdaTask
-from vda5050.vehicles import Vehicle
+from vda5050.vehicles import AUTOMATIC_MODES, Vehicle
 
 vda_logger = logging.getLogger("fleethub.vda5050")
 
@@ -299,24 +299,31 @@ class MasterControl:
                 a.actionId: (a.actionStatus, a.resultDescription or "") for a in state.actionStates
             }
             task.progress(now, track.traversed, actions)
-        warnings = [e for e in state.errors if e.errorLevel == "WARNING"]
         if not task.terminal:
-            blocked = bool(warnings) or state.operatingMode not in ("AUTOMATIC", "SEMIAUTOMATIC")
-            if blocked and task.status == "underway":
-                task.status = "blocked"
-                reason = warnings[0].errorType if warnings else state.operatingMode
-                task.log(now, f"[robot:{vehicle.robot}] is blocked: {reason}", tier="warning")
-            elif not blocked and task.status == "blocked":
-                task.status = "underway"
-                task.log(now, f"[robot:{vehicle.robot}] goes on")
+            self._blocked(vehicle, task, state, now)
+        due = not task.terminal and extend(
+            track, self.config.release, asked=bool(state.newBaseRequest)
+        )
         if task.terminal:
             vehicle.task_id = ""
-            self._save(task)
-        elif extend(track, self.config.release, asked=bool(state.newBaseRequest)):
-            self._save(task)
+        if due or task.status != before or task.pending_log:
+            self._save(task)  # before the update goes out: the journal is write-ahead
+        if due:
             self._send_order(vehicle, task, "order_update")
-        if task.status != before or task.pending_log:
-            self._save(task)
+
+    def _blocked(self, vehicle: Vehicle, task: VdaTask, state: v2.State, now: int) -> None:
+        """``blocked`` while a warning holds the vehicle still, or a person took it over."""
+        warnings = [e for e in state.errors if e.errorLevel == "WARNING"]
+        busy = state.driving or any(a.actionStatus == "RUNNING" for a in state.actionStates)
+        manual = state.operatingMode not in AUTOMATIC_MODES
+        blocked = manual or (bool(warnings) and not busy)
+        if blocked and task.status == "underway":
+            task.status = "blocked"
+            reason = state.operatingMode if manual else warnings[0].errorType
+            task.log(now, f"[robot:{vehicle.robot}] is blocked: {reason}", tier="warning")
+        elif not blocked and task.status == "blocked":
+            task.status = "underway"
+            task.log(now, f"[robot:{vehicle.robot}] goes on")
 
     def _fail(self, vehicle: Vehicle, task: VdaTask, text: str, now: int) -> None:
         task.end(now, "failed", text, "error")

@@ -75,6 +75,8 @@ class SimVehicle:
     charging: bool = False
     driving: bool = False
     operating_mode: str = "AUTOMATIC"
+    halted: bool = False
+    """An injected fault (an obstacle, a scanner) holds it still until cleared."""
     loads: list[v2.Load] = field(default_factory=list)
     changed: bool = True
     """An event the spec says to report at once (a node traversed, an order taken...)."""
@@ -210,7 +212,7 @@ class SimVehicle:
         """Advance ``dt`` seconds: run actions, drive, traverse nodes, drain or charge."""
         driven = 0.0
         fatal = any(e.errorLevel == "FATAL" for e in self.errors)
-        if not (self.paused or fatal):
+        if not (self.paused or fatal or self.halted):
             if self.running is None and self.pending:
                 self._start_action(self.pending.pop(0))
             if self.running is not None:
@@ -332,7 +334,8 @@ class SimVehicle:
         ]
 
     def inject_error(self, error_type: str, level: str, description: str = "") -> None:
-        """Put the vehicle in error, as a real one reports a fault (tests and demos)."""
+        """Stop the vehicle with an error, as a real one reports a fault (tests and demos)."""
+        self.halted = True
         self.errors.append(
             v2.Error(errorType=error_type, errorLevel=level, errorDescription=description or None)  # type: ignore[arg-type]
         )
@@ -340,6 +343,7 @@ class SimVehicle:
 
     def clear_errors(self) -> None:
         self.errors = []
+        self.halted = False
         self.changed = True
 
     # -------------------------------------------------------------- state
