@@ -9,11 +9,10 @@ log, each phase log, each event log) and are sent as new entries only.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from fleetcore.contract.rmf.task_phases import phase_state
+from fleetcore.contract.rmf.task_rendering import TaskLogBook, phase_state
 from fleetcore.errors import FleethubError
 from simulator.building import Site, Vertex
 
@@ -111,49 +110,6 @@ class PhasePlan:
         return doc
 
 
-class TaskLogBook:
-    """Log entries with RMF's per-log monotonic ``seq``; hands out only what is new."""
-
-    def __init__(self, task_id: str) -> None:
-        self.task_id = task_id
-        self._seq: dict[tuple[int, ...], itertools.count[int]] = {}
-        self._task: list[dict[str, Any]] = []
-        self._phases: dict[int, dict[str, Any]] = {}
-
-    def add(
-        self,
-        now_ms: int,
-        text: str,
-        *,
-        tier: str = "info",
-        phase: int | None = None,
-        event: int | None = None,
-    ) -> None:
-        key = () if phase is None else (phase,) if event is None else (phase, event)
-        counter = self._seq.setdefault(key, itertools.count())
-        entry = {"seq": next(counter), "tier": tier, "unix_millis_time": now_ms, "text": text}
-        if phase is None:
-            self._task.append(entry)
-            return
-        target = self._phases.setdefault(phase, {})
-        if event is None:
-            target.setdefault("log", []).append(entry)
-        else:
-            target.setdefault("events", {}).setdefault(str(event), []).append(entry)
-
-    def flush(self) -> dict[str, Any] | None:
-        """The task_log update with entries added since the last flush, or ``None``."""
-        if not self._task and not self._phases:
-            return None
-        update: dict[str, Any] = {"task_id": self.task_id}
-        if self._task:
-            update["log"] = self._task
-        if self._phases:
-            update["phases"] = {str(p): body for p, body in self._phases.items()}
-        self._task, self._phases = [], {}
-        return update
-
-
 @dataclass(slots=True)
 class RequestInfo:
     unix_millis_request_time: int
@@ -184,7 +140,7 @@ class SimTask:
     log: TaskLogBook = field(init=False)
 
     def __post_init__(self) -> None:
-        self.log = TaskLogBook(self.id)
+        self.log = TaskLogBook(task_id=self.id)
 
     @property
     def terminal(self) -> bool:

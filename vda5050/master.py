@@ -306,7 +306,7 @@ class MasterControl:
         )
         if task.terminal:
             vehicle.task_id = ""
-        if due or task.status != before or task.pending_log:
+        if due or task.status != before or task.log.pending:
             self._save(task)  # before the update goes out: the journal is write-ahead
         if due:
             self._send_order(vehicle, task, "order_update")
@@ -320,10 +320,10 @@ class MasterControl:
         if blocked and task.status == "underway":
             task.status = "blocked"
             reason = state.operatingMode if manual else warnings[0].errorType
-            task.log(now, f"[robot:{vehicle.robot}] is blocked: {reason}", tier="warning")
+            task.log.add(now, f"[robot:{vehicle.robot}] is blocked: {reason}", tier="warning")
         elif not blocked and task.status == "blocked":
             task.status = "underway"
-            task.log(now, f"[robot:{vehicle.robot}] goes on")
+            task.log.add(now, f"[robot:{vehicle.robot}] goes on")
 
     def _fail(self, vehicle: Vehicle, task: VdaTask, text: str, now: int) -> None:
         task.end(now, "failed", text, "error")
@@ -419,7 +419,7 @@ class MasterControl:
         )
         self.journal.save_task(task.id, task.model_dump_json().encode(), active=active)
         self._to_hub(encode(IngestType.TASK_STATE, task.state()), False)
-        log = task.take_log()
+        log = task.log.flush()
         if log is not None:
             self._to_hub(encode(IngestType.TASK_LOG, log), True)
 

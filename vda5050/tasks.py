@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from fleetcore.contract.rmf.task_phases import phase_state
+from fleetcore.contract.rmf.task_rendering import TaskLogBook, phase_state
 from vda5050.requests import PhaseSpec, StepSpec
 
 TaskStatus = Literal["queued", "underway", "blocked", "completed", "failed", "canceled", "killed"]
@@ -86,13 +86,6 @@ class OrderTrack(BaseModel):
         return len(self.nodes) - 1
 
 
-class LogEntry(BaseModel):
-    seq: int
-    tier: str
-    unix_millis_time: int
-    text: str
-
-
 class VdaTask(BaseModel):
     id: str
     category: str
@@ -110,10 +103,7 @@ class VdaTask(BaseModel):
     stop_request: tuple[str, int, list[str]] | None = None
     """``("cancellation"|"killed", request time, labels)`` once a cancel or kill was accepted."""
     order: OrderTrack | None = None
-    log_seq: dict[str, int] = {}
-    """The next ``seq`` of each log (task log, each phase's, each event's), as RMF numbers them."""
-    pending_log: list[tuple[str, LogEntry]] = []
-    """Entries not yet sent to the hub, by log key."""
+    log: TaskLogBook
 
     @classmethod
     def create(
@@ -135,6 +125,7 @@ class VdaTask(BaseModel):
                 booking[key] = request[key]
         return cls(
             id=task_id,
+            log=TaskLogBook(task_id=task_id),
             category=str(request.get("category")),
             detail=request.get("description"),
             booking=booking,
@@ -167,43 +158,6 @@ class VdaTask(BaseModel):
                 return phase
         return None
 
-    # ------------------------------------------------------------------ log
-
-    def log(
-        self,
-        now_ms: int,
-        text: str,
-        *,
-        tier: str = "info",
-        phase: int | None = None,
-        event: int | None = None,
-    ) -> None:
-        key = "task" if phase is None else f"{phase}" if event is None else f"{phase}/{event}"
-        seq = self.log_seq.get(key, 0)
-        self.log_seq[key] = seq + 1
-        self.pending_log.append(
-            (key, LogEntry(seq=seq, tier=tier, unix_millis_time=now_ms, text=text))
-        )
-
-    def take_log(self) -> dict[str, Any] | None:
-        """The rmf_api_msgs task_log update of the entries not yet sent, or None."""
-        if not self.pending_log:
-            return None
-        update: dict[str, Any] = {"task_id": self.id}
-        for key, entry in self.pending_log:
-            doc = entry.model_dump()
-            if key == "task":
-                update.setdefault("log", []).append(doc)
-                continue
-            phase, _, event = key.partition("/")
-            target = update.setdefault("phases", {}).setdefault(phase, {})
-            if event:
-                target.setdefault("events", {}).setdefault(event, []).append(doc)
-            else:
-                target.setdefault("log", []).append(doc)
-        self.pending_log = []
-        return update
-
     # ------------------------------------------------------------ lifecycle
 
     def assign(self, robot: str, order: OrderTrack, speed_mps: float, lengths: list[float]) -> None:
@@ -225,7 +179,7 @@ class VdaTask(BaseModel):
     def begin(self, now_ms: int) -> None:
         self.status = "underway"
         self.start_ms = now_ms
-        self.log(now_ms, f"Beginning task, assigned to [robot:{self.robot}]")
+        self.log.add(now_ms, f"Beginning task, assigned to [robot:{self.robot}]")
 
     def end(self, now_ms: int, status: TaskStatus, text: str, tier: str) -> None:
         """Stop for good as completed, failed, canceled or killed."""
@@ -236,7 +190,7 @@ class VdaTask(BaseModel):
             for step in phase.steps:
                 if step.status == "underway":
                     step.status = "failed" if status == "failed" else status  # type: ignore[assignment]
-                    self.log(
+                    self.log.add(
                         now_ms, text, tier=tier, phase=phase.id, event=phase.steps.index(step) + 1
                     )
             phase.finish_ms = now_ms
@@ -246,7 +200,7 @@ class VdaTask(BaseModel):
                         step.status = "skipped" if status == "failed" else status  # type: ignore[assignment]
         self.status = status
         self.finish_ms = now_ms
-        self.log(now_ms, text, tier=tier)
+        self.log.add(now_ms, text, tier=tier)
 
     def progress(self, now_ms: int, traversed: int, actions: Mapping[str, tuple[str, str]]) -> bool:
         """Advance the steps by the vehicle's progress; True if anything changed.
@@ -262,10 +216,10 @@ class VdaTask(BaseModel):
                     continue
                 if phase.start_ms is None:
                     phase.start_ms = now_ms
-                    self.log(now_ms, "Beginning phase", phase=phase.id)
+                    self.log.add(now_ms, "Beginning phase", phase=phase.id)
                 if step.status == "standby":
                     step.status = "underway"
-                    self.log(now_ms, _starting(step.spec), phase=phase.id, event=index)
+                    self.log.add(now_ms, _starting(step.spec), phase=phase.id, event=index)
                     changed = True
                 outcome = _step_outcome(step, traversed, actions)
                 if outcome is None:
@@ -275,14 +229,14 @@ class VdaTask(BaseModel):
                     self.end(now_ms, "failed", text, "error")
                     return True
                 step.status = "completed"
-                self.log(now_ms, text, phase=phase.id, event=index)
+                self.log.add(now_ms, text, phase=phase.id, event=index)
                 changed = True
             phase.finish_ms = now_ms
-            self.log(now_ms, "Completed phase", phase=phase.id)
+            self.log.add(now_ms, "Completed phase", phase=phase.id)
         if self.status in ("underway", "blocked"):
             self.status = "completed"
             self.finish_ms = now_ms
-            self.log(now_ms, "Task completed")
+            self.log.add(now_ms, "Task completed")
             changed = True
         return changed
 
