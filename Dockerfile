@@ -1,5 +1,5 @@
 # fleethub image: one image for every process; the first argument picks it
-# (`hub`, `proxy`, `api`, `migrate`, `sim`, `up`). See k8s/README.md.
+# (`hub`, `proxy`, `api`, `vda5050`, `migrate`, `sim`, `up`). See k8s/README.md.
 # Needs BuildKit (the default builder since Docker 23; buildah/podman too) for RUN --mount.
 
 # --- builder: a wheel of the project plus wheels of all its dependencies -------------
@@ -15,6 +15,7 @@ COPY proxy ./proxy
 COPY rest_api ./rest_api
 COPY ros_bridge ./ros_bridge
 COPY simulator ./simulator
+COPY vda5050 ./vda5050
 RUN python -m pip wheel --wheel-dir /wheels .
 
 # --- final: the wheels installed offline; no compilers, no sources, no build cache -------
@@ -36,7 +37,7 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
 WORKDIR /tmp
 USER 10001:10001
 # 8000 api (REST, OpenAPI, dashboard) · 8100 hub (/_internal ingest) · 8200 proxy (socket.io)
-EXPOSE 8000 8100 8200
+EXPOSE 8000 8100 8200 8400
 # Each process has its own port and /healthz, so the health check lives in the
 # orchestrator (Kubernetes probes on /healthz and /readyz), not here.
 ENTRYPOINT ["fleethub"]

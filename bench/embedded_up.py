@@ -51,6 +51,8 @@ async def measure(robots: int, seconds: float) -> dict[str, float]:
         "FLEETHUB_DATA_DIR": data_dir,
         "FLEETHUB_API_PORT": str(port),
         "FLEETHUB_SIM_ROBOTS": str(robots),
+        # The RMF simulator alone, as the figures in the README were measured.
+        "FLEETHUB_VDA5050": "off",
         "FLEETHUB_LOG_LEVEL": "WARNING",
     }
     started = time.monotonic()

@@ -112,5 +112,37 @@ AUTH_FORBIDDEN = Counter(
 )
 
 
+# --- VDA 5050 master control (vda5050/) ---------------------------------------------------
+VDA_MESSAGES = Counter(
+    "fleethub_vda5050_messages_total",
+    "VDA 5050 messages taken from vehicles, by topic (state, connection, factsheet, visualization).",
+    ["topic"],
+)
+VDA_REJECTED = Counter(
+    "fleethub_vda5050_rejected_total",
+    "VDA 5050 messages refused, by reason (malformed_json, invalid_field, non_finite_number, "
+    "message_too_large, unsupported_version, wrong_vehicle, unknown_vehicle...).",
+    ["reason"],
+)
+VDA_OUTDATED = Counter(
+    "fleethub_vda5050_outdated_total",
+    "Valid VDA 5050 states dropped because a newer one (a higher headerId) was already taken.",
+)
+VDA_UNKNOWN_VEHICLES = Counter(
+    "fleethub_vda5050_unknown_vehicles_total",
+    "Vehicles no configuration names that appeared, by what was done (registered, refused).",
+    ["action"],
+)
+VDA_SENT = Counter(
+    "fleethub_vda5050_sent_total",
+    "VDA 5050 messages the master control published, by kind (order, order_update, "
+    "order_resend, cancel, cancel_resend).",
+    ["kind"],
+)
+VDA_ONLINE = Gauge(
+    "fleethub_vda5050_vehicles_online", "VDA 5050 vehicles whose connection is ONLINE."
+)
+
+
 async def metrics_handler(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -218,6 +218,74 @@ class Settings:
     retention_batch_rows: int = 2000
     """Rows deleted per statement, so pruning never holds the database for long."""
 
+    # --- VDA 5050 master control and its MQTT link (vda5050/, fleetcore/mqtt.py) ----------
+    mqtt_url: str = ""
+    """The MQTT broker of the VDA 5050 vehicles: ``mqtt://host:1883`` or ``mqtts://host:8883``
+    (credentials may be in the URL). Empty: ``fleethub up`` runs a broker in its own process
+    (see ``mqtt_embedded_port``); ``fleethub vda5050`` refuses to start without one."""
+    mqtt_username: str = ""
+    """Overrides the URL's user name."""
+    mqtt_password: str = ""
+    """Overrides the URL's password."""
+    mqtt_ca_file: str = ""
+    """PEM bundle that verifies an ``mqtts://`` broker; empty: the system's trust store."""
+    mqtt_cert_file: str = ""
+    """Client certificate (PEM), for brokers that authenticate clients by certificate..."""
+    mqtt_key_file: str = ""
+    """...and its key."""
+    mqtt_protocol: str = "3.1.1"
+    """MQTT protocol version: ``3.1.1`` or ``5``."""
+    mqtt_keepalive_s: int = 15
+    """MQTT keep-alive; the broker declares a silent client gone after 1.5 times this."""
+    mqtt_client_id: str = "fleethub-master-control"
+    """The master control's MQTT client id (the broker's ACL names it)."""
+    mqtt_embedded_port: int = 0
+    """Port of the broker ``fleethub up`` embeds when ``mqtt_url`` is empty (on ``host``);
+    0: a free port, printed at start."""
+    vda5050: bool = False
+    """Run the VDA 5050 master control inside ``fleethub up`` (on in ``up``, the demo)."""
+    vda5050_interface: str = "uagv"
+    """The topics' interfaceName level: ``{interface}/{major}/{manufacturer}/{serial}/{topic}``."""
+    vda5050_major: str = "v2"
+    """The topics' majorVersion level."""
+    vda5050_vehicles: str = ""
+    """Which fleet and robot each vehicle is: ``acme/0001=forklifts/fl1, acme/0002=forklifts/fl2``."""
+    vda5050_default_fleet: str = "vda5050"
+    """The fleet unknown vehicles join (as their serial number); empty: unknown vehicles are refused."""
+    vda5050_max_vehicles: int = 1000
+    """Most vehicles the master control keeps; more unknown ones are refused."""
+    vda5050_nav_graph: str = ""
+    """A building map JSON (as ``GET /building_map`` answers) whose nav graphs the vehicles drive on,
+    one map per level; empty: the simulated site's (the demo's) map."""
+    vda5050_nav_graph_name: str = ""
+    """Which nav graph of each level; empty: the first."""
+    vda5050_release_nodes: int = 4
+    """Nodes of an order released ahead of the vehicle (the base); the rest is horizon."""
+    vda5050_horizon_nodes: int = 20
+    """Unreleased nodes shown after the base."""
+    vda5050_node_deviation_m: float = 0.5
+    """``allowedDeviationXY`` of order nodes."""
+    vda5050_state_timeout_s: float = 60.0
+    """A vehicle whose last state is older than this leaves its fleet's state (the spec asks
+    for a state at least every 30 s)."""
+    vda5050_resend_s: float = 3.0
+    """An order update or cancel the vehicle's state does not show after this long is sent again."""
+    vda5050_max_message_bytes: int = 256 << 10
+    """Largest message taken from a vehicle."""
+    vda5050_port: int = 8400
+    """Health and metrics of ``fleethub vda5050`` (``/healthz``, ``/readyz``, ``/metrics``)."""
+    vda5050_sim_vehicles: int = 0
+    """Simulated VDA 5050 vehicles ``fleethub up`` runs as outside MQTT clients (3 in ``up``)."""
+    vda5050_sim_speed_mps: float = 1.0
+    """How fast simulated vehicles drive."""
+    vda5050_sim_rate_hz: float = 2.0
+    """How often simulated vehicles publish their state (the spec's 1-2 Hz)."""
+    vda5050_sim_action_s: float = 3.0
+    """How long a simulated pick or drop takes."""
+    vda5050_sim_failure_probability: float = 0.0
+    """Chance that a simulated pick or drop fails (an action FAILED and an error), 0 to 1."""
+    # --- end of the VDA 5050 block ----------------------------------------------------------
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -257,9 +325,11 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-UP_DEFAULTS: Mapping[str, Any] = MappingProxyType({"derive_reassign": True})
+UP_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {"derive_reassign": True, "vda5050": True, "vda5050_sim_vehicles": 3}
+)
 """Where ``fleethub up`` differs from the defaults: the demo shows a stopped robot's task
-dispatched again."""
+dispatched again, and VDA 5050 vehicles beside the RMF fleets."""
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "bridge": "Run the ROS 2 bridge at an RMF site: RMF's topics to the hub at --hub-url "
     "(site token: --ingest-token), the hub's commands back to RMF. Needs the ROS extra "
     "(scripts/build_ros_interfaces.sh); --ros-bridge runs the same bridge inside the hub instead.",
+    "vda5050": "Run the VDA 5050 master control: vehicles on the MQTT broker at --mqtt-url shown and "
+    "commanded as fleets of the hub at --hub-url (site token: --ingest-token).",
     "migrate": "Apply pending database migrations (run before starting hub/api on a new or upgraded database).",
     "user": "Manage users, roles, security groups and grants (`fleethub user --help` lists the actions).",
 }
@@ -145,7 +147,7 @@ async def _up(settings: Settings) -> None:
     from fleetcore.auth.tokens import with_generated_jwt_secret
     from fleetcore.map_images import with_generated_url_signing_key
     from fleetcore.site_token import SITE_TOKEN_FILE, with_generated_site_token
-    from fleethub.embedded import HUB_KEY, create_app, simulated_site
+    from fleethub.embedded import HUB_KEY, create_app, simulated_site, vda5050_site
 
     def banner(base: str) -> str:
         ws = base.replace("http", "ws", 1)
@@ -168,13 +170,28 @@ async def _up(settings: Settings) -> None:
             with_generated_site_token(settings.replace(hub_port=settings.api_port))
         )
     )
+
+    @contextlib.asynccontextmanager
+    async def sites() -> AsyncIterator[None]:
+        async with simulated_site(settings):
+            if not settings.vda5050:
+                yield
+                return
+            async with vda5050_site(settings) as mqtt_url:
+                print(
+                    f"  VDA 5050   {mqtt_url}   ({settings.vda5050_sim_vehicles} simulated "
+                    f"vehicles, topics {settings.vda5050_interface}/{settings.vda5050_major}/...)",
+                    flush=True,
+                )
+                yield
+
     app = create_app(settings)
     await _serve(
         app,
         settings.host,
         settings.api_port,
         banner,
-        beside=lambda: simulated_site(settings),
+        beside=sites,
         failed=app[HUB_KEY].failed,
     )
 
@@ -244,6 +261,32 @@ async def _bridge(settings: Settings) -> None:
     await run(settings)
 
 
+async def _vda5050(settings: Settings) -> None:
+    from fleetcore.site_token import require_site_token
+    from vda5050.service import MasterControlService, health_app, mqtt_config, nav_graph, running
+
+    require_site_token(settings, "`fleethub vda5050`")
+    if not settings.mqtt_url:
+        raise ConfigError(
+            "`fleethub vda5050` needs the vehicles' broker: set FLEETHUB_MQTT_URL "
+            "(mqtt://host:1883 or mqtts://host:8883)"
+        )
+    service = MasterControlService(settings, mqtt=mqtt_config(settings), graph=nav_graph(settings))
+    await _serve(
+        health_app(service),
+        settings.host,
+        settings.vda5050_port,
+        lambda b: f"VDA 5050 master control on {b} (health, metrics)",
+        beside=lambda: _entered(running(service)),
+    )
+
+
+@contextlib.asynccontextmanager
+async def _entered(context: contextlib.AbstractAsyncContextManager[Any]) -> AsyncIterator[None]:
+    async with context:
+        yield
+
+
 async def _migrate(settings: Settings) -> None:
     from fleetcore.store.db import close_database, migrate, open_database
 
@@ -262,5 +305,6 @@ _RUNNERS: dict[str, Callable[[Settings], Awaitable[None]]] = {
     "api": _api,
     "sim": _sim,
     "bridge": _bridge,
+    "vda5050": _vda5050,
     "migrate": _migrate,
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -108,3 +109,42 @@ async def simulated_site(settings: Settings) -> AsyncIterator[None]:
         yield
     finally:
         await cancel_and_wait(task, grace_s=CLEANUP_GRACE_S)
+
+
+@contextlib.asynccontextmanager
+async def vda5050_site(settings: Settings) -> AsyncIterator[str]:
+    """The VDA 5050 master control beside the app, and its simulated vehicles; yields the broker URL.
+
+    With no ``mqtt_url`` the broker is embedded here too (amqtt, on ``host``).
+    The master control reaches the hub over ``/_internal`` like any site.
+    """
+    # The MQTT stack takes about half a second of CPU to import: off the event loop,
+    # so the RMF site starting beside it is not held up.
+    await asyncio.to_thread(_import_mqtt_stack)
+    from simulator.building import sample_site
+    from simulator.vehicles import SimFleet, sim_fleet_config
+    from vda5050.service import MasterControlService, master_config, mqtt_config, nav_graph, running
+
+    async with contextlib.AsyncExitStack() as stack:
+        url = settings.mqtt_url
+        if not url:
+            from fleethub.mqtt_broker import embedded_broker
+
+            url = await stack.enter_async_context(
+                embedded_broker(settings.host, settings.mqtt_embedded_port)
+            )
+        mqtt = mqtt_config(settings, url)
+        service = MasterControlService(settings, mqtt=mqtt, graph=nav_graph(settings))
+        await stack.enter_async_context(running(service))
+        if settings.vda5050_sim_vehicles > 0:
+            fleet = SimFleet(
+                sample_site(), mqtt, master_config(settings).topics, sim_fleet_config(settings)
+            )
+            task = asyncio.create_task(fleet.run(), name="vda5050-vehicles")
+            stack.push_async_callback(cancel_and_wait, task, grace_s=CLEANUP_GRACE_S)
+        yield url
+
+
+def _import_mqtt_stack() -> None:
+    for module in ("fleethub.mqtt_broker", "simulator.vehicles", "vda5050.service"):
+        importlib.import_module(module)

@@ -6,6 +6,12 @@ request_id and RMF's response JSON (``dispatch_task_response`` and friends).
 A request_id seen before is answered again from memory and not acted on:
 RMF itself would act twice, but the hub never sends a key twice, so a second
 request here would be a bug the tests should see (``requests`` counts them).
+
+With ``shared`` (another site serves fleets through the same hub, as the
+VDA 5050 master control does in ``fleethub up``), a command for a fleet or
+task this simulation does not have gets no answer, so that site's answer is
+the one the hub takes: the hub hands every command to every site and keeps
+the first answer.
 """
 
 from __future__ import annotations
@@ -28,9 +34,15 @@ class SimCommands:
     """Performs commands on a :class:`Simulation`; ``answer`` sends a response frame."""
 
     def __init__(
-        self, simulation: Simulation, answer: Callable[[bytes], None], *, remembered: int = 10_000
+        self,
+        simulation: Simulation,
+        answer: Callable[[bytes], None],
+        *,
+        remembered: int = 10_000,
+        shared: bool = False,
     ) -> None:
         self.simulation = simulation
+        self._shared = shared
         self._answer = answer
         self._answers: OrderedDict[str, bytes] = OrderedDict()
         self._remembered = remembered
@@ -48,6 +60,8 @@ class SimCommands:
         request_id = str(data.get("request_id", ""))
         self.requests[request_id] += 1
         frame = self._answers.get(request_id)
+        if frame is None and self._shared and not self._ours(data.get("body")):
+            return
         if frame is None:
             self.arrived[request_id] = time.monotonic()
             frame = self._perform(request_id, str(data.get("kind")), data.get("body"))
@@ -56,6 +70,19 @@ class SimCommands:
                 forgotten, _ = self._answers.popitem(last=False)
                 del self.requests[forgotten], self.arrived[forgotten]
         self._answer(frame)
+
+    def _ours(self, body: Any) -> bool:
+        """Whether a command is about this simulation's fleets or tasks (or names neither)."""
+        if not isinstance(body, dict):
+            return True
+        request = body.get("request")
+        fleet = body.get("fleet") or (
+            request.get("fleet_name") if isinstance(request, dict) else None
+        )
+        if fleet and fleet not in self.simulation.fleets:
+            return False
+        task_id = body.get("task_id") or body.get("for_task")
+        return not task_id or task_id in self.simulation.tasks
 
     def _perform(self, request_id: str, kind: str, body: Any) -> bytes:
         try:

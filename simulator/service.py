@@ -53,7 +53,9 @@ class SimulatorService:
         )
         # Answers are durable: one lost while reconnecting would leave its command pending.
         self.commands = SimCommands(
-            self.simulation, lambda frame: self.client.send(frame, durable=True)
+            self.simulation,
+            lambda frame: self.client.send(frame, durable=True),
+            shared=settings.vda5050,
         )
         self.client = SiteClient(
             ingest_url(settings),

@@ -9,10 +9,10 @@ log, each phase log, each event log) and are sent as new entries only.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from fleetcore.contract.rmf.task_rendering import TaskLogBook, phase_state
 from fleetcore.errors import FleethubError
 from simulator.building import Site, Vertex
 
@@ -95,95 +95,19 @@ class PhasePlan:
         return sum(s.estimate_ms for s in self.steps if s.status not in TERMINAL)
 
     def state(self) -> dict[str, Any]:
-        sequence_status = _sequence_status([s.status for s in self.steps])
-        events: dict[str, dict[str, Any]] = {
-            "0": {
-                "id": 0,
-                "status": sequence_status,
-                "name": f"{self.category} sequence",
-                "detail": "",
-                "deps": list(range(1, len(self.steps) + 1)),
-            }
-        }
-        for i, step in enumerate(self.steps, start=1):
-            events[str(i)] = {
-                "id": i,
-                "status": step.status,
-                "name": step.name,
-                "detail": "",
-                "deps": [],
-            }
-        doc: dict[str, Any] = {
-            "id": self.id,
-            "category": self.category,
-            "detail": self.detail,
-            "estimate_millis": self.remaining_ms,
-            "final_event_id": 0,
-            "events": events,
-        }
-        if self.original_estimate_ms is not None:
-            doc["original_estimate_millis"] = self.original_estimate_ms
-        if self.start_ms is not None:
-            doc["unix_millis_start_time"] = self.start_ms
-        if self.finish_ms is not None:
-            doc["unix_millis_finish_time"] = self.finish_ms
+        doc = phase_state(
+            self.id,
+            self.category,
+            self.detail,
+            [(s.status, s.name) for s in self.steps],
+            estimate_ms=self.remaining_ms,
+            original_estimate_ms=self.original_estimate_ms,
+            start_ms=self.start_ms,
+            finish_ms=self.finish_ms,
+        )
         if self.skip_requests:
             doc["skip_requests"] = self.skip_requests
         return doc
-
-
-def _sequence_status(statuses: list[str]) -> str:
-    for terminal in ("failed", "killed", "canceled"):
-        if terminal in statuses:
-            return terminal
-    if all(s in ("completed", "skipped") for s in statuses):
-        return "skipped" if "skipped" in statuses else "completed"
-    if any(s in ("underway", "completed") for s in statuses):
-        return "underway"
-    return "standby"
-
-
-class TaskLogBook:
-    """Log entries with RMF's per-log monotonic ``seq``; hands out only what is new."""
-
-    def __init__(self, task_id: str) -> None:
-        self.task_id = task_id
-        self._seq: dict[tuple[int, ...], itertools.count[int]] = {}
-        self._task: list[dict[str, Any]] = []
-        self._phases: dict[int, dict[str, Any]] = {}
-
-    def add(
-        self,
-        now_ms: int,
-        text: str,
-        *,
-        tier: str = "info",
-        phase: int | None = None,
-        event: int | None = None,
-    ) -> None:
-        key = () if phase is None else (phase,) if event is None else (phase, event)
-        counter = self._seq.setdefault(key, itertools.count())
-        entry = {"seq": next(counter), "tier": tier, "unix_millis_time": now_ms, "text": text}
-        if phase is None:
-            self._task.append(entry)
-            return
-        target = self._phases.setdefault(phase, {})
-        if event is None:
-            target.setdefault("log", []).append(entry)
-        else:
-            target.setdefault("events", {}).setdefault(str(event), []).append(entry)
-
-    def flush(self) -> dict[str, Any] | None:
-        """The task_log update with entries added since the last flush, or ``None``."""
-        if not self._task and not self._phases:
-            return None
-        update: dict[str, Any] = {"task_id": self.task_id}
-        if self._task:
-            update["log"] = self._task
-        if self._phases:
-            update["phases"] = {str(p): body for p, body in self._phases.items()}
-        self._task, self._phases = [], {}
-        return update
 
 
 @dataclass(slots=True)
@@ -216,7 +140,7 @@ class SimTask:
     log: TaskLogBook = field(init=False)
 
     def __post_init__(self) -> None:
-        self.log = TaskLogBook(self.id)
+        self.log = TaskLogBook(task_id=self.id)
 
     @property
     def terminal(self) -> bool:

@@ -47,7 +47,9 @@ SITE_ENV = {
     "FLEETHUB_DERIVE_RESTART_GRACE_S": "0",
 }
 SIM_ROBOTS = 10
-"""``fleethub up``'s default simulated site."""
+"""``fleethub up``'s default simulated site..."""
+VDA_VEHICLES = 3
+"""...and its simulated VDA 5050 vehicles, fleet ``vda5050``, listed beside them."""
 _PASSWORD = re.compile(r"^\s*password:\s*(\S+)\s*$", re.MULTILINE)
 
 
@@ -129,9 +131,9 @@ async def _every_robot_reported(site: Site, timeout: float = 30.0) -> None:
         while True:
             async with session.get(site.base + "/fleets") as resp:
                 fleets = await resp.json() if resp.status == 200 else []
-            if sum(len(fleet["robots"]) for fleet in fleets) == SIM_ROBOTS:
+            if sum(len(fleet["robots"]) for fleet in fleets) == SIM_ROBOTS + VDA_VEHICLES:
                 return
-            assert time.monotonic() < deadline, f"not all {SIM_ROBOTS} robots reported: {fleets}"
+            assert time.monotonic() < deadline, f"not every robot reported: {fleets}"
             await asyncio.sleep(0.2)
 
 

@@ -13,7 +13,14 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.dashboard.conftest import ARTIFACTS, SIM_ROBOTS, Site, bearer, browser_missing
+from tests.dashboard.conftest import (
+    ARTIFACTS,
+    SIM_ROBOTS,
+    VDA_VEHICLES,
+    Site,
+    bearer,
+    browser_missing,
+)
 
 expect = pytest.importorskip(
     "playwright.async_api", reason="the playwright package is missing: pip install -e '.[test]'"
@@ -103,7 +110,7 @@ async def test_after_login_the_map_shows_every_robot_moving(site: Site, page: An
     await log_in(page, site)
     await page.locator("[data-testid=connection][data-status=live]").wait_for()
     rows = page.locator("[data-robot-row]")
-    await expect(rows).to_have_count(SIM_ROBOTS, timeout=10_000)
+    await expect(rows).to_have_count(SIM_ROBOTS + VDA_VEHICLES, timeout=10_000)
     map_view = page.locator("[data-testid=map]")
     first = await map_view.screenshot(path=_artifact("map-1"))
     await page.wait_for_timeout(1500)

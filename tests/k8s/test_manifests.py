@@ -35,7 +35,11 @@ K8S = ROOT / "k8s"
 OVERLAYS = ("self-contained", "managed")
 # The oldest Kubernetes release the manifests are meant for, and the newest with bundled schemas.
 K8S_VERSIONS = ("1.30.0", kv.latest_version())
-COMPONENT_PORTS = {"hub": 8100, "proxy": 8200, "api": 8000}
+COMPONENT_PORTS = {"hub": 8100, "proxy": 8200, "api": 8000, "vda5050": 8400}
+INGRESS_COMPONENTS = ("hub", "proxy", "api")
+"""The components the ingress controller reaches (the master control has no public endpoint)."""
+JOURNAL = "/var/lib/fleethub"
+"""Where the VDA 5050 master control keeps its journal: a volume that outlives the pod."""
 WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
 
 Obj = dict[str, Any]
@@ -73,6 +77,16 @@ def named(objects: list[Obj], kind: str, name: str) -> Obj:
     return found[0]
 
 
+def fleethub_config(objects: list[Obj]) -> dict[str, str]:
+    (config,) = [
+        c
+        for c in of_kind(objects, "ConfigMap")
+        if c["metadata"]["name"].startswith("fleethub-config")
+    ]
+    data: dict[str, str] = config["data"]
+    return data
+
+
 def workloads(objects: list[Obj]) -> list[Obj]:
     return [o for o in objects if o["kind"] in WORKLOAD_KINDS]
 
@@ -94,7 +108,7 @@ def all_containers(workload: Obj) -> Iterator[Obj]:
 
 
 def fleethub_workloads(objects: list[Obj]) -> dict[str, Obj]:
-    """Component (hub, proxy, api) -> its Deployment."""
+    """Component (hub, proxy, api, vda5050) -> its Deployment or StatefulSet."""
     found = {
         pod_labels(w)["app.kubernetes.io/component"]: w
         for w in workloads(objects)
@@ -148,8 +162,17 @@ def test_overlays_render_the_whole_deployment() -> None:
         ("NetworkPolicy", "allow-from-ingress-controller"),
         ("NetworkPolicy", "allow-postgresql-egress"),
         ("NetworkPolicy", "allow-redis-egress"),
+        ("StatefulSet", "fleethub-vda5050"),
+        ("Service", "fleethub-vda5050"),
+        ("NetworkPolicy", "allow-vda5050-to-hub"),
+        ("NetworkPolicy", "allow-hub-from-vda5050"),
+        ("NetworkPolicy", "allow-mqtt-egress"),
     }
     datastores = {
+        ("StatefulSet", "mosquitto"),
+        ("Service", "mosquitto"),
+        ("Secret", "mosquitto"),
+        ("NetworkPolicy", "allow-mosquitto-ingress"),
         ("StatefulSet", "postgresql"),
         ("Service", "postgresql"),
         ("Secret", "postgresql"),
@@ -163,7 +186,7 @@ def test_overlays_render_the_whole_deployment() -> None:
         objects = render(overlay)
         kinds_names = {(o["kind"], o["metadata"]["name"]) for o in objects}
         assert common <= kinds_names, overlay
-        assert len(of_kind(objects, "ConfigMap")) == 1
+        assert fleethub_config(objects)
         assert len(of_kind(objects, "Ingress")) == 4
         if overlay == "self-contained":
             assert datastores <= kinds_names
@@ -229,19 +252,71 @@ def test_every_container_has_requests_limits_and_a_locked_down_security_context(
 
 
 def test_fleethub_pods_write_only_to_an_empty_dir_at_tmp(objects: list[Obj]) -> None:
-    config = of_kind(objects, "ConfigMap")[0]["data"]
+    config = fleethub_config(objects)
     assert config["FLEETHUB_DATA_DIR"].startswith("/tmp/")
-    for workload in fleethub_workloads(objects).values():
+    for component, workload in fleethub_workloads(objects).items():
         volumes = {v["name"]: v for v in pod_spec(workload)["volumes"]}
         for c in all_containers(workload):
             mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
-            assert set(mounts) == {"/tmp"}
+            journal = {JOURNAL} if component == "vda5050" else set()
+            assert set(mounts) == {"/tmp"} | journal
             assert "emptyDir" in volumes[mounts["/tmp"]]
             assert pod_spec(workload)["securityContext"]["runAsUser"] == 10001
 
 
+def test_the_master_control_keeps_its_journal_on_a_volume_and_reaches_the_hub(
+    objects: list[Obj],
+) -> None:
+    master = fleethub_workloads(objects)["vda5050"]
+    assert master["kind"] == "StatefulSet" and master["spec"]["replicas"] == 1
+    (claim,) = master["spec"]["volumeClaimTemplates"]
+    container = main_container(master)
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts[JOURNAL] == claim["metadata"]["name"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["FLEETHUB_DATA_DIR"] == JOURNAL
+    hub = urlsplit(env["FLEETHUB_HUB_URL"])
+    hub_service = named(objects, "Service", hub.hostname or "")
+    assert [p["port"] for p in hub_service["spec"]["ports"]] == [hub.port]
+    assert selects(
+        {"matchLabels": hub_service["spec"]["selector"]},
+        pod_labels(fleethub_workloads(objects)["hub"]),
+    )
+    assert "fleethub-vda5050" in workloads_with_egress_to(objects, hub.port or 0)
+    secret = named(objects, "Secret", "fleethub-secrets")["stringData"]
+    broker = urlsplit(secret["FLEETHUB_MQTT_URL"])
+    assert "fleethub-vda5050" in workloads_with_egress_to(objects, broker.port or 0)
+    assert broker.username == "fleethub-master-control"
+
+
+def test_self_contained_mosquitto_takes_the_master_control_with_the_documented_acl() -> None:
+    objects = render("self-contained")
+    secret = named(objects, "Secret", "fleethub-secrets")["stringData"]
+    broker = urlsplit(secret["FLEETHUB_MQTT_URL"])
+    mosquitto = named(objects, "Secret", "mosquitto")["stringData"]
+    assert broker.password == mosquitto["MASTER_CONTROL_PASSWORD"]
+    ports = [p["port"] for p in named(objects, "Service", "mosquitto")["spec"]["ports"]]
+    assert (broker.hostname, [broker.port]) == ("mosquitto", ports)
+    (config,) = [
+        c for c in of_kind(objects, "ConfigMap") if c["metadata"]["name"].startswith("mosquitto")
+    ]
+    acl = (K8S / "overlays" / "self-contained" / "mosquitto" / "acl").read_text()
+    assert config["data"]["acl"] == acl
+    assert "allow_anonymous false" in config["data"]["mosquitto.conf"]
+    by_name = {w["metadata"]["name"]: w for w in workloads(objects)}
+    allowed = {
+        name
+        for policy in policies_for(objects, pod_labels(by_name["mosquitto"]), "Ingress")
+        for rule in policy["spec"].get("ingress", [])
+        for peer in rule["from"]
+        for name, w in by_name.items()
+        if selects(peer["podSelector"], pod_labels(w))
+    }
+    assert allowed == {"fleethub-vda5050"}
+
+
 def test_probes_readiness_on_readyz_liveness_on_healthz(objects: list[Obj]) -> None:
-    config = of_kind(objects, "ConfigMap")[0]["data"]
+    config = fleethub_config(objects)
     for component, workload in fleethub_workloads(objects).items():
         c = main_container(workload)
         (port,) = c["ports"]
@@ -260,7 +335,7 @@ def test_hub_two_replicas_one_ready_and_migrations_before_start(objects: list[Ob
     # A rolling update waits for new pods to be Ready, which a standby never is.
     assert hub["spec"]["strategy"] == {"type": "Recreate"}
     spec = pod_spec(hub)
-    lease_s = float(of_kind(objects, "ConfigMap")[0]["data"]["FLEETHUB_HUB_LEASE_S"])
+    lease_s = float(fleethub_config(objects)["FLEETHUB_HUB_LEASE_S"])
     assert spec["terminationGracePeriodSeconds"] >= 3 * lease_s
     (migrate,) = spec["initContainers"]
     container = main_container(hub)
@@ -360,7 +435,7 @@ def test_ingress_routes_the_four_paths(objects: list[Obj]) -> None:
 
 
 def test_settings_are_ones_fleethub_accepts(objects: list[Obj]) -> None:
-    config = of_kind(objects, "ConfigMap")[0]["data"]
+    config = fleethub_config(objects)
     secret = named(objects, "Secret", "fleethub-secrets")["stringData"]
     env = {**config, **secret, "FLEETHUB_HUB_NAME": "fleethub-hub-0"}
     known = {ENV_PREFIX + f.upper() for f in Settings.__dataclass_fields__}
@@ -473,13 +548,14 @@ def test_managed_datastores_are_reached_at_their_addresses_only() -> None:
 
 
 def test_ingress_controller_reaches_hub_proxy_and_api(objects: list[Obj]) -> None:
-    for component, workload in fleethub_workloads(objects).items():
+    for component in INGRESS_COMPONENTS:
+        workload = fleethub_workloads(objects)[component]
         port = COMPONENT_PORTS[component]
         rules = [
             rule
             for p in policies_for(objects, pod_labels(workload), "Ingress")
             for rule in p["spec"].get("ingress", [])
-            if allows_port(rule, port)
+            if allows_port(rule, port) and any("namespaceSelector" in peer for peer in rule["from"])
         ]
         (rule,) = rules
         (peer,) = rule["from"]

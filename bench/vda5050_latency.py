@@ -1,0 +1,277 @@
+"""VDA 5050 state → socket.io room latency and the master control's memory, vehicles at 2 Hz.
+
+Runs a private Mosquitto, the embedded system (hub, proxy, REST) in this
+process, and ``fleethub vda5050`` as its own process (so its memory is its
+own). ``--vehicles`` MQTT clients each publish a VDA 5050 state at ``--rate``
+Hz for ``--seconds``; every state carries a new ``agvPosition.x``, and a
+socket.io client subscribed to ``/fleets/vda5050/state`` notes when each
+(vehicle, x) first shows up in the room. Reported:
+
+- state → room latency p50/p99 (publish on the broker to the fleet state in
+  the room, through the master control, the hub's ingest, derive, store and
+  publish, and the proxy);
+- the baseline measured in the same run, before: the same vehicles and rate
+  publishing raw MQTT messages to one subscriber on the same broker (the
+  broker's round trip, the floor under the path);
+- the master control process's resident memory (RSS) after the run, and
+  with no vehicles.
+
+Reproduce: .venv/bin/python bench/vda5050_latency.py --vehicles 50 --rate 2 --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiomqtt
+import socketio
+from aiohttp.test_utils import TestServer
+
+from fleetcore.contract.vda5050 import encode, v2
+from fleetcore.settings import Settings
+from fleethub.embedded import create_app
+
+TOKEN = "bench-site-token-" + "x" * 32
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[int(0.99 * (len(ordered) - 1))]
+    return f"p50 {statistics.median(ordered) * 1000:.1f} ms / p99 {p99 * 1000:.1f} ms"
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def mosquitto(workdir: Path) -> AsyncIterator[int]:
+    port = free_port()
+    config = workdir / "mosquitto.conf"
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n"
+        "max_queued_messages 100000\n"
+    )
+    binary = shutil.which("mosquitto")
+    if binary is None:
+        raise SystemExit("mosquitto is not installed (apt-get install mosquitto)")
+    proc = await asyncio.create_subprocess_exec(
+        binary,
+        "-c",
+        str(config),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    await asyncio.sleep(0.5)
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+def state(serial: str, header: int, x: float) -> bytes:
+    return encode(
+        v2.State(
+            headerId=header,
+            timestamp=datetime.now(UTC),
+            version="2.1.0",
+            manufacturer="bench",
+            serialNumber=serial,
+            orderId="",
+            orderUpdateId=0,
+            lastNodeId="",
+            lastNodeSequenceId=0,
+            driving=True,
+            operatingMode="AUTOMATIC",
+            nodeStates=[],
+            edgeStates=[],
+            agvPosition=v2.AgvPosition(x=x, y=5.0, theta=0.0, mapId="L1", positionInitialized=True),
+            actionStates=[],
+            batteryState=v2.BatteryState(batteryCharge=80.0, charging=False),
+            errors=[],
+            safetyState=v2.SafetyState(eStop="NONE", fieldViolation=False),
+        )
+    )
+
+
+async def publishers(
+    port: int,
+    vehicles: int,
+    rate: float,
+    seconds: float,
+    topic_of: str,
+    sent: dict[tuple[str, float], float],
+) -> None:
+    """Each vehicle publishes a state with a fresh x every 1/rate s, staggered over the period."""
+
+    async def one(i: int) -> None:
+        serial = f"b{i}"
+        async with aiomqtt.Client(
+            "127.0.0.1", port, identifier=f"bench-{serial}-{topic_of}"
+        ) as client:
+            if topic_of == "state":
+                connection = v2.Connection(
+                    headerId=0,
+                    timestamp=datetime.now(UTC),
+                    version="2.1.0",
+                    manufacturer="bench",
+                    serialNumber=serial,
+                    connectionState="ONLINE",
+                )
+                await client.publish(
+                    f"uagv/v2/bench/{serial}/connection", encode(connection), qos=1, retain=True
+                )
+            await asyncio.sleep(i / vehicles / rate)
+            end = time.monotonic() + seconds
+            k = 0
+            while time.monotonic() < end:
+                k += 1
+                x = round(1.0 + k * 0.01, 3)
+                sent[(serial, x)] = time.monotonic()
+                topic = (
+                    f"uagv/v2/bench/{serial}/state"
+                    if topic_of == "state"
+                    else f"bench/raw/{serial}"
+                )
+                await client.publish(topic, state(serial, k, x))
+                await asyncio.sleep(1.0 / rate)
+
+    await asyncio.gather(*(one(i) for i in range(vehicles)))
+
+
+async def baseline(port: int, args: argparse.Namespace) -> list[float]:
+    sent: dict[tuple[str, float], float] = {}
+    latencies: list[float] = []
+    async with aiomqtt.Client("127.0.0.1", port, identifier="bench-raw-subscriber") as sub:
+        await sub.subscribe("bench/raw/+")
+
+        async def receive() -> None:
+            import orjson
+
+            async for message in sub.messages:
+                now = time.monotonic()
+                doc = orjson.loads(message.payload)
+                start = sent.get((doc["serialNumber"], doc["agvPosition"]["x"]))
+                if start is not None:
+                    latencies.append(now - start)
+
+        reader = asyncio.create_task(receive())
+        await publishers(port, args.vehicles, args.rate, args.seconds, "raw", sent)
+        await asyncio.sleep(0.5)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+    return latencies
+
+
+async def through_fleethub(
+    port: int, base: str, workdir: Path, args: argparse.Namespace
+) -> tuple[list[float], float, float]:
+    vda_port = free_port()
+    env = {
+        **os.environ,
+        "FLEETHUB_MQTT_URL": f"mqtt://127.0.0.1:{port}",
+        "FLEETHUB_HUB_URL": base,
+        "FLEETHUB_INGEST_TOKEN": TOKEN,
+        "FLEETHUB_DATA_DIR": str(workdir / "master-control"),
+        "FLEETHUB_VDA5050_PORT": str(vda_port),
+        "FLEETHUB_LOG_LEVEL": "WARNING",
+    }
+    master = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fleethub", "vda5050", env=env
+    )
+    await asyncio.sleep(3.0)
+    idle_rss = rss_mb(master.pid)
+    sent: dict[tuple[str, float], float] = {}
+    latencies: list[float] = []
+    seen: set[tuple[str, float]] = set()
+    sio = socketio.AsyncClient(reconnection=False)
+
+    async def on_fleet(data: dict[str, object]) -> None:
+        now = time.monotonic()
+        robots = data.get("robots", {})
+        assert isinstance(robots, dict)
+        for name, robot in robots.items():
+            key = (name, robot["location"]["x"])
+            start = sent.get(key)
+            if start is not None and key not in seen:
+                seen.add(key)
+                latencies.append(now - start)
+
+    sio.on("/fleets/vda5050/state", on_fleet)
+    await sio.connect(base, transports=["websocket"])
+    await sio.call("subscribe", {"room": "/fleets/vda5050/state"}, timeout=5)
+    try:
+        await publishers(port, args.vehicles, args.rate, args.seconds, "state", sent)
+        await asyncio.sleep(1.0)
+        busy_rss = rss_mb(master.pid)
+    finally:
+        await sio.disconnect()
+        master.terminate()
+        await master.wait()
+    print(f"  states published {len(sent)}, seen in the room {len(seen)}")
+    return latencies, idle_rss, busy_rss
+
+
+async def main(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    workdir = Path(tempfile.mkdtemp(prefix="fleethub-bench-vda-"))
+    settings = Settings(
+        data_dir=workdir,
+        auth_mode="off",
+        ingest_token=TOKEN,
+        sim_auto_tasks_s=0,
+        derive_restart_grace_s=3600,
+    )
+    server = TestServer(create_app(settings), host="127.0.0.1", port=0)
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    try:
+        async with mosquitto(workdir) as port:
+            print(f"{args.vehicles} vehicles at {args.rate} Hz for {args.seconds} s")
+            raw = await baseline(port, args)
+            print(f"baseline, raw MQTT round trip on the same broker: {percentiles(raw)}")
+            path, idle, busy = await through_fleethub(port, base, workdir, args)
+            print(f"state -> room through fleethub:                {percentiles(path)}")
+            ratio = statistics.median(path) / statistics.median(raw)
+            print(f"  p50 ratio to the baseline: {ratio:.1f}x")
+            print(
+                f"master control RSS: {idle:.0f} MB with no vehicles, {busy:.0f} MB with {args.vehicles}"
+            )
+    finally:
+        await server.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--vehicles", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=2.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    asyncio.run(main(parser.parse_args()))

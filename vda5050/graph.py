@@ -1,0 +1,177 @@
+"""The navigation graph the master control plans on: the building map's nav graphs, by level.
+
+Each level's graph (``nav_graphs``, the one named by ``vda5050_nav_graph_name``
+or the first) becomes the nodes and lanes of one VDA 5050 map: ``mapId`` is
+the level's name. A named vertex keeps its name as ``nodeId`` (so places read
+the same in the dashboard, the vehicle's state and its logs); a junction
+without a name is ``{level}:{index}``. Lanes are bidirectional unless the map
+says unidirectional (``edge_type`` 1). Lifts join levels in RMF but need
+lift requests, out of scope here: a route never leaves its level.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from pydantic import ValidationError
+
+from fleetcore.contract.rmf import BuildingMap
+from fleetcore.contract.rmf.building_map import GraphNode
+from fleetcore.errors import ConfigError
+
+UNIDIRECTIONAL = 1
+"""rmf_building_map_msgs/GraphEdge EDGE_TYPE_UNIDIRECTIONAL."""
+
+
+@dataclass(frozen=True, slots=True)
+class GraphVertex:
+    id: str
+    """The VDA 5050 ``nodeId``."""
+    map: str
+    """The level: the VDA 5050 ``mapId``."""
+    x: float
+    y: float
+    place: bool
+    charger: bool = False
+    dispenser: str = ""
+    ingestor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    id: str
+    """The VDA 5050 ``edgeId``."""
+    start: str
+    end: str
+    length: float
+
+
+class NoRoute(ValueError):
+    """Two places no lane joins (another level, or a one-way lane the wrong way)."""
+
+
+class NavGraph:
+    """Vertices and lanes of every level, with shortest routes (Dijkstra, cached per source)."""
+
+    def __init__(self, vertices: list[GraphVertex], lanes: list[Lane]) -> None:
+        self.vertices = {v.id: v for v in vertices}
+        self._out: dict[str, list[Lane]] = {v.id: [] for v in vertices}
+        for lane in lanes:
+            self._out[lane.start].append(lane)
+        self._trees: dict[str, tuple[dict[str, float], dict[str, Lane]]] = {}
+
+    @classmethod
+    def from_building_map(cls, building: BuildingMap, graph_name: str = "") -> NavGraph:
+        vertices: list[GraphVertex] = []
+        lanes: list[Lane] = []
+        for level in building.levels:
+            graphs = [g for g in level.nav_graphs if not graph_name or g.name == graph_name]
+            if not graphs:
+                continue
+            graph = graphs[0]
+            ids = [_vertex_id(level.name, i, node) for i, node in enumerate(graph.vertices)]
+            vertices += [_vertex(ids[i], level.name, n) for i, n in enumerate(graph.vertices)]
+            for edge in graph.edges:
+                a, b = graph.vertices[edge.v1_idx], graph.vertices[edge.v2_idx]
+                length = math.hypot(a.x - b.x, a.y - b.y)
+                ends = [(edge.v1_idx, edge.v2_idx)]
+                if edge.edge_type != UNIDIRECTIONAL:
+                    ends.append((edge.v2_idx, edge.v1_idx))
+                lanes += [Lane(f"{level.name}:{i}-{j}", ids[i], ids[j], length) for i, j in ends]
+        if not vertices:
+            raise ConfigError(
+                f"the building map {building.name!r} has no navigation graph"
+                + (f" named {graph_name!r}" if graph_name else "")
+            )
+        return cls(vertices, lanes)
+
+    @classmethod
+    def from_file(cls, path: Path, graph_name: str = "") -> NavGraph:
+        """A building map as JSON (what ``GET /building_map`` answers, or RMF's BuildingMap)."""
+        try:
+            building = BuildingMap.model_validate(orjson.loads(path.read_bytes()))
+        except FileNotFoundError:
+            raise ConfigError(f"the VDA 5050 navigation graph file {path} does not exist") from None
+        except (orjson.JSONDecodeError, ValidationError) as exc:
+            raise ConfigError(f"{path} is not a building map: {exc}") from None
+        return cls.from_building_map(building, graph_name)
+
+    def vertex(self, vertex_id: str) -> GraphVertex | None:
+        return self.vertices.get(vertex_id)
+
+    def place(self, name: object) -> GraphVertex | None:
+        """The named place ``name``, or None."""
+        vertex = self.vertices.get(name) if isinstance(name, str) else None
+        return vertex if vertex is not None and vertex.place else None
+
+    def nearest(self, map_id: str, x: float, y: float) -> tuple[GraphVertex, float] | None:
+        """The vertex of ``map_id`` nearest to (x, y) and how far it is; None on an unknown map."""
+        best: tuple[GraphVertex, float] | None = None
+        for vertex in self.vertices.values():
+            if vertex.map != map_id:
+                continue
+            gap = math.hypot(vertex.x - x, vertex.y - y)
+            if best is None or gap < best[1]:
+                best = (vertex, gap)
+        return best
+
+    def _tree(self, source: str) -> tuple[dict[str, float], dict[str, Lane]]:
+        cached = self._trees.get(source)
+        if cached is not None:
+            return cached
+        dist: dict[str, float] = {source: 0.0}
+        via: dict[str, Lane] = {}
+        frontier = [(0.0, source)]
+        while frontier:
+            d, node = heapq.heappop(frontier)
+            if d > dist[node]:
+                continue
+            for lane in self._out[node]:
+                nd = d + lane.length
+                if nd < dist.get(lane.end, math.inf):
+                    dist[lane.end] = nd
+                    via[lane.end] = lane
+                    heapq.heappush(frontier, (nd, lane.end))
+        self._trees[source] = (dist, via)
+        return dist, via
+
+    def distance(self, source: str, target: str) -> float:
+        return self._tree(source)[0].get(target, math.inf)
+
+    def route(self, source: str, target: str) -> list[Lane]:
+        """The lanes from ``source`` to ``target``, in order; empty if already there."""
+        dist, via = self._tree(source)
+        if target not in dist:
+            raise NoRoute(f"no lane leads from {source} to {target}")
+        lanes: list[Lane] = []
+        node = target
+        while node != source:
+            lane = via[node]
+            lanes.append(lane)
+            node = lane.start
+        return lanes[::-1]
+
+
+def _vertex_id(level: str, index: int, node: GraphNode) -> str:
+    return node.name or f"{level}:{index}"
+
+
+def _vertex(vertex_id: str, level: str, node: GraphNode) -> GraphVertex:
+    params = {p.name: p for p in node.params}
+    charger = params.get("is_charger")
+    dispenser = params.get("pickup_dispenser")
+    ingestor = params.get("dropoff_ingestor")
+    return GraphVertex(
+        id=vertex_id,
+        map=level,
+        x=node.x,
+        y=node.y,
+        place=bool(node.name),
+        charger=bool(charger and charger.value_bool),
+        dispenser=dispenser.value_string if dispenser else "",
+        ingestor=ingestor.value_string if ingestor else "",
+    )

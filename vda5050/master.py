@@ -1,0 +1,592 @@
+"""The master control: VDA 5050 vehicles on one side, the hub's ingest and commands on the other.
+
+Everything here is synchronous and driven from outside (MQTT messages, the
+hub's frames, ``tick()``), with the clocks injected, so tests drive it
+directly. It sends the hub what an RMF fleet adapter would: each fleet's
+``fleet_state_update`` (the fleets it serves, announced even while empty),
+``fleet_log_update``, and its tasks' ``task_state_update`` and
+``task_log_update``; and it answers the hub's ``command`` frames for its
+fleets and tasks (dispatch, robot task, cancel, kill) with
+``command_response``. Commands for other fleets or tasks get no answer: the
+site that serves them answers.
+
+A vehicle is shown while its connection is ONLINE and its last state is no
+older than ``state_timeout_s``; a CONNECTIONBROKEN (the broker's last will)
+or OFFLINE takes it out of its fleet's state at once, so the hub derives it
+stale, then offline with an alert, as for an RMF robot that went silent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleetcore import metrics
+from fleetcore.contract.commands import COMMAND_FRAME, CommandKind
+from fleetcore.contract.ingest import IngestType, encode
+from fleetcore.contract.vda5050 import (
+    Reason,
+    Topics,
+    VdaRejected,
+    VehicleId,
+    decode,
+    v2,
+)
+from fleetcore.mqtt import Outgoing
+from vda5050.graph import GraphVertex, NavGraph, NoRoute
+from vda5050.journal import Journal
+from vda5050.orders import (
+    ReleasePolicy,
+    cancel_action,
+    extend,
+    first_release,
+    lay_route,
+    order_body,
+)
+from vda5050.outbox import Outbox
+from vda5050.requests import TaskRefused, read_request
+from vda5050.tasks import VdaTask
+from vda5050.vehicles import AUTOMATIC_MODES, Vehicle
+
+vda_logger = logging.getLogger("fleethub.vda5050")
+
+ORDER_REFUSALS = frozenset({"orderError", "orderUpdateError", "validationError", "noRouteError"})
+"""errorTypes with which vehicles refuse an order (spec 6.6.4)."""
+DEFAULT_SPEED_MPS = 1.0
+"""For estimates, when a vehicle's factsheet does not give ``speedMax``."""
+ANSWERS_RESENT_S = 600.0
+"""After a restart, answers given this recently are sent to the hub again (it ignores repeats)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MasterConfig:
+    topics: Topics
+    vehicles: dict[VehicleId, tuple[str, str]]
+    """Configured vehicles: ``(fleet, robot)`` by vehicle."""
+    default_fleet: str
+    """Where unknown vehicles are registered; empty: they are refused."""
+    max_vehicles: int = 1000
+    state_timeout_s: float = 60.0
+    resend_s: float = 3.0
+    """An order update or cancel not seen in the vehicle's state this long is sent again."""
+    max_message_bytes: int = 256 << 10
+    release: ReleasePolicy = field(default_factory=ReleasePolicy)
+    finished_tasks_kept: int = 200
+
+    @property
+    def fleets(self) -> set[str]:
+        configured = {fleet for fleet, _ in self.vehicles.values()}
+        return configured | ({self.default_fleet} if self.default_fleet else set())
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class MasterControl:
+    """Vehicles, their tasks and orders; see the module doc."""
+
+    def __init__(
+        self,
+        config: MasterConfig,
+        graph: NavGraph,
+        journal: Journal,
+        *,
+        to_hub: Callable[[bytes, bool], None],
+        to_vehicles: Callable[[Outgoing], bool],
+        clock_ms: Callable[[], int] = wall_ms,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.graph = graph
+        self.journal = journal
+        self._to_hub = to_hub
+        self._clock_ms = clock_ms
+        self._monotonic = monotonic
+        self.outbox = Outbox(config.topics, journal, to_vehicles)
+        self.vehicles: dict[VehicleId, Vehicle] = {}
+        self.tasks: dict[str, VdaTask] = {}
+        self._refused: set[VehicleId] = set()
+        self._logged: set[tuple[VehicleId, str]] = set()
+        self._dirty: set[str] = set()
+        self._fleet_log: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self._fleet_log_seq: dict[tuple[str, str], int] = {}
+        self._restore()
+
+    # ------------------------------------------------------------ restore
+
+    def _restore(self) -> None:
+        """Tasks from the journal: finished ones to re-send, running ones to carry on."""
+        for doc in self.journal.tasks(finished_kept=self.config.finished_tasks_kept):
+            task = VdaTask.model_validate_json(doc)
+            self.tasks[task.id] = task
+        running = [t for t in self.tasks.values() if not t.terminal and t.order is not None]
+        if running:
+            vda_logger.info(
+                "carrying on %d orders from the journal: %s",
+                len(running),
+                ", ".join(
+                    f"{t.id} on {t.robot} (update {t.order.update_id})" for t in running if t.order
+                ),
+            )
+
+    def hub_snapshot(self, *, first: bool) -> list[bytes]:
+        """What the hub gets on every (re)connect: fleets, tasks; after a start, recent answers."""
+        frames = [encode(IngestType.FLEET_STATE, state) for state in self.fleet_states()]
+        frames += [encode(IngestType.TASK_STATE, t.state()) for t in self.tasks.values()]
+        if first:
+            since = self._clock_ms() - int(ANSWERS_RESENT_S * 1000)
+            frames += self.journal.recent_answers(since)
+        return frames
+
+    # ---------------------------------------------------------- vehicles
+
+    def on_mqtt(self, topic_name: str, payload: bytes) -> None:
+        """A message from the broker; never raises for what a vehicle sent."""
+        address = self.config.topics.parse(topic_name)
+        if address is None:
+            return
+        vehicle_id, topic = address
+        try:
+            message = decode(topic, vehicle_id, payload, self.config.max_message_bytes)
+            vehicle = self._vehicle(vehicle_id)
+        except VdaRejected as exc:
+            self._reject(vehicle_id, exc)
+            return
+        metrics.VDA_MESSAGES.labels(topic.value).inc()
+        if isinstance(message, v2.State):
+            self._on_state(vehicle, message)
+        elif isinstance(message, v2.Connection):
+            self._on_connection(vehicle, message.connectionState)
+        elif isinstance(message, v2.Factsheet):
+            vehicle.factsheet = message
+        elif isinstance(message, v2.Visualization) and message.agvPosition is not None:
+            vehicle.see(message.agvPosition)
+            self._dirty.add(vehicle.fleet)
+
+    def _reject(self, vehicle_id: VehicleId, exc: VdaRejected) -> None:
+        metrics.VDA_REJECTED.labels(exc.reason.value).inc()
+        key = (vehicle_id, exc.reason.value)
+        if key in self._logged or len(self._logged) >= self.config.max_vehicles * 10:
+            return
+        self._logged.add(key)
+        vda_logger.warning("refused a message from vehicle %s: %s", vehicle_id, exc)
+
+    def _vehicle(self, vehicle_id: VehicleId) -> Vehicle:
+        vehicle = self.vehicles.get(vehicle_id)
+        if vehicle is not None:
+            return vehicle
+        named = self.config.vehicles.get(vehicle_id)
+        if named is None:
+            named = self._register(vehicle_id)
+        fleet, robot = named
+        vehicle = Vehicle(vehicle_id, fleet, robot)
+        running = [t for t in self.tasks.values() if not t.terminal and (t.fleet, t.robot) == named]
+        if running:
+            vehicle.task_id = running[0].id
+        self.vehicles[vehicle_id] = vehicle
+        return vehicle
+
+    def _register(self, vehicle_id: VehicleId) -> tuple[str, str]:
+        fleet = self.config.default_fleet
+        refuse = ""
+        if not fleet:
+            refuse = "no configuration names it and no default fleet takes unknown vehicles"
+        elif len(self.vehicles) >= self.config.max_vehicles:
+            refuse = f"already {len(self.vehicles)} vehicles (FLEETHUB_VDA5050_MAX_VEHICLES)"
+        if refuse:
+            if vehicle_id not in self._refused and len(self._refused) < self.config.max_vehicles:
+                self._refused.add(vehicle_id)
+                metrics.VDA_UNKNOWN_VEHICLES.labels("refused").inc()
+            raise VdaRejected(Reason.UNKNOWN_VEHICLE, f"vehicle {vehicle_id} refused: {refuse}")
+        taken = {(v.fleet, v.robot) for v in self.vehicles.values()} | set(
+            self.config.vehicles.values()
+        )
+        robot = vehicle_id.serial_number
+        if (fleet, robot) in taken:
+            robot = f"{vehicle_id.manufacturer}-{vehicle_id.serial_number}"
+        metrics.VDA_UNKNOWN_VEHICLES.labels("registered").inc()
+        vda_logger.info("registered unknown vehicle %s as %s/%s", vehicle_id, fleet, robot)
+        self._fleet_note(fleet, robot, f"Registered vehicle {vehicle_id} as [robot:{robot}]")
+        return fleet, robot
+
+    def _on_connection(self, vehicle: Vehicle, state: str) -> None:
+        was = vehicle.connection
+        vehicle.connected(state)
+        if state == was:
+            return
+        metrics.VDA_ONLINE.set(sum(1 for v in self.vehicles.values() if v.online))
+        tier = (
+            "info" if state == "ONLINE" else "error" if state == "CONNECTIONBROKEN" else "warning"
+        )
+        self._fleet_note(vehicle.fleet, vehicle.robot, f"Connection {state} (was {was})", tier)
+        if state != "ONLINE":
+            vda_logger.warning(
+                "vehicle %s (%s/%s) is %s", vehicle.id, vehicle.fleet, vehicle.robot, state
+            )
+        self._dirty.add(vehicle.fleet)
+
+    def _on_state(self, vehicle: Vehicle, state: v2.State) -> None:
+        if not vehicle.take(state, self._monotonic()):
+            metrics.VDA_OUTDATED.inc()
+            return
+        if not vehicle.online and vehicle.connection != "CONNECTIONBROKEN":
+            # A state is evidence of a connection, even if its ONLINE was missed.
+            vehicle.connection = "ONLINE"
+        self._note_errors(vehicle, state)
+        self._dirty.add(vehicle.fleet)
+        now = self._clock_ms()
+        task = self.tasks.get(vehicle.task_id)
+        if task is not None:
+            self._follow(vehicle, task, state, now)
+        self._assign(now)
+
+    def _note_errors(self, vehicle: Vehicle, state: v2.State) -> None:
+        errors = {(e.errorType, e.errorLevel): e for e in state.errors}
+        for key in errors.keys() - vehicle.errors:
+            error = errors[key]
+            tier = "error" if error.errorLevel == "FATAL" else "warning"
+            text = f"{error.errorLevel} {error.errorType}" + (
+                f": {error.errorDescription}" if error.errorDescription else ""
+            )
+            self._fleet_note(vehicle.fleet, vehicle.robot, text, tier)
+        for error_type, level in vehicle.errors - errors.keys():
+            self._fleet_note(vehicle.fleet, vehicle.robot, f"Cleared {level} {error_type}")
+        vehicle.errors = set(errors)
+        infos = {
+            (i.infoType, i.infoDescription or ""): i
+            for i in state.information or []
+            if i.infoLevel == "INFO"
+        }
+        for info_type, description in infos.keys() - vehicle.infos:
+            self._fleet_note(
+                vehicle.fleet,
+                vehicle.robot,
+                info_type + (f": {description}" if description else ""),
+            )
+        vehicle.infos = set(infos)
+
+    # ------------------------------------------------------------- tasks
+
+    def _follow(self, vehicle: Vehicle, task: VdaTask, state: v2.State, now: int) -> None:
+        """Move ``task`` along with what ``vehicle`` reports."""
+        track = task.order
+        if task.terminal or track is None:
+            vehicle.task_id = ""
+            return
+        before = task.status
+        refusal = _refusal(state, track.order_id)
+        if refusal is not None:
+            self._fail(vehicle, task, f"[robot:{vehicle.robot}] refused the order: {refusal}", now)
+            return
+        fatal = vehicle.fatal
+        if fatal:
+            detail = fatal[0].errorDescription or fatal[0].errorType
+            self._fail(
+                vehicle, task, f"[robot:{vehicle.robot}] reported a fatal error: {detail}", now
+            )
+            self._send_cancel(vehicle, task)
+            return
+        if state.orderId == track.order_id:
+            if state.orderUpdateId >= track.update_id and not track.acked:
+                track.acked = True
+            track.traversed = max(track.traversed, state.lastNodeSequenceId // 2)
+            actions = {
+                a.actionId: (a.actionStatus, a.resultDescription or "") for a in state.actionStates
+            }
+            task.progress(now, track.traversed, actions)
+        if not task.terminal:
+            self._blocked(vehicle, task, state, now)
+        due = not task.terminal and extend(
+            track, self.config.release, asked=bool(state.newBaseRequest)
+        )
+        if task.terminal:
+            vehicle.task_id = ""
+        if due or task.status != before or task.log.pending:
+            self._save(task)  # before the update goes out: the journal is write-ahead
+        if due:
+            self._send_order(vehicle, task, "order_update")
+
+    def _blocked(self, vehicle: Vehicle, task: VdaTask, state: v2.State, now: int) -> None:
+        """``blocked`` while a warning holds the vehicle still, or a person took it over."""
+        warnings = [e for e in state.errors if e.errorLevel == "WARNING"]
+        busy = state.driving or any(a.actionStatus == "RUNNING" for a in state.actionStates)
+        manual = state.operatingMode not in AUTOMATIC_MODES
+        blocked = manual or (bool(warnings) and not busy)
+        if blocked and task.status == "underway":
+            task.status = "blocked"
+            reason = state.operatingMode if manual else warnings[0].errorType
+            task.log.add(now, f"[robot:{vehicle.robot}] is blocked: {reason}", tier="warning")
+        elif not blocked and task.status == "blocked":
+            task.status = "underway"
+            task.log.add(now, f"[robot:{vehicle.robot}] goes on")
+
+    def _fail(self, vehicle: Vehicle, task: VdaTask, text: str, now: int) -> None:
+        task.end(now, "failed", text, "error")
+        vehicle.task_id = ""
+        self._save(task)
+
+    def _assign(self, now: int) -> None:
+        """Give queued tasks to idle vehicles of their fleet, nearest first."""
+        for task in [t for t in self.tasks.values() if t.status == "queued" and t.order is None]:
+            candidates = [
+                v
+                for v in self.vehicles.values()
+                if v.fleet == task.fleet
+                and v.idle
+                and v.fresh(self._monotonic(), self.config.state_timeout_s)
+                and (not task.requested_robot or v.robot == task.robot)
+            ]
+            ranked = sorted(
+                ((self._cost(v, task), v) for v in candidates), key=lambda pair: pair[0]
+            )
+            for cost, vehicle in ranked:
+                if cost == float("inf"):
+                    break
+                if self._start(vehicle, task, now):
+                    break
+
+    def _cost(self, vehicle: Vehicle, task: VdaTask) -> float:
+        origin = self._origin(vehicle)
+        if origin is None:
+            return float("inf")
+        return self.graph.distance(origin[0].id, task.steps[0].spec.place)
+
+    def _origin(self, vehicle: Vehicle) -> tuple[GraphVertex, float] | None:
+        """Where an order for ``vehicle`` starts: its last node if it stands there, else the nearest."""
+        state = vehicle.state
+        if state is None or state.agvPosition is None:
+            return None
+        position = state.agvPosition
+        last = self.graph.vertex(state.lastNodeId)
+        if last is not None and last.map == position.mapId:
+            gap = ((last.x - position.x) ** 2 + (last.y - position.y) ** 2) ** 0.5
+            if gap <= self.config.release.deviation_m:
+                return last, gap
+        return self.graph.nearest(position.mapId, position.x, position.y)
+
+    def _start(self, vehicle: Vehicle, task: VdaTask, now: int) -> bool:
+        origin = self._origin(vehicle)
+        if origin is None:
+            return False
+        try:
+            track, lengths = lay_route(self.graph, task, origin[0], origin[1], self.config.release)
+        except NoRoute as exc:
+            if task.requested_robot:
+                task.end(
+                    now, "failed", f"[robot:{vehicle.robot}] cannot reach the task: {exc}", "error"
+                )
+                self._save(task)
+            return False
+        first_release(track, self.config.release)
+        speed = DEFAULT_SPEED_MPS
+        if vehicle.factsheet is not None and vehicle.factsheet.physicalParameters.speedMax > 0:
+            speed = vehicle.factsheet.physicalParameters.speedMax
+        task.assign(vehicle.robot, track, speed, lengths)
+        task.begin(now)
+        vehicle.task_id = task.id
+        self._save(task)
+        self._send_order(vehicle, task, "order")
+        self._dirty.add(vehicle.fleet)
+        return True
+
+    def _send_order(self, vehicle: Vehicle, task: VdaTask, kind: str) -> None:
+        track = task.order
+        assert track is not None
+        track.sent_ms = self._clock_ms()
+        self.outbox.order(vehicle.id, order_body(self.graph, task, track, self.config.release))
+        metrics.VDA_SENT.labels(kind).inc()
+
+    def _send_cancel(self, vehicle: Vehicle, task: VdaTask, kind: str = "cancel") -> None:
+        track = task.order
+        if track is None:
+            return
+        action = cancel_action(task)
+        track.cancel_action = action.actionId
+        track.sent_ms = self._clock_ms()
+        self._save(task)
+        self.outbox.instant_actions(vehicle.id, [action])
+        metrics.VDA_SENT.labels(kind).inc()
+
+    def _save(self, task: VdaTask) -> None:
+        """Journal ``task`` and tell the hub its state and new log entries."""
+        active = not task.terminal or bool(
+            task.order and task.order.cancel_action and not task.order.cancel_acked
+        )
+        self.journal.save_task(task.id, task.model_dump_json().encode(), active=active)
+        self._to_hub(encode(IngestType.TASK_STATE, task.state()), False)
+        log = task.log.flush()
+        if log is not None:
+            self._to_hub(encode(IngestType.TASK_LOG, log), True)
+
+    # -------------------------------------------------------------- commands
+
+    def on_hub(self, doc: dict[str, Any]) -> None:
+        """A frame from the hub: commands for this site's fleets and tasks are answered."""
+        if doc.get("type") != COMMAND_FRAME or not isinstance(doc.get("data"), dict):
+            return
+        data = doc["data"]
+        request_id = str(data.get("request_id", ""))
+        body = data.get("body")
+        if not request_id or not isinstance(body, dict):
+            return
+        answered = self.journal.answer(request_id)
+        if answered is not None:
+            self._to_hub(answered, True)
+            return
+        kind = str(data.get("kind"))
+        try:
+            response = self._act(kind, body)
+        except TaskRefused as exc:
+            response = {
+                "success": False,
+                "errors": [{"code": 1, "category": kind, "detail": str(exc)}],
+            }
+        if response is None:
+            return
+        frame = encode(IngestType.COMMAND_RESPONSE, {"request_id": request_id, **response})
+        self.journal.save_answer(request_id, frame)
+        self._to_hub(frame, True)
+
+    def _act(self, kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """RMF's response to a command, or None when it is not for this site."""
+        if kind in (CommandKind.DISPATCH_TASK, CommandKind.ROBOT_TASK):
+            request = body.get("request")
+            if not isinstance(request, dict):
+                return None
+            robot = str(body.get("robot", "")) if kind == CommandKind.ROBOT_TASK else ""
+            fleet = body.get("fleet") if robot else request.get("fleet_name")
+            if fleet not in self.served_fleets():
+                return None
+            return {"success": True, "state": self.dispatch(request, str(fleet), robot)}
+        if kind in (CommandKind.CANCEL_TASK, CommandKind.KILL_TASK):
+            task = self.tasks.get(str(body.get("task_id")))
+            if task is None:
+                return None
+            labels = [str(label) for label in body.get("labels") or []]
+            self.cancel(task, "killed" if kind == CommandKind.KILL_TASK else "canceled", labels)
+            return {"success": True}
+        return None
+
+    def served_fleets(self) -> set[str]:
+        return self.config.fleets | {v.fleet for v in self.vehicles.values()}
+
+    def dispatch(self, request: dict[str, Any], fleet: str, robot: str = "") -> dict[str, Any]:
+        """Take a task for ``fleet`` (or its ``robot``); returns its first task_state."""
+        if robot and not any(v.robot == robot and v.fleet == fleet for v in self.vehicles.values()):
+            if (fleet, robot) not in set(self.config.vehicles.values()):
+                raise TaskRefused(f"no robot {robot!r} in fleet {fleet!r}")
+        phases = read_request(self.graph, request)
+        now = self._clock_ms()
+        task_id = f"{request.get('category')}.vda-{uuid.uuid4().hex[:12]}"
+        task = VdaTask.create(task_id, request, phases, fleet, now, robot)
+        self.tasks[task_id] = task
+        self._save(task)
+        self._assign(now)
+        return self.tasks[task_id].state()
+
+    def cancel(self, task: VdaTask, status: str, labels: list[str]) -> None:
+        if task.terminal:
+            raise TaskRefused(f"task {task.id!r} is already {task.status}")
+        now = self._clock_ms()
+        task.stop_request = ("killed" if status == "killed" else "cancellation", now, labels)
+        verb = "killed" if status == "killed" else "canceled"
+        vehicle = next((v for v in self.vehicles.values() if v.task_id == task.id), None)
+        task.end(
+            now,
+            "killed" if status == "killed" else "canceled",
+            f"Task {verb} by request",
+            "warning",
+        )
+        if vehicle is not None:
+            vehicle.task_id = ""
+            self._send_cancel(vehicle, task)
+            self._dirty.add(vehicle.fleet)
+        else:
+            self._save(task)
+
+    # ------------------------------------------------------------------ tick
+
+    def tick(self) -> None:
+        """Time-based duties: re-send what the vehicles did not take, assign, publish fleets."""
+        now = self._clock_ms()
+        for task in list(self.tasks.values()):
+            track = task.order
+            if track is None or now - track.sent_ms < self.config.resend_s * 1000:
+                continue
+            vehicle = next(
+                (
+                    v
+                    for v in self.vehicles.values()
+                    if (v.fleet, v.robot) == (task.fleet, task.robot)
+                ),
+                None,
+            )
+            if vehicle is None or not vehicle.online:
+                continue
+            if not task.terminal and not track.acked:
+                track.resends += 1
+                self._save(task)
+                self._send_order(vehicle, task, "order_resend")
+            elif track.cancel_action and not track.cancel_acked:
+                if _cancel_taken(vehicle.state, track.order_id, track.cancel_action):
+                    track.cancel_acked = True
+                    self._save(task)
+                else:
+                    self._send_cancel(vehicle, task, "cancel_resend")
+        self._assign(now)
+        self._dirty |= {v.fleet for v in self.vehicles.values()} | self.config.fleets
+
+    def flush(self) -> None:
+        """Send the hub the fleets that changed and the fleet log entries made since the last flush."""
+        dirty, self._dirty = self._dirty, set()
+        for state in self.fleet_states(dirty):
+            self._to_hub(encode(IngestType.FLEET_STATE, state), False)
+        for fleet, entries in self._fleet_log.items():
+            if not entries:
+                continue
+            update: dict[str, Any] = {"name": fleet, "robots": {}}
+            for robot, entry in entries:
+                if robot:
+                    update["robots"].setdefault(robot, []).append(entry)
+                else:
+                    update.setdefault("log", []).append(entry)
+            self._to_hub(encode(IngestType.FLEET_LOG, update), True)
+        self._fleet_log = {}
+
+    def fleet_states(self, fleets: set[str] | None = None) -> list[dict[str, Any]]:
+        now, mono = self._clock_ms(), self._monotonic()
+        names = self.served_fleets() if fleets is None else fleets & self.served_fleets()
+        robots: dict[str, dict[str, Any]] = {name: {} for name in names}
+        for vehicle in self.vehicles.values():
+            if vehicle.fleet in robots and vehicle.fresh(mono, self.config.state_timeout_s):
+                robots[vehicle.fleet][vehicle.robot] = vehicle.robot_state(now)
+        return [{"name": name, "robots": robots[name]} for name in sorted(names)]
+
+    def _fleet_note(self, fleet: str, robot: str, text: str, tier: str = "info") -> None:
+        key = (fleet, robot)
+        seq = self._fleet_log_seq.get(key, 0)
+        self._fleet_log_seq[key] = seq + 1
+        entry = {"seq": seq, "tier": tier, "unix_millis_time": self._clock_ms(), "text": text}
+        self._fleet_log.setdefault(fleet, []).append((robot, entry))
+
+
+def _refusal(state: v2.State, order_id: str) -> str | None:
+    """Why the vehicle refused order ``order_id``, if an error of its state says so."""
+    for error in state.errors:
+        refs = {r.referenceKey: r.referenceValue for r in error.errorReferences or []}
+        if error.errorType in ORDER_REFUSALS and refs.get("orderId") == order_id:
+            return error.errorDescription or error.errorType
+    return None
+
+
+def _cancel_taken(state: v2.State | None, order_id: str, action_id: str) -> bool:
+    """The vehicle took the cancel: it lists the action, or holds the order no more."""
+    if state is None:
+        return False
+    listed = any(a.actionId == action_id for a in state.actionStates)
+    return listed or state.orderId != order_id or not state.nodeStates

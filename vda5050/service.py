@@ -1,0 +1,168 @@
+"""The master control as a running site: MQTT on one side, the hub's ``/_internal`` on the other.
+
+``fleethub vda5050`` runs it on its own (health and metrics on
+``vda5050_port``); ``fleethub up`` runs the same service in its process.
+Both talk to the hub exactly as a remote site does, through
+:class:`~fleetcore.site_client.SiteClient`: fleet and task states are
+re-sent on every reconnect, logs and command answers are durable frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from fleetcore.contract.ingest import ingest_url
+from fleetcore.contract.vda5050 import DELIVERY, VEHICLE_TOPICS, Topics
+from fleetcore.errors import ConfigError
+from fleetcore.metrics import metrics_handler
+from fleetcore.mqtt import MqttConfig, MqttLink
+from fleetcore.settings import Settings
+from fleetcore.site_client import SiteClient
+from fleetcore.tasks import CLEANUP_GRACE_S, cancel_all, cancel_and_wait
+from vda5050.graph import NavGraph
+from vda5050.journal import Journal
+from vda5050.master import MasterConfig, MasterControl, vda_logger
+from vda5050.orders import ReleasePolicy
+from vda5050.vehicles import parse_vehicle_map
+
+FLUSH_S = 0.02
+"""How long vehicle states are gathered into one fleet state for the hub (the latency it adds)."""
+TICK_S = 0.5
+"""How often re-sends, assignments and the periodic fleet states are looked at."""
+JOURNAL_FILE = "vda5050.sqlite3"
+
+
+def master_config(settings: Settings) -> MasterConfig:
+    if settings.vda5050_release_nodes < 1:
+        raise ConfigError("FLEETHUB_VDA5050_RELEASE_NODES must be at least 1")
+    return MasterConfig(
+        topics=Topics(settings.vda5050_interface, settings.vda5050_major),
+        vehicles=parse_vehicle_map(settings.vda5050_vehicles),
+        default_fleet=settings.vda5050_default_fleet,
+        max_vehicles=settings.vda5050_max_vehicles,
+        state_timeout_s=settings.vda5050_state_timeout_s,
+        resend_s=settings.vda5050_resend_s,
+        max_message_bytes=settings.vda5050_max_message_bytes,
+        release=ReleasePolicy(
+            release_nodes=settings.vda5050_release_nodes,
+            horizon_nodes=settings.vda5050_horizon_nodes,
+            deviation_m=settings.vda5050_node_deviation_m,
+        ),
+    )
+
+
+def mqtt_config(settings: Settings, url: str = "") -> MqttConfig:
+    return MqttConfig.from_url(
+        url or settings.mqtt_url,
+        username=settings.mqtt_username,
+        password=settings.mqtt_password,
+        ca_file=settings.mqtt_ca_file,
+        cert_file=settings.mqtt_cert_file,
+        key_file=settings.mqtt_key_file,
+        protocol=settings.mqtt_protocol,
+        keepalive_s=settings.mqtt_keepalive_s,
+    )
+
+
+def nav_graph(settings: Settings) -> NavGraph:
+    """The vehicles' graph: the configured building map, or the simulated site's."""
+    if settings.vda5050_nav_graph:
+        return NavGraph.from_file(Path(settings.vda5050_nav_graph), settings.vda5050_nav_graph_name)
+    from simulator.building import sample_site
+
+    return NavGraph.from_building_map(sample_site().to_building_map(with_images=False))
+
+
+class MasterControlService:
+    """The :class:`MasterControl` with its two links and its clock; ``await run()`` until cancelled."""
+
+    def __init__(self, settings: Settings, *, mqtt: MqttConfig, graph: NavGraph) -> None:
+        self.settings = settings
+        config = master_config(settings)
+        self.journal = Journal(settings.data_dir / JOURNAL_FILE)
+        self.site = SiteClient(
+            ingest_url(settings.resolved_hub_url, settings.ingest_token),
+            on_connect=lambda: self.master.hub_snapshot(first=self.site.connections == 1),
+            on_message=lambda doc: self.master.on_hub(doc),
+            logger=vda_logger,
+        )
+        self.link = MqttLink(
+            mqtt,
+            client_id=settings.mqtt_client_id,
+            subscriptions=[(config.topics.every(t), DELIVERY[t].qos) for t in VEHICLE_TOPICS],
+            on_message=lambda topic, payload: self.master.on_mqtt(topic, payload),
+            logger=vda_logger,
+        )
+        self.master = MasterControl(
+            config,
+            graph,
+            self.journal,
+            to_hub=lambda frame, durable: self.site.send(frame, durable=durable),
+            to_vehicles=self.link.publish,
+        )
+
+    @property
+    def ready(self) -> bool:
+        return self.link.connected and self.site.connected
+
+    async def run(self) -> None:
+        vda_logger.info(
+            "VDA 5050 master control for fleets %s on %s, reporting to %s",
+            sorted(self.master.served_fleets()),
+            self.link.config.display,
+            self.settings.resolved_hub_url,
+        )
+        links = [
+            asyncio.create_task(self.site.run(), name="vda5050-hub"),
+            asyncio.create_task(self.link.run(), name="vda5050-mqtt"),
+        ]
+        try:
+            await self._loop()
+        finally:
+            await cancel_all(links)
+            self.journal.close()
+
+    async def _loop(self) -> None:
+        since_tick = 0.0
+        while True:
+            await asyncio.sleep(FLUSH_S)
+            since_tick += FLUSH_S
+            if since_tick >= TICK_S:
+                since_tick = 0.0
+                self.master.tick()
+            self.master.flush()
+
+
+def health_app(service: MasterControlService) -> web.Application:
+    """``/healthz``, ``/readyz`` (both links up) and ``/metrics`` of ``fleethub vda5050``."""
+    app = web.Application()
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "alive"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        ready = {"mqtt": service.link.connected, "hub": service.site.connected}
+        return web.json_response(
+            {"status": "ready" if all(ready.values()) else "not ready", **ready},
+            status=200 if all(ready.values()) else 503,
+        )
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def running(service: MasterControlService) -> AsyncIterator[MasterControlService]:
+    """Run ``service`` beside the caller; stopped (and its journal closed) on exit."""
+    task = asyncio.create_task(service.run(), name="vda5050-master-control")
+    try:
+        yield service
+    finally:
+        await cancel_and_wait(task, grace_s=CLEANUP_GRACE_S)
