@@ -107,6 +107,10 @@ class CommandExecutor:
         for task in self._tasks:
             await cancel_and_wait(task)
         self._tasks = []
+        left = []
+        while not self._answers.empty():
+            left.append(self._answers.get_nowait())
+        _settle(left, stored=False)
         if self._channel is not None:
             await self._channel.aclose()
             self._channel = None
@@ -189,25 +193,34 @@ class CommandExecutor:
         if ours != 1:
             raise FencedOut(f"epoch {epoch} was superseded by another hub")
 
-    async def _on_response(self, response: CommandResponse) -> None:
-        """RMF answered: queued, completed with the answers that came meanwhile."""
+    async def _on_response(
+        self, response: CommandResponse, recorded: asyncio.Future[None] | None = None
+    ) -> None:
+        """RMF answered: queued, completed with the answers that came meanwhile.
+
+        ``recorded`` is settled once the answer is stored (or found to change
+        nothing), and cancelled if it was not: the site acknowledges on it.
+        """
         outcome = response.model_dump(mode="json", exclude={"request_id"})
         status = CommandStatus.DONE if response.success else CommandStatus.FAILED
-        self._answers.put_nowait(Answer(response.request_id, status, outcome))
+        self._answers.put_nowait(Answer(response.request_id, status, outcome, recorded))
 
     async def _complete_answers(self) -> None:
         while True:
             batch = [await self._answers.get()]
             while len(batch) < MAX_BATCH and not self._answers.empty():
                 batch.append(self._answers.get_nowait())
+            stored = False
             try:
                 await self._complete(batch)
+                stored = True
             except FencedOut:
                 metrics.COMMAND_RESPONSES_IGNORED.labels("fenced").inc(len(batch))
                 hub_logger.warning("a superseded hub ignored %d answers", len(batch))
             except Exception:
                 hub_logger.exception("completing %d commands failed; left pending", len(batch))
             finally:
+                _settle(batch, stored=stored)
                 for _ in batch:
                     self._answers.task_done()
 
@@ -294,6 +307,18 @@ class Answer:
     request_id: str
     status: CommandStatus
     outcome: dict[str, Any]
+    recorded: asyncio.Future[None] | None = None
+    """Settled once this answer is stored, cancelled if it was not (an answer a site sent)."""
+
+
+def _settle(answers: list[Answer], *, stored: bool) -> None:
+    for answer in answers:
+        if answer.recorded is None or answer.recorded.done():
+            continue
+        if stored:
+            answer.recorded.set_result(None)
+        else:
+            answer.recorded.cancel()
 
 
 async def _keep_task_requests(

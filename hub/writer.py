@@ -36,6 +36,7 @@ UPSERT_KEYS: dict[str, tuple[str, ...]] = {
     "TaskState": ("id",),
     "TaskLabel": ("task_id", "label_name"),
     "MapImage": ("sha256",),
+    "SiteSession": ("session",),
     **derived.UPSERT_KEYS,
 }
 """Models written as upserts, by their conflict key; all others are appended."""
@@ -77,10 +78,19 @@ class Writer:
         await self._idle.wait()
 
     async def run(self) -> None:
+        batch: list[Change] = []
+        try:
+            await self._run(batch)
+        finally:
+            _abandon([*batch, *_drain(self._queue)])
+
+    async def _run(self, batch: list[Change]) -> None:
+        """The writer's loop; ``batch`` holds the batch in hand, for :meth:`run` to abandon."""
         while True:
-            batch = await self._take_batch()
+            batch[:] = await self._take_batch()
             publications, rows = self._number(batch)
             await self._retrying("commit", functools.partial(self._store, publications, rows))
+            _committed(batch)
             self._seq = publications[-1].seq if publications else self._seq
             await self._retrying("publish", functools.partial(self._bus.publish, publications))
             if publications:
@@ -206,6 +216,26 @@ def _observe(batch: list[Change], publications: list[Publication]) -> None:
             metrics.INGEST_TO_PUBLISH.observe(now - change.received_at)
     for pub in publications:
         metrics.PUBLICATIONS.labels(match_room(pub.room).kind.value).inc()
+
+
+def _committed(batch: list[Change]) -> None:
+    for change in batch:
+        if change.committed is not None and not change.committed.done():
+            change.committed.set_result(None)
+
+
+def _abandon(changes: list[Change]) -> None:
+    """Tell whoever waits on a change that the writer stopped before committing it."""
+    for change in changes:
+        if change.committed is not None:
+            change.committed.cancel()
+
+
+def _drain(queue: asyncio.Queue[Change]) -> list[Change]:
+    changes = []
+    while not queue.empty():
+        changes.append(queue.get_nowait())
+    return changes
 
 
 def _size(change: Change) -> int:

@@ -50,6 +50,39 @@ class CommandKind(enum.StrEnum):
     """Decommission or recommission a robot (rmf_api_msgs ``robot_commission_request``)."""
 
 
+Target = tuple[str, str]
+"""What a command acts on: ``("fleet" | "task" | "door" | "lift", name)``."""
+
+_TARGET_FIELDS: dict[CommandKind, tuple[str, str]] = {
+    CommandKind.ROBOT_TASK: ("fleet", "fleet"),
+    CommandKind.ROBOT_COMMISSION: ("fleet", "fleet"),
+    CommandKind.CANCEL_TASK: ("task", "task_id"),
+    CommandKind.KILL_TASK: ("task", "task_id"),
+    CommandKind.INTERRUPT_TASK: ("task", "task_id"),
+    CommandKind.REWIND_TASK: ("task", "task_id"),
+    CommandKind.SKIP_PHASE: ("task", "task_id"),
+    CommandKind.RESUME_TASK: ("task", "for_task"),
+    CommandKind.UNDO_SKIP_PHASE: ("task", "for_task"),
+    CommandKind.DOOR_REQUEST: ("door", "door_name"),
+    CommandKind.LIFT_REQUEST: ("lift", "lift_name"),
+}
+
+
+def command_target(kind: str, body: dict[str, Any]) -> Target | None:
+    """What a command of ``kind`` acts on, or None when RMF picks (a dispatch naming no
+    fleet, a task discovery): the hub sends it to the sites that serve that."""
+    if kind == CommandKind.DISPATCH_TASK:
+        request = body.get("request")
+        fleet = request.get("fleet_name") if isinstance(request, dict) else None
+        return ("fleet", fleet) if isinstance(fleet, str) and fleet else None
+    try:
+        what, field_name = _TARGET_FIELDS[CommandKind(kind)]
+    except (KeyError, ValueError):
+        return None
+    name = body.get(field_name)
+    return (what, name) if isinstance(name, str) and name else None
+
+
 TASK_CREATING_KINDS = frozenset({CommandKind.DISPATCH_TASK, CommandKind.ROBOT_TASK})
 """Kinds whose success creates a task (its request is kept for ``GET /tasks/{id}/request``)."""
 
