@@ -51,6 +51,11 @@ class Settings:
     hub_name: str = ""
     """This hub's name in the lease; empty: hostname:pid."""
 
+    site_heartbeat_s: float = 2.0
+    """How long a site (``fleethub sim``, ``fleethub bridge``) lets the hub be silent before it
+    pings it; without an answer half of that later, it deems the hub gone and reconnects (to the
+    hub that leads by then). Keep it below ``hub_lease_s`` so a hung leader costs about the lease."""
+
     ingest_token: str = ""
     """Site token every /_internal connection presents (``?token=`` or ``Authorization: Bearer``).
     Required (16+ characters): a hub without one refuses to start; ``fleethub up`` generates

@@ -14,14 +14,14 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
 from aiohttp import web
 
 from fleetcore.bus import Bus, bus_from_settings
-from fleetcore.errors import ConfigError, StoreError
+from fleetcore.errors import ConfigError, PartFailed, StoreError
 from fleetcore.settings import ENV_PREFIX, UP_DEFAULTS, Settings, field_docs
 from fleethub.users_cli import add_actions as add_user_actions
 from fleethub.users_cli import run as run_user_action
@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"fleethub: configuration error: {exc}", file=sys.stderr)
         return 2
-    except StoreError as exc:
+    except (StoreError, PartFailed) as exc:
         print(f"fleethub: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
@@ -114,22 +114,32 @@ async def _until_signalled(work: Awaitable[None]) -> None:
         await task
 
 
+Beside = Callable[[], contextlib.AbstractAsyncContextManager[Awaitable[object]]]
+"""Something that runs beside a served app, as long as the awaitable it yields: if that
+ends (it fails), so does the process."""
+
+
+@contextlib.asynccontextmanager
+async def _nothing_beside() -> AsyncIterator[Awaitable[object]]:
+    yield asyncio.Event().wait()
+
+
 async def _serve(
     app: web.Application,
     host: str,
     port: int,
     banner: Callable[[str], str],
-    beside: Callable[[], contextlib.AbstractAsyncContextManager[None]] = contextlib.nullcontext,
+    beside: Beside = _nothing_beside,
 ) -> None:
-    """Serve ``app`` until cancelled; ``beside`` runs alongside once the port listens."""
+    """Serve ``app`` until cancelled, or until what runs ``beside`` it (once the port listens) ends."""
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
         print(banner(f"http://{host}:{port}"), flush=True)
-        async with beside():
-            await asyncio.Event().wait()
+        async with beside() as running:
+            await running
     finally:
         await runner.cleanup()
 

@@ -33,6 +33,7 @@ import orjson
 
 from fleetcore.contract.commands import ALERT_RESPONSE_FRAME, COMMAND_FRAME, CommandKind
 from fleetcore.contract.ingest import IngestType
+from fleetcore.contract.site_link import Serves
 from fleetcore.log import bridge_logger
 
 if TYPE_CHECKING:
@@ -42,6 +43,11 @@ Answer = Callable[[dict[str, Any]], Awaitable[None]]
 """Where a ``command_response`` message goes: the bridge's sink."""
 
 TASK_API_KINDS = frozenset(CommandKind) - {CommandKind.DOOR_REQUEST, CommandKind.LIFT_REQUEST}
+
+SERVES = Serves(commands=tuple(sorted(CommandKind)), dispatcher=True, alert_responses=True)
+"""What the bridge tells the hub it performs: every command, for whatever RMF behind it has
+(RMF's dispatcher picks fleets; its door and lift supervisors take any name), and operators'
+answers to alerts. The hub learns the fleets, doors and lifts from what the bridge reports."""
 
 
 class CommandRefused(Exception):

@@ -19,6 +19,7 @@ import orjson
 
 from fleetcore.contract.commands import COMMAND_FRAME, CommandKind
 from fleetcore.contract.ingest import IngestType
+from fleetcore.contract.site_link import Serves
 from fleetcore.log import sim_logger
 from simulator.simulation import Simulation
 from simulator.tasks import DESCRIPTION_SCHEMAS, CommandRejected
@@ -57,14 +58,28 @@ class SimCommands:
                 del self.requests[forgotten], self.arrived[forgotten]
         self._answer(frame)
 
+    def serves(self) -> Serves:
+        """What the simulator tells the hub it performs: everything but lift requests, for its
+        fleets and doors; it picks the fleet of a dispatch that names none."""
+        sim = self.simulation
+        return Serves(
+            commands=tuple(sorted(PERFORMED)),
+            dispatcher=True,
+            fleets=tuple(sim.fleets),
+            doors=tuple(sim.doors),
+        )
+
     def _perform(self, request_id: str, kind: str, body: Any) -> bytes:
         try:
             if not isinstance(body, dict):
                 raise CommandRejected("the command body must be an object")
             response = self._act(kind, body)
         except CommandRejected as exc:
-            error = {"code": 1, "category": kind, "detail": str(exc)}
-            response = {"success": False, "errors": [error]}
+            response = _refused(kind, str(exc))
+        except Exception as exc:
+            # A bug here must not leave the command unanswered (pending for ever) nor end the link.
+            sim_logger.exception("the simulator failed command %s (%s)", request_id, kind)
+            response = _refused(kind, f"the simulator failed: {exc!r}")
         data = {"request_id": request_id, **response}
         return orjson.dumps({"type": IngestType.COMMAND_RESPONSE.value, "data": data})
 
@@ -113,6 +128,14 @@ class SimCommands:
         if command is CommandKind.ROBOT_COMMISSION:
             return _commission(sim, body)
         raise CommandRejected(f"the simulator does not take {command.value} commands")
+
+
+PERFORMED = frozenset(CommandKind) - {CommandKind.LIFT_REQUEST}
+"""The command kinds the simulator acts on (its lifts move by themselves)."""
+
+
+def _refused(kind: str, detail: str) -> dict[str, Any]:
+    return {"success": False, "errors": [{"code": 1, "category": kind, "detail": detail}]}
 
 
 def _discovery(fleet: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.test_utils import TestServer
 
 from fleetcore.contract.ingest import IngestType, decode
+from fleetcore.contract.site_link import parse_hello, welcome_frame
 from fleetcore.settings import Settings
 from simulator import SimConfig, Simulation, SimulatorService, SiteClient, ingest_url
 from tests.conftest import eventually
@@ -24,7 +25,10 @@ DEADLINE_S = 5.0
 
 @dataclass
 class FakeHub:
-    """Records what arrives on /_internal, per connection, validated by the real decoder."""
+    """Records what arrives on /_internal, per connection, validated by the real decoder.
+
+    It welcomes a site's hello (then sends ``reply``, if any) but acknowledges nothing.
+    """
 
     connections: list[list[IngestType]] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
@@ -39,10 +43,14 @@ class FakeHub:
         self.sockets.append(ws)
         frames: list[IngestType] = []
         self.connections.append(frames)
-        if self.reply is not None:
-            await ws.send_str(orjson.dumps(self.reply).decode())
         async for msg in ws:
             assert msg.type is WSMsgType.TEXT
+            hello = parse_hello(msg.data)
+            if hello is not None:
+                await ws.send_str(welcome_frame(hello.session, 16 << 20).decode())
+                if self.reply is not None:
+                    await ws.send_str(orjson.dumps(self.reply).decode())
+                continue
             frames.append(decode(msg.data).type)
             self.arrived.set()
         return ws
