@@ -49,7 +49,14 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import orjson
 
-from fleetcore.contract.site_link import ACK, WELCOME, Serves, hello_frame, number_frame
+from fleetcore.contract.site_link import (
+    ACK,
+    HELLO_QUERY,
+    WELCOME,
+    Serves,
+    hello_frame,
+    number_frame,
+)
 from fleetcore.errors import ConfigError
 from fleetcore.tasks import cancel_all
 
@@ -158,10 +165,11 @@ class SiteClient:
         delay = self._backoff_initial
         failures = 0
         timeout = aiohttp.ClientTimeout(sock_connect=self._silence_s, sock_read=self._silence_s)
+        link = _saying_hello(self.url)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while True:
                 try:
-                    async with session.ws_connect(self.url, heartbeat=self._heartbeat_s) as ws:
+                    async with session.ws_connect(link, heartbeat=self._heartbeat_s) as ws:
                         welcomed = await self._serve(ws)
                     if welcomed:
                         delay, failures = self._backoff_initial, 0
@@ -341,6 +349,13 @@ def _parse(text: str) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return None
+
+
+def _saying_hello(url: str) -> str:
+    """The URL with ``?hello=1``: the hub holds commands until the hello says what this site serves."""
+    parts = urlsplit(url)
+    query = "&".join(part for part in (parts.query, f"{HELLO_QUERY}=1") if part)
+    return urlunsplit(parts._replace(query=query))
 
 
 def _redact(url: str) -> str:

@@ -43,6 +43,7 @@ from fleetcore.contract.ingest import (
     decode,
 )
 from fleetcore.contract.site_link import (
+    HELLO_QUERY,
     REPLACED,
     Serves,
     ack_frame,
@@ -198,6 +199,8 @@ class SiteConnection:
                 if hello is not None:
                     await self._welcome(hello.session, hello.serves)
                     return True
+                if self._sites is not None:
+                    self._sites.attach(self.ws)
             number = frame_number(data) if self._ledger is not None else None
             if number is None:
                 await ingest_frame(
@@ -313,7 +316,7 @@ def ingest_handler(
         connection = SiteConnection(ws, hub, sites, sessions, limits, request.remote)
         try:
             await ws.prepare(request)
-            await _serve(ws, connection, sites, request.remote)
+            await _serve(ws, connection, sites, HELLO_QUERY in request.query, request.remote)
         finally:
             await connection.close()
         return ws
@@ -325,11 +328,13 @@ async def _serve(
     ws: web.WebSocketResponse,
     connection: SiteConnection,
     sites: SiteGateway | None,
+    hello_first: bool,
     peer: str | None,
 ) -> None:
+    """Take the connection's frames; a site that says a hello comes first gets commands after it."""
     metrics.INGEST_CONNECTIONS.inc()
     ingest_logger.info("ingest connection from %s", peer)
-    if sites is not None:
+    if sites is not None and not hello_first:
         sites.attach(ws)
     try:
         async for msg in ws:

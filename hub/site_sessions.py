@@ -99,21 +99,21 @@ class SessionLedger:
         self._unsettled -= 1
         if self._unsettled == 0:
             self._settled.set()
+        if durable.cancelled() or durable.exception() is not None:
+            self.failed = True
+            if self.holder is not None:
+                self.holder.wake()
         self._advance()
 
     def _advance(self) -> None:
-        before, failed = self.acked, self.failed
-        while self._taken:
+        before = self.acked
+        while self._taken and not self.failed:
             number, durable = self._taken[0]
-            if durable is not None:
-                if not durable.done():
-                    break
-                if durable.cancelled() or durable.exception() is not None:
-                    self.failed = True
-                    break
+            if durable is not None and not durable.done():
+                break
             self.acked = max(self.acked, number)
             self._taken.popleft()
-        if (self.acked != before or self.failed != failed) and self.holder is not None:
+        if self.acked != before and self.holder is not None:
             self.holder.wake()
 
 

@@ -5,6 +5,9 @@ count a frame delivered once their socket write returns; a frame written
 into a hub that hangs is lost. A site that can do better opts in with a
 ``hello`` as its first frame, and from then on:
 
+- The site connects with ``?hello=1`` in its URL (besides ``token``): its
+  first frame will be a hello, so the hub sends it no command before it
+  knows what the site serves.
 - ``hello``, site → hub: ``{"type": "hello", "data": {"session", "serves"}}``.
   ``session`` names the site's link for as long as the site process lives
   (it outlives reconnects and hub failovers); ``serves`` says which commands
@@ -39,6 +42,8 @@ from fleetcore.contract.ingest import Reason
 from fleetcore.errors import IngestRejected
 
 HELLO = "hello"
+HELLO_QUERY = "hello"
+"""The query parameter (``?hello=1``) by which a site says at connect that a hello comes first."""
 WELCOME = "welcome"
 ACK = "ack"
 REPLACED = 4000
