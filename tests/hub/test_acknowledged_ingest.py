@@ -8,7 +8,6 @@ frames are written and never arrive, or stored and never acknowledged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -30,7 +29,7 @@ from fleetcore.store import models
 from fleetcore.tasks import cancel_and_wait
 from tests.conftest import eventually, start_server
 from tests.forwarder import Forwarder, Target
-from tests.helpers import TEST_SITE_TOKEN, IngestClient
+from tests.helpers import TEST_SITE_TOKEN, IngestClient, running_site
 
 HEARTBEAT_S = 0.3
 """Short, so a silent hub is left within half a second."""
@@ -65,16 +64,6 @@ def site_client(forwarder: Forwarder, **options: Any) -> SiteClient:
     )
 
 
-@contextlib.asynccontextmanager
-async def running(client: SiteClient) -> AsyncIterator[SiteClient]:
-    task = asyncio.create_task(client.run())
-    try:
-        await asyncio.wait_for(client.wait_connected(), 10)
-        yield client
-    finally:
-        await cancel_and_wait(task)
-
-
 def to(server: TestServer) -> Callable[[], Any]:
     async def target() -> Target:
         return ("127.0.0.1", server.port or 0)
@@ -89,7 +78,7 @@ async def forwarder(embedded: TestServer) -> AsyncIterator[Forwarder]:
 
 
 async def test_durable_frames_are_acknowledged_once_stored(forwarder: Forwarder) -> None:
-    async with running(site_client(forwarder)) as client:
+    async with running_site(site_client(forwarder)) as client:
         for entry in range(20):
             client.send(log_frame(entry), durable=True)
         await eventually(lambda: client.unacked == 0)
@@ -101,7 +90,7 @@ async def test_frames_lost_on_the_way_to_a_hung_hub_are_sent_again_after_the_rec
     forwarder: Forwarder, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="fleethub.site")
-    async with running(site_client(forwarder)) as client:
+    async with running_site(site_client(forwarder)) as client:
         forwarder.blackhole(to_hub=True, to_site=True)
         for entry in range(10):
             client.send(log_frame(entry), durable=True)
@@ -115,7 +104,7 @@ async def test_frames_stored_but_not_acknowledged_are_not_stored_twice(
     forwarder: Forwarder,
 ) -> None:
     before = duplicates()
-    async with running(site_client(forwarder)) as client:
+    async with running_site(site_client(forwarder)) as client:
         forwarder.blackhole(to_hub=False, to_site=True)
         for entry in range(10):
             client.send(log_frame(entry), durable=True)
@@ -138,7 +127,7 @@ async def test_a_hub_that_takes_over_drops_what_its_predecessor_stored(
 
     before = duplicates()
     try:
-        async with Forwarder(current) as forwarder, running(site_client(forwarder)) as client:
+        async with Forwarder(current) as forwarder, running_site(site_client(forwarder)) as client:
             forwarder.blackhole(to_hub=False, to_site=True)
             for entry in range(10):
                 client.send(log_frame(entry), durable=True)
@@ -197,7 +186,7 @@ async def test_a_command_answered_while_the_hub_hangs_is_recorded_after_the_reco
     serves = Serves(commands=(CommandKind.DOOR_REQUEST,), doors=("door_1",))
     client = site_client(forwarder, on_message=perform, serves=serves)
     async with (
-        running(client),
+        running_site(client),
         aiohttp.ClientSession(str(embedded.make_url(""))) as http,
     ):
         posting = asyncio.create_task(

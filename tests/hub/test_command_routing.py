@@ -15,9 +15,8 @@ from fleetcore.contract.commands import CommandKind, request_id_for
 from fleetcore.contract.ingest import IngestType, decode, encode, ingest_url
 from fleetcore.contract.site_link import Serves, hello_frame
 from fleetcore.site_client import SiteClient
-from fleetcore.tasks import cancel_and_wait
 from hub.rmf_gateway import SiteGateway
-from tests.helpers import TEST_SITE_TOKEN, IngestClient, fleet
+from tests.helpers import TEST_SITE_TOKEN, IngestClient, fleet, running_site
 
 DISPATCH = CommandKind.DISPATCH_TASK
 
@@ -134,12 +133,8 @@ async def answering_site(
         serves=serves,
         backoff_initial_s=0.05,
     )
-    task = asyncio.create_task(client.run())
-    try:
-        await asyncio.wait_for(client.wait_connected(), 10)
+    async with running_site(client):
         yield client
-    finally:
-        await cancel_and_wait(task)
 
 
 async def _dispatch(http: aiohttp.ClientSession, key: str, fleet_name: str) -> None:
