@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -34,7 +34,7 @@ class FakeHub:
     connections: list[list[IngestType]] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
-    reply: dict[str, object] | None = None
+    reply: Mapping[str, object] | None = None
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
