@@ -193,7 +193,8 @@ class Settings:
     retention_positions_days: float = 7.0
     """Robot position samples older than this are pruned; 0 keeps them forever."""
     retention_logs_days: float = 30.0
-    """Task and fleet log entries older than this are pruned; 0 keeps them forever."""
+    """Task and fleet log entries older than this are pruned, and acknowledged site sessions
+    silent that long; 0 keeps them forever."""
     retention_events_days: float = 365.0
     """Derived events older than this are pruned; 0 keeps them forever."""
     retention_task_history_days: float = 365.0

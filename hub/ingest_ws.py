@@ -225,6 +225,8 @@ class SiteConnection:
         if self._sites is not None:
             self._sites.attach(self.ws, serves)
         await self.ws.send_str(welcome_frame(session, self._limits.max_map_bytes).decode())
+        # What the session's last connection took may be acked already, its ack lost with it.
+        self.wake()
         ingest_logger.info("site session %s from %s: frames acknowledged", session, self._peer)
 
     async def _numbered(self, number: int, raw: bytes | str) -> None:
