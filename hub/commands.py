@@ -210,17 +210,15 @@ class CommandExecutor:
             batch = [await self._answers.get()]
             while len(batch) < MAX_BATCH and not self._answers.empty():
                 batch.append(self._answers.get_nowait())
-            stored = False
             try:
                 await self._complete(batch)
-                stored = True
             except FencedOut:
                 metrics.COMMAND_RESPONSES_IGNORED.labels("fenced").inc(len(batch))
                 hub_logger.warning("a superseded hub ignored %d answers", len(batch))
             except Exception:
                 hub_logger.exception("completing %d commands failed; left pending", len(batch))
             finally:
-                _settle(batch, stored=stored)
+                _settle(batch, stored=False)
                 for _ in batch:
                     self._answers.task_done()
 
@@ -283,6 +281,7 @@ class CommandExecutor:
                 await record.save(using_db=conn, update_fields=["status", "response", "updated_ms"])
                 completed.append((record, answer))
             await _keep_task_requests(completed, conn)
+        _settle(answers, stored=True)
         for record, answer in completed:
             metrics.COMMAND_LATENCY.observe(max(0, record.updated_ms - record.created_ms) / 1000)
             await self._replies.reply(CommandReply(record.key, answer.status, answer.outcome))
@@ -312,6 +311,7 @@ class Answer:
 
 
 def _settle(answers: list[Answer], *, stored: bool) -> None:
+    """Tell the sites' links whether each answer is recorded (an answer not recorded by now never is)."""
     for answer in answers:
         if answer.recorded is None or answer.recorded.done():
             continue

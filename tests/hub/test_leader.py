@@ -137,8 +137,11 @@ async def test_a_starting_hub_refuses_messages_until_its_derived_state_is_restor
 async def test_a_transaction_a_frozen_hub_left_open_is_ended_so_a_takeover_need_not_wait(
     database_url: str,
 ) -> None:
-    await open_database(database_url, apply_migrations=True, idle_transaction_timeout_s=0.5)
+    await open_database(database_url, apply_migrations=True)
     await models.HubMeta.create(key="epoch", value=1)
+    await close_database()
+    # As a hub opens it: migrated before (`fleethub migrate`), and ending idle transactions.
+    await open_database(database_url, apply_migrations=False, idle_transaction_timeout_s=1.0)
     locked = asyncio.Event()
 
     async def frozen_leader() -> None:
