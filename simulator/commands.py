@@ -59,14 +59,15 @@ class SimCommands:
         self._answer(frame)
 
     def serves(self) -> Serves:
-        """What the simulator tells the hub it performs: everything but lift requests, for its
-        fleets and doors; it picks the fleet of a dispatch that names none."""
+        """What the simulator tells the hub it performs: every command, for its fleets, doors
+        and lifts; it picks the fleet of a dispatch that names none."""
         sim = self.simulation
         return Serves(
-            commands=tuple(sorted(PERFORMED)),
+            commands=tuple(sorted(CommandKind)),
             dispatcher=True,
             fleets=tuple(sim.fleets),
             doors=tuple(sim.doors),
+            lifts=tuple(sim.lifts),
         )
 
     def _perform(self, request_id: str, kind: str, body: Any) -> bytes:
@@ -103,6 +104,13 @@ class SimCommands:
         if command is CommandKind.DOOR_REQUEST:
             sim.request_door(str(body.get("door_name")), int(body.get("mode", 0)))
             return {"success": True}
+        if command is CommandKind.LIFT_REQUEST:
+            sim.request_lift(
+                str(body.get("lift_name")),
+                str(body.get("destination")),
+                int(body.get("request_type", 1)),
+            )
+            return {"success": True}
         return self._steer(command, body)
 
     def _steer(self, command: CommandKind, body: dict[str, Any]) -> dict[str, Any]:
@@ -128,10 +136,6 @@ class SimCommands:
         if command is CommandKind.ROBOT_COMMISSION:
             return _commission(sim, body)
         raise CommandRejected(f"the simulator does not take {command.value} commands")
-
-
-PERFORMED = frozenset(CommandKind) - {CommandKind.LIFT_REQUEST}
-"""The command kinds the simulator acts on (its lifts move by themselves)."""
 
 
 def _refused(kind: str, detail: str) -> dict[str, Any]:
