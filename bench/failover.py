@@ -28,8 +28,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.processes import fleethub, free_port, redis_server, wait_http
-from tests.test_failover import ready
+from tests.processes import fleethub, free_port, ready, redis_server, wait_http
 
 
 async def main() -> None:

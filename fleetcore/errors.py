@@ -8,6 +8,7 @@
     │   ├── UnknownRoom
     │   └── IngestRejected     carries a machine-readable ``reason``
     ├── NotLeading             a standby hub was asked to do a leader's work
+    ├── PartFailed             a part of the process stopped for good (logged where it failed)
     ├── AuthError              a request that is not authenticated or not allowed
     │   ├── Unauthorized       401: no valid token; carries a machine-readable ``reason``
     │   └── Forbidden          403: a valid principal without the needed permission
@@ -52,6 +53,11 @@ class IngestRejected(ContractError):
 
 class NotLeading(FleethubError):
     """This hub is a standby (or just stepped down): it neither ingests nor writes."""
+
+
+class PartFailed(FleethubError):
+    """A part of this process (the simulator, say) stopped for good: its failure was logged
+    at ERROR where it happened, and the process ends (status 1) so its supervisor restarts it."""
 
 
 class AuthError(FleethubError):

@@ -15,6 +15,10 @@ INGEST_REJECTED = Counter(
     "fleethub_ingest_rejected_total", "Ingest messages rejected, by reason.", ["reason"]
 )
 INGEST_CONNECTIONS = Gauge("fleethub_ingest_connections", "Open /_internal connections.")
+INGEST_DUPLICATES = Counter(
+    "fleethub_ingest_duplicates_total",
+    "Numbered frames an acknowledged site sent again after a reconnect, already taken: dropped.",
+)
 PUBLICATIONS = Counter(
     "fleethub_publications_total", "Publications made by the hub, by room kind.", ["kind"]
 )

@@ -51,6 +51,11 @@ class Settings:
     hub_name: str = ""
     """This hub's name in the lease; empty: hostname:pid."""
 
+    site_heartbeat_s: float = 2.0
+    """How long a site (``fleethub sim``, ``fleethub bridge``) lets the hub be silent before it
+    pings it; without an answer half of that later, it deems the hub gone and reconnects (to the
+    hub that leads by then). Keep it below ``hub_lease_s`` so a hung leader costs about the lease."""
+
     ingest_token: str = ""
     """Site token every /_internal connection presents (``?token=`` or ``Authorization: Bearer``).
     Required (16+ characters): a hub without one refuses to start; ``fleethub up`` generates
@@ -203,7 +208,8 @@ class Settings:
     retention_positions_days: float = 7.0
     """Robot position samples older than this are pruned; 0 keeps them forever."""
     retention_logs_days: float = 30.0
-    """Task and fleet log entries older than this are pruned; 0 keeps them forever."""
+    """Task and fleet log entries older than this are pruned, and acknowledged site sessions
+    silent that long; 0 keeps them forever."""
     retention_events_days: float = 365.0
     """Derived events older than this are pruned; 0 keeps them forever."""
     retention_task_history_days: float = 365.0

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
-from typing import Any
+import logging
+from collections.abc import Collection, Iterable
+from typing import Any, NoReturn
+
+from fleetcore.errors import PartFailed
 
 RECANCEL_S = 0.05
 """How long to wait for a cancelled task before cancelling it again."""
@@ -46,3 +49,17 @@ async def cancel_all(tasks: Iterable[asyncio.Task[Any]]) -> None:
     For tasks whose failures were reported already (a done callback, a log line).
     """
     await asyncio.gather(*(cancel_and_wait(task) for task in tasks), return_exceptions=True)
+
+
+async def until_one_ends(tasks: Collection[asyncio.Task[Any]], logger: logging.Logger) -> NoReturn:
+    """Wait on tasks that run for ever; the first that ends is a failure, logged at once.
+
+    Logged at ERROR with its traceback the moment it happens (not when the
+    process stops), then raised as :class:`PartFailed`, so that the process
+    ends rather than runs on without the part. The caller stops the others.
+    """
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    task = next(iter(done))
+    error = None if task.cancelled() else task.exception()
+    logger.error("%s stopped: %r", task.get_name(), error, exc_info=error)
+    raise PartFailed(f"{task.get_name()} stopped: {error!r}") from error

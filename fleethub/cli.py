@@ -21,8 +21,9 @@ from typing import Any
 from aiohttp import web
 
 from fleetcore.bus import Bus, bus_from_settings
-from fleetcore.errors import ConfigError, StoreError
+from fleetcore.errors import ConfigError, PartFailed, StoreError
 from fleetcore.settings import ENV_PREFIX, UP_DEFAULTS, Settings, field_docs
+from fleetcore.tasks import cancel_all
 from fleethub.users_cli import add_actions as add_user_actions
 from fleethub.users_cli import run as run_user_action
 
@@ -91,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"fleethub: configuration error: {exc}", file=sys.stderr)
         return 2
-    except StoreError as exc:
+    except (StoreError, PartFailed) as exc:
         print(f"fleethub: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
@@ -116,31 +117,55 @@ async def _until_signalled(work: Awaitable[None]) -> None:
         await task
 
 
+Beside = Callable[[], contextlib.AbstractAsyncContextManager[Awaitable[object]]]
+"""Something that runs beside a served app, as long as the awaitable it yields: if that
+ends (it fails), so does the process."""
+
+
+@contextlib.asynccontextmanager
+async def _nothing_beside() -> AsyncIterator[Awaitable[object]]:
+    yield asyncio.Event().wait()
+
+
 async def _serve(
     app: web.Application,
     host: str,
     port: int,
     banner: Callable[[str], str],
-    beside: Callable[[], contextlib.AbstractAsyncContextManager[None]] = contextlib.nullcontext,
+    beside: Beside = _nothing_beside,
     failed: Callable[[], Awaitable[Exception]] | None = None,
 ) -> None:
-    """Serve ``app`` until cancelled; ``beside`` runs alongside once the port listens.
-
-    When ``failed`` returns (the hub's writer stopped for good), the app is
-    cleaned up and its error raised: the process ends non-zero, to be restarted.
-    """
+    """Serve ``app`` until cancelled, or until what runs ``beside`` it (once the port listens)
+    ends, or ``failed`` returns (the hub's writer stopped for good): then the app is cleaned
+    up and the error raised, so the process ends non-zero, to be restarted."""
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
         print(banner(f"http://{host}:{port}"), flush=True)
-        async with beside():
-            if failed is not None:
-                raise await failed()
-            await asyncio.Event().wait()
+        async with beside() as running:
+            await _until_either(running, failed)
     finally:
         await runner.cleanup()
+
+
+async def _until_either(
+    running: Awaitable[object], failed: Callable[[], Awaitable[Exception]] | None
+) -> None:
+    """Until ``running`` ends (raising what it failed with) or ``failed`` returns (raised)."""
+    watched = asyncio.ensure_future(running)
+    if failed is None:
+        await watched
+        return
+    fatal = asyncio.ensure_future(failed())
+    try:
+        done, _ = await asyncio.wait({watched, fatal}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await cancel_all([task for task in (watched, fatal) if not task.done()])
+    if fatal in done:
+        raise fatal.result()
+    watched.result()
 
 
 async def _up(settings: Settings) -> None:
@@ -172,10 +197,10 @@ async def _up(settings: Settings) -> None:
     )
 
     @contextlib.asynccontextmanager
-    async def sites() -> AsyncIterator[None]:
-        async with simulated_site(settings):
+    async def sites() -> AsyncIterator[Awaitable[object]]:
+        async with simulated_site(settings) as simulator:
             if not settings.vda5050:
-                yield
+                yield simulator
                 return
             async with vda5050_site(settings) as mqtt_url:
                 print(
@@ -183,7 +208,7 @@ async def _up(settings: Settings) -> None:
                     f"vehicles, topics {settings.vda5050_interface}/{settings.vda5050_major}/...)",
                     flush=True,
                 )
-                yield
+                yield simulator
 
     app = create_app(settings)
     await _serve(
@@ -277,14 +302,8 @@ async def _vda5050(settings: Settings) -> None:
         settings.host,
         settings.vda5050_port,
         lambda b: f"VDA 5050 master control on {b} (health, metrics)",
-        beside=lambda: _entered(running(service)),
+        beside=lambda: running(service),
     )
-
-
-@contextlib.asynccontextmanager
-async def _entered(context: contextlib.AbstractAsyncContextManager[Any]) -> AsyncIterator[None]:
-    async with context:
-        yield
 
 
 async def _migrate(settings: Settings) -> None:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 import simulator
 from fleetcore.bus import Bus, CommandChannel, bus_from_settings, command_channel_from_settings
+from fleetcore.errors import PartFailed
 from fleetcore.http_guard import client_max_size, guard_middleware
 from fleetcore.metrics import metrics_handler
 from fleetcore.settings import Settings
@@ -102,13 +103,18 @@ def _add_rest_api(
 
 
 @contextlib.asynccontextmanager
-async def simulated_site(settings: Settings) -> AsyncIterator[None]:
-    """Run the simulator beside the app, started once the app listens so its first connect succeeds."""
+async def simulated_site(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
+    """Run the simulator beside the app, started once the app listens so its first connect succeeds.
+
+    Yields its task, which the caller awaits: the simulator runs until cancelled,
+    so its ending is a failure (logged where it happened) that ends the process.
+    """
     task = asyncio.create_task(simulator.run(settings), name="simulator")
     try:
-        yield
+        yield task
     finally:
-        await cancel_and_wait(task, grace_s=CLEANUP_GRACE_S)
+        with contextlib.suppress(PartFailed):
+            await cancel_and_wait(task, grace_s=CLEANUP_GRACE_S)
 
 
 @contextlib.asynccontextmanager

@@ -56,6 +56,29 @@ class Change:
     published: asyncio.Future[None] | None = None
     """Resolved by the writer once the change is committed and published, for a sender that
     answers only then (a command the hub performs itself)."""
+    committed: asyncio.Future[None] | None = None
+    """Resolved by the writer once the change is committed; cancelled if it never will be
+    (the writer stopped). A site's frame is acknowledged on it (:mod:`hub.site_sessions`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFrame:
+    """A numbered frame of an acknowledged site session, on its way to the writer.
+
+    Its number is stored in the transaction of the frame's rows (:func:`site_frame_row`),
+    so a hub that takes over knows the frame is committed when the site sends it again.
+    """
+
+    session: str
+    number: int
+    committed: asyncio.Future[None]
+
+
+def site_frame_row(frame: SiteFrame, received_ms: int) -> Row:
+    return Row(
+        "SiteSession",
+        {"session": frame.session, "frame": frame.number, "updated_ms": received_ms},
+    )
 
 
 def dump(model: BaseModel) -> bytes:

@@ -111,6 +111,10 @@ class CommandExecutor:
         for task in self._tasks:
             await cancel_and_wait(task)
         self._tasks = []
+        left = []
+        while not self._answers.empty():
+            left.append(self._answers.get_nowait())
+        _settle(left, stored=False)
         if self._channel is not None:
             await self._channel.aclose()
             self._channel = None
@@ -209,11 +213,17 @@ class CommandExecutor:
         if ours != 1:
             raise FencedOut(f"epoch {epoch} was superseded by another hub")
 
-    async def _on_response(self, response: CommandResponse) -> None:
-        """RMF answered: queued, completed with the answers that came meanwhile."""
+    async def _on_response(
+        self, response: CommandResponse, recorded: asyncio.Future[None] | None = None
+    ) -> None:
+        """RMF answered: queued, completed with the answers that came meanwhile.
+
+        ``recorded`` is settled once the answer is stored (or found to change
+        nothing), and cancelled if it was not: the site acknowledges on it.
+        """
         outcome = response.model_dump(mode="json", exclude={"request_id"})
         status = CommandStatus.DONE if response.success else CommandStatus.FAILED
-        self._answers.put_nowait(Answer(response.request_id, status, outcome))
+        self._answers.put_nowait(Answer(response.request_id, status, outcome, recorded))
 
     async def _complete_answers(self) -> None:
         outage = Outage(hub_logger, "completing commands")
@@ -231,6 +241,7 @@ class CommandExecutor:
                 # Left pending: reconciliation finds their effect in RMF's state later.
                 outage.failed(exc)
             finally:
+                _settle(batch, stored=False)
                 for _ in batch:
                     self._answers.task_done()
 
@@ -293,6 +304,7 @@ class CommandExecutor:
                 await record.save(using_db=conn, update_fields=["status", "response", "updated_ms"])
                 completed.append((record, answer))
             await _keep_task_requests(completed, conn)
+        _settle(answers, stored=True)
         for record, answer in completed:
             metrics.COMMAND_LATENCY.observe(max(0, record.updated_ms - record.created_ms) / 1000)
             await self._replies.reply(CommandReply(record.key, answer.status, answer.outcome))
@@ -324,6 +336,19 @@ class Answer:
     request_id: str
     status: CommandStatus
     outcome: dict[str, Any]
+    recorded: asyncio.Future[None] | None = None
+    """Settled once this answer is stored, cancelled if it was not (an answer a site sent)."""
+
+
+def _settle(answers: list[Answer], *, stored: bool) -> None:
+    """Tell the sites' links whether each answer is recorded (an answer not recorded by now never is)."""
+    for answer in answers:
+        if answer.recorded is None or answer.recorded.done():
+            continue
+        if stored:
+            answer.recorded.set_result(None)
+        else:
+            answer.recorded.cancel()
 
 
 async def _keep_task_requests(

@@ -31,7 +31,7 @@ from fleetcore.log import ingest_logger
 from fleetcore.settings import Settings
 from fleetcore.tasks import cancel_all
 from hub.ingest_ws import ingest_frame
-from hub.rmf_gateway import SiteGateway
+from hub.rmf_gateway import Site, SiteGateway
 from hub.service import Hub
 from ros_bridge.sink import FrameHandler, LatestState
 
@@ -54,6 +54,8 @@ class HubSink:
         self._latest = LatestState()
         self._behind = True
         """The hub has not seen the current state yet (it did not lead, or just started)."""
+        self.site: Site | None = None
+        """The gateway's site the bridge is: what it reports, it serves."""
         self.stats = HubSinkStats()
 
     async def submit(self, message: dict[str, Any]) -> None:
@@ -73,7 +75,9 @@ class HubSink:
 
     async def _ingest(self, frame: bytes) -> None:
         try:
-            await ingest_frame(self._hub, self._sites, frame, self._limits, time.monotonic())
+            await ingest_frame(
+                self._hub, self._sites, frame, self._limits, time.monotonic(), site=self.site
+            )
         except IngestRejected as exc:
             self.stats.rejected += 1
             ingest_logger.info("rejected a message from the in-process ROS bridge: %s", exc)
@@ -128,12 +132,13 @@ def in_process_bridge(
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         from ros_bridge.bridge import RosBridge
-        from ros_bridge.commands import BridgeCommands
+        from ros_bridge.commands import SERVES, BridgeCommands
 
         sink = HubSink(hub, sites, limits)
         async with RosBridge(sink) as bridge:
             site = InProcessSite(BridgeCommands(bridge, sink.submit).on_frame)
-            sites.attach(site)
+            sink.site = site
+            sites.attach(site, SERVES)
             ingest_logger.info("the ROS 2 bridge runs inside the hub")
             try:
                 yield

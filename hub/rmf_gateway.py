@@ -7,13 +7,31 @@ connected to ``/_internal`` (the simulator, or a ros_bridge relaying to RMF's
 ``command_response`` frame on the same websocket, which the ingest handler
 hands back here. A ros_bridge running inside the hub process
 (``FLEETHUB_ROS_BRIDGE``, :mod:`hub.ingest_ros`) is one more such site.
+
+Routing: a command goes only to the sites that serve it. A site says in its
+``hello`` (:class:`~fleetcore.contract.site_link.Serves`) which command kinds
+it performs and which fleets, doors and lifts it owns; the hub also learns
+from what each site sends (fleet, door and lift states; the tasks whose
+states and logs it reports). A command that names its fleet, task, door or
+lift goes to the sites that take its kind and own that. If none owns it (not
+reported yet, or unknown), or the command names none (a dispatch that lets
+RMF pick the fleet, a task discovery), it goes to the sites of that kind that
+run a dispatcher (``Serves.dispatcher``: ros_bridge, in front of RMF's
+dispatcher, which knows the fleets RMF's own adapters report; the
+simulator), or, without one, to every site that takes its kind.
+Sites that sent no hello (RMF's fleet adapters, which cannot take commands,
+or a site of an older release) get a command only when no site takes its
+kind, as every site did before routing. Operators' answers to alerts go the
+same way to the sites that relay them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import orjson
@@ -21,14 +39,25 @@ import orjson
 from fleetcore import metrics
 from fleetcore.bus.base import PublicationHandler
 from fleetcore.contract import rooms
-from fleetcore.contract.commands import alert_response_frame, command_frame, labelled
+from fleetcore.contract.commands import (
+    Target,
+    alert_response_frame,
+    command_frame,
+    command_target,
+    labelled,
+)
 from fleetcore.contract.envelope import Publication
-from fleetcore.contract.ingest import CommandResponse
+from fleetcore.contract.ingest import CommandResponse, IngestMessage, IngestType
+from fleetcore.contract.site_link import Serves
 from fleetcore.errors import FleethubError
 from fleetcore.log import hub_logger
 from fleetcore.store import models
 
-ResponseHandler = Callable[[CommandResponse], Awaitable[None]]
+ResponseHandler = Callable[[CommandResponse, asyncio.Future[None] | None], Awaitable[None]]
+"""Completes a command with RMF's answer; settles the future once the answer is recorded."""
+
+MAX_LEARNED = 10_000
+"""Most names of each kind (fleets, doors, lifts, tasks) remembered per site; the oldest tasks go first."""
 
 
 class RmfUnreachable(FleethubError):
@@ -50,40 +79,100 @@ class RmfGateway(Protocol):
         """Hand the command to RMF; raises :class:`RmfUnreachable` if it surely was not sent."""
 
 
-class SiteGateway:
-    """The ingest websockets of connected sites; commands go to each of them.
+@dataclass(slots=True)
+class SiteProfile:
+    """What one connected site serves: announced in its hello and learned from what it sends."""
 
-    Every site gets the command (one RMF deployment may span several
-    adapters; the one that owns the fleet or device acts, the others answer
-    ``success: false`` or nothing). The first answer completes the command, a
-    later one counts as a duplicate.
+    serves: Serves | None
+    """What its hello said; None for a site that sent none."""
+    fleets: set[str] = field(default_factory=set)
+    doors: set[str] = field(default_factory=set)
+    lifts: set[str] = field(default_factory=set)
+    tasks: OrderedDict[str, None] = field(default_factory=OrderedDict)
+
+    @classmethod
+    def announced(cls, serves: Serves | None) -> SiteProfile:
+        if serves is None:
+            return cls(None)
+        return cls(serves, set(serves.fleets), set(serves.doors), set(serves.lifts))
+
+    def takes(self, kind: str) -> bool:
+        return self.serves is not None and kind in self.serves.commands
+
+    @property
+    def dispatches(self) -> bool:
+        return self.serves is not None and self.serves.dispatcher
+
+    def owns(self, target: Target) -> bool:
+        what, name = target
+        if what == "task":
+            return name in self.tasks
+        return name in {"fleet": self.fleets, "door": self.doors, "lift": self.lifts}[what]
+
+    def learn(self, message: IngestMessage) -> None:
+        """Remember the fleet, door, lift or task a message from this site reports."""
+        data = message.data
+        if message.type in (IngestType.FLEET_STATE, IngestType.FLEET_LOG):
+            _remember(self.fleets, data.name)
+        elif message.type is IngestType.DOOR_STATE:
+            _remember(self.doors, data.door_name)
+        elif message.type is IngestType.LIFT_STATE:
+            _remember(self.lifts, data.lift_name)
+        elif message.type is IngestType.TASK_STATE:
+            self._task(data.booking.id)
+            if data.assigned_to is not None and data.assigned_to.group:
+                _remember(self.fleets, data.assigned_to.group)
+        elif message.type is IngestType.TASK_LOG:
+            self._task(data.task_id)
+
+    def _task(self, task_id: str) -> None:
+        self.tasks[task_id] = None
+        self.tasks.move_to_end(task_id)
+        if len(self.tasks) > MAX_LEARNED:
+            self.tasks.popitem(last=False)
+
+
+def _remember(names: set[str], name: str) -> None:
+    if len(names) < MAX_LEARNED:
+        names.add(name)
+
+
+class SiteGateway:
+    """The ingest websockets of connected sites; each command goes to the sites that serve it.
+
+    The first answer completes the command, a later one counts as a duplicate.
     """
 
     def __init__(self, *, site_wait_s: float = 10.0) -> None:
-        self._sites: set[Site] = set()
+        self._sites: dict[Site, SiteProfile] = {}
         self._on_response: ResponseHandler | None = None
         self._site_wait_s = site_wait_s
-        self._any_site = asyncio.Event()
+        self._attached = asyncio.Event()
 
     @property
     def connected(self) -> int:
         return len(self._sites)
 
-    def attach(self, ws: Site) -> None:
-        self._sites.add(ws)
-        self._any_site.set()
+    def attach(self, site: Site, serves: Serves | None = None) -> None:
+        """A site connected, or said what it serves (its hello): commands may go to it now."""
+        self._sites[site] = SiteProfile.announced(serves)
+        self._attached.set()
 
-    def detach(self, ws: Site) -> None:
-        self._sites.discard(ws)
-        if not self._sites:
-            self._any_site.clear()
+    def detach(self, site: Site) -> None:
+        self._sites.pop(site, None)
+
+    def learn(self, site: Site, message: IngestMessage) -> None:
+        """A message a site sent: what it reports, it serves."""
+        profile = self._sites.get(site)
+        if profile is not None:
+            profile.learn(message)
 
     def on_response(self, handler: ResponseHandler | None) -> None:
         """Who completes commands (the leading hub's executor); None while there is none."""
         self._on_response = handler
 
     async def send(self, record: models.CommandRecord) -> None:
-        """Send to every site, waiting up to ``site_wait_s`` for one to connect.
+        """Send to the sites that serve the command, waiting up to ``site_wait_s`` for one.
 
         Sites reconnect after a hub restart or a network blip: a command that
         arrives meanwhile waits for them rather than failing at once. It was
@@ -91,29 +180,68 @@ class SiteGateway:
         """
         body = labelled(record.kind, orjson.loads(record.body), record.request_id)
         frame = command_frame(record.request_id, record.kind, body).decode()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._any_site.wait(), self._site_wait_s)
-        sent = await self.notify(frame)
-        if not sent:
-            raise RmfUnreachable("no RMF site is connected to /_internal")
+        target = command_target(record.kind, body)
+        routed = await self._wait_for_route(lambda: self.route(record.kind, target))
+        if not await _send_each(routed, frame):
+            raise RmfUnreachable(
+                "no RMF site that performs this command is connected to /_internal"
+            )
 
-    async def notify(self, frame: str) -> int:
-        """Send a frame that needs no answer to every connected site; how many took it."""
-        sent = 0
-        for site in list(self._sites):
-            try:
-                await site.send_str(frame)
-                sent += 1
-            except ConnectionError:
-                hub_logger.info("a site went away while being sent a frame")
-        return sent
+    def route(self, kind: str, target: Target | None) -> list[Site]:
+        """The sites a command of ``kind`` on ``target`` goes to (see the module's docstring)."""
+        takers = [site for site, profile in self._sites.items() if profile.takes(kind)]
+        if not takers:
+            return self._without_hello()
+        owners = [site for site in takers if target and self._sites[site].owns(target)]
+        dispatchers = [site for site in takers if self._sites[site].dispatches]
+        return owners or dispatchers or takers
 
-    async def received(self, response: CommandResponse) -> None:
-        """A site answered a command; without an executor (a standby hub) it is ignored."""
+    async def notify_alert_response(self, frame: str) -> int:
+        """Tell the sites that relay alert responses (or, without any, those without a hello)."""
+        relays = [site for site, p in self._sites.items() if p.serves and p.serves.alert_responses]
+        return await _send_each(relays or self._without_hello(), frame)
+
+    def _without_hello(self) -> list[Site]:
+        return [site for site, profile in self._sites.items() if profile.serves is None]
+
+    async def _wait_for_route(self, route: Callable[[], list[Site]]) -> list[Site]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._site_wait_s
+        while not (routed := route()):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            self._attached.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._attached.wait(), remaining)
+        return routed
+
+    async def received(
+        self, response: CommandResponse, recorded: asyncio.Future[None] | None = None
+    ) -> None:
+        """A site answered a command; ``recorded`` settles once the answer is stored.
+
+        Without an executor (a hub stepping down) the answer is not taken: it is
+        counted and ``recorded`` cancelled, so an acknowledged site sends it again.
+        """
         if self._on_response is None:
             metrics.COMMAND_RESPONSES_IGNORED.labels("no_executor").inc()
+            if recorded is not None:
+                recorded.cancel()
             return
-        await self._on_response(response)
+        await self._on_response(response, recorded)
+
+
+async def _send_each(sites: list[Site], frame: str) -> int:
+    """Send a frame to each site; how many took it."""
+    sent = 0
+    for site in sites:
+        try:
+            await site.send_str(frame)
+            sent += 1
+        except ConnectionError:
+            hub_logger.info("a site went away while being sent a frame")
+    return sent
 
 
 SITE_RESPONDERS = frozenset({"rmf", "fleethub"})
@@ -142,7 +270,7 @@ def alert_response_relay(sites: SiteGateway) -> PublicationHandler:
             if not responder or responder in SITE_RESPONDERS:
                 continue
             frame = alert_response_frame(str(answer["id"]), str(answer["response"])).decode()
-            if not await sites.notify(frame):
+            if not await sites.notify_alert_response(frame):
                 hub_logger.warning(
                     "no RMF site connected to tell alert %s's response", answer["id"]
                 )

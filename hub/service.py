@@ -25,7 +25,7 @@ from fleetcore.outage import describe
 from fleetcore.settings import Settings
 from fleetcore.store import models
 from fleetcore.tasks import cancel_all
-from hub.changes import changes_for
+from hub.changes import SiteFrame, changes_for, site_frame_row
 from hub.derive.publish import merge
 from hub.derive.stage import DeriveStage
 from hub.writer import Writer
@@ -155,10 +155,18 @@ class Hub:
             )
             await self._bus.publish(pending)
 
-    async def ingest(self, message: IngestMessage, received_at: float | None = None) -> None:
+    async def ingest(
+        self,
+        message: IngestMessage,
+        received_at: float | None = None,
+        *,
+        site_frame: SiteFrame | None = None,
+    ) -> None:
         """Accept one validated message; returns once it is queued for the writer.
 
-        Raises :class:`NotLeading` on a standby or a hub that just stepped down.
+        A ``site_frame``'s number is committed with the message's rows and its
+        future resolved then. Raises :class:`NotLeading` on a standby or a hub
+        that just stepped down.
         """
         if not self.ready:
             raise NotLeading("this hub is not the leader; reconnect to the active hub")
@@ -166,7 +174,14 @@ class Hub:
         change = changes_for(message, received_ms)
         merge(change, self._derive.observe(message, received_ms))
         change.received_at = received_at if received_at is not None else time.monotonic()
+        if site_frame is not None:
+            change.rows.append(site_frame_row(site_frame, received_ms))
+            change.committed = site_frame.committed
+        writer = self.writer_task
         await self.writer.submit(change)
+        if writer.done() and change.committed is not None:
+            # It stopped while this waited for room in its queue: nothing will commit it.
+            change.committed.cancel()
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
         """Stop after committing and publishing what was accepted, waiting at most ``drain_timeout``."""

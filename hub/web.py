@@ -66,7 +66,13 @@ def create_app(settings: Settings, bus: Bus) -> web.Application:
     reassigner = Reassigner(hub, executor, poll_s=settings.derive_tick_ms / 1000)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        await open_database(settings.resolved_database_url, apply_migrations=False)
+        # A leader frozen inside a write batch holds its epoch row's lock: ended at half
+        # the lease, it never holds up the standby's takeover.
+        await open_database(
+            settings.resolved_database_url,
+            apply_migrations=False,
+            idle_transaction_timeout_s=settings.hub_lease_s / 2,
+        )
         await bus.start()
         lease = Lease(holder, int(settings.hub_lease_s * 1000))
         leadership = asyncio.create_task(

@@ -34,7 +34,7 @@ from fleetcore import metrics
 from fleetcore.bus.base import Bus
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.rooms import RoomKind, match_room
-from fleetcore.errors import FencedOut, WriterFailed
+from fleetcore.errors import FencedOut, NotLeading, WriterFailed
 from fleetcore.log import store_logger
 from fleetcore.outage import Outage, describe, is_transient
 from fleetcore.store import models
@@ -47,6 +47,7 @@ UPSERT_KEYS: dict[str, tuple[str, ...]] = {
     "TaskLabel": ("task_id", "label_name"),
     "MapImage": ("sha256",),
     "Rio": ("id",),
+    "SiteSession": ("session",),
     **derived.UPSERT_KEYS,
 }
 """Models written as upserts, by their conflict key; all others are appended."""
@@ -95,10 +96,20 @@ class Writer:
 
     async def run(self) -> None:
         """Commit and publish batches until cancelled; ends with :class:`FencedOut` once
-        superseded, or :class:`WriterFailed`."""
+        superseded, or :class:`WriterFailed`. Whoever waits on a change still in hand or
+        queued is told it will not be committed."""
+        batch: list[Change] = []
+        try:
+            await self._run(batch)
+        finally:
+            _abandon([*batch, *_drain(self._queue)])
+
+    async def _run(self, batch: list[Change]) -> None:
+        """The writer's loop; ``batch`` holds the batch in hand, for :meth:`run` to abandon."""
         while True:
-            batch = await self._take_batch()
+            batch[:] = await self._take_batch()
             publications = await self._commit(batch)
+            _committed(batch)
             try:
                 await self._retrying("publish", functools.partial(self._bus.publish, publications))
             except FencedOut:
@@ -107,9 +118,7 @@ class Writer:
                 raise WriterFailed(f"the bus refused a publication: {describe(exc)}") from exc
             if publications:
                 self._published = publications[-1].seq
-            for change in batch:
-                if change.published is not None and not change.published.done():
-                    change.published.set_result(None)
+            _published(batch)
             _observe(batch, publications)
             if self._queue.empty():
                 self._idle.set()
@@ -285,6 +294,41 @@ def _observe(batch: list[Change], publications: list[Publication]) -> None:
             metrics.INGEST_TO_PUBLISH.observe(now - change.received_at)
     for pub in publications:
         metrics.PUBLICATIONS.labels(match_room(pub.room).kind.value).inc()
+
+
+def _committed(batch: list[Change]) -> None:
+    """Settle each change's ``committed``: it is durable, or was dropped as one the database
+    refuses (logged and counted), which a sender must not send again either."""
+    for change in batch:
+        if change.committed is not None and not change.committed.done():
+            change.committed.set_result(None)
+
+
+def _published(batch: list[Change]) -> None:
+    for change in batch:
+        if change.published is not None and not change.published.done():
+            change.published.set_result(None)
+
+
+def _abandon(changes: list[Change]) -> None:
+    """Tell whoever waits on a change that the writer stopped before committing or publishing it.
+
+    ``committed`` is cancelled (an acknowledged site sends the frame again to the next
+    leader); ``published`` fails with :class:`NotLeading`, since it is awaited by a task
+    that must not mistake it for its own cancellation.
+    """
+    for change in changes:
+        if change.committed is not None:
+            change.committed.cancel()
+        if change.published is not None and not change.published.done():
+            change.published.set_exception(NotLeading("the hub stopped writing before publishing"))
+
+
+def _drain(queue: asyncio.Queue[Change]) -> list[Change]:
+    changes = []
+    while not queue.empty():
+        changes.append(queue.get_nowait())
+    return changes
 
 
 def _size(change: Change) -> int:

@@ -12,8 +12,6 @@ ROS 2 itself is configured the ROS way, from the environment
 
 from __future__ import annotations
 
-import asyncio
-
 from fleetcore.log import bridge_logger
 from fleetcore.settings import Settings
 from fleetcore.site_token import require_site_token
@@ -26,12 +24,15 @@ async def run(settings: Settings) -> None:
     from ros_bridge.commands import BridgeCommands
 
     token = require_site_token(settings, "ros_bridge")
-    sink = WebSocketSink(WebSocketSinkConfig(ingest_url(settings.resolved_hub_url, token)))
+    config = WebSocketSinkConfig(
+        ingest_url(settings.resolved_hub_url, token), heartbeat_s=settings.site_heartbeat_s
+    )
+    sink = WebSocketSink(config)
     async with RosBridge(sink) as bridge:
         sink.handle_frames_with(BridgeCommands(bridge, sink.submit).on_frame)
         await sink.start()
         try:
             bridge_logger.info("bridging RMF to %s", settings.resolved_hub_url)
-            await asyncio.Event().wait()
+            await sink.stopped()
         finally:
             await sink.aclose()

@@ -35,10 +35,12 @@ import orjson
 from fleetcore.contract.commands import (
     ALERT_RESPONSE_FRAME,
     COMMAND_FRAME,
+    SITE_KINDS,
     TASK_API_KINDS,
     CommandKind,
 )
 from fleetcore.contract.ingest import IngestType
+from fleetcore.contract.site_link import Serves
 from fleetcore.log import bridge_logger
 
 if TYPE_CHECKING:
@@ -46,6 +48,11 @@ if TYPE_CHECKING:
 
 Answer = Callable[[dict[str, Any]], Awaitable[None]]
 """Where a ``command_response`` message goes: the bridge's sink."""
+
+SERVES = Serves(commands=tuple(sorted(SITE_KINDS)), dispatcher=True, alert_responses=True)
+"""What the bridge tells the hub it performs: every command, for whatever RMF behind it has
+(RMF's dispatcher picks fleets; its door and lift supervisors take any name), and operators'
+answers to alerts. The hub learns the fleets, doors and lifts from what the bridge reports."""
 
 
 class CommandRefused(Exception):

@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import orjson
 
 from fleetcore.contract.ingest import IngestType, ingest_url
+from fleetcore.errors import PartFailed
 from fleetcore.log import bridge_logger
 from fleetcore.site_client import SiteClient, SiteClientStats
 from fleetcore.tasks import CLEANUP_GRACE_S, cancel_and_wait
+from ros_bridge.commands import SERVES
 
 __all__ = [
     "FrameHandler",
@@ -85,7 +87,11 @@ class WebSocketSinkConfig:
     max_backoff_s: float = 30.0
     """...up to this."""
     max_pending: int = 1000
-    """Non-state messages (alerts, command answers) kept while disconnected; older ones drop."""
+    """Non-state messages (alerts, command answers) kept until the hub acknowledges them;
+    beyond, the oldest drop."""
+    heartbeat_s: float = 2.0
+    """Silence from the hub after which it is pinged; it is deemed gone half of this later
+    (``FLEETHUB_SITE_HEARTBEAT_S``)."""
 
 
 class WebSocketSink:
@@ -107,9 +113,11 @@ class WebSocketSink:
             config.url,
             on_connect=self._latest.frames,
             on_message=on_frame,
+            serves=SERVES,
             backoff_initial_s=config.initial_backoff_s,
             backoff_max_s=config.max_backoff_s,
             max_backlog=config.max_pending,
+            heartbeat_s=config.heartbeat_s,
             logger=bridge_logger,
         )
         self._task: asyncio.Task[None] | None = None
@@ -124,7 +132,15 @@ class WebSocketSink:
         return self.client.stats
 
     async def start(self) -> None:
+        """Run the link to the hub in a task of its own, until :meth:`aclose`."""
         self._task = asyncio.create_task(self.client.run(), name="fleethub-bridge-ws-sink")
+        self._task.add_done_callback(_log_failure)
+
+    async def stopped(self) -> NoReturn:
+        """Until the link's task ends, which it does only by failing (logged as it happens)."""
+        if self._task is not None:
+            await asyncio.wait({self._task})
+        raise PartFailed("the bridge's link to the hub stopped")
 
     async def aclose(self) -> None:
         if self._task is not None:
@@ -139,3 +155,8 @@ class WebSocketSink:
         is_state = self._latest.keep(message, frame)
         # A state lost while disconnected is re-sent from the latest on connect.
         self.client.send(frame, durable=not is_state)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        bridge_logger.error("the link to the hub stopped", exc_info=task.exception())

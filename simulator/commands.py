@@ -23,8 +23,9 @@ from typing import Any
 
 import orjson
 
-from fleetcore.contract.commands import COMMAND_FRAME, CommandKind
+from fleetcore.contract.commands import COMMAND_FRAME, SITE_KINDS, CommandKind
 from fleetcore.contract.ingest import IngestType, encode
+from fleetcore.contract.site_link import Serves
 from fleetcore.log import sim_logger
 from simulator.simulation import Simulation
 from simulator.tasks import DESCRIPTION_SCHEMAS, CommandRejected
@@ -84,14 +85,29 @@ class SimCommands:
         task_id = body.get("task_id") or body.get("for_task")
         return not task_id or task_id in self.simulation.tasks
 
+    def serves(self) -> Serves:
+        """What the simulator tells the hub it performs: every command, for its fleets, doors
+        and lifts; it picks the fleet of a dispatch that names none."""
+        sim = self.simulation
+        return Serves(
+            commands=tuple(sorted(SITE_KINDS)),
+            dispatcher=True,
+            fleets=tuple(sim.fleets),
+            doors=tuple(sim.doors),
+            lifts=tuple(sim.lifts),
+        )
+
     def _perform(self, request_id: str, kind: str, body: Any) -> bytes:
         try:
             if not isinstance(body, dict):
                 raise CommandRejected("the command body must be an object")
             response = self._act(kind, body)
         except CommandRejected as exc:
-            error = {"code": 1, "category": kind, "detail": str(exc)}
-            response = {"success": False, "errors": [error]}
+            response = _refused(kind, str(exc))
+        except Exception as exc:
+            # A bug here must not leave the command unanswered (pending for ever) nor end the link.
+            sim_logger.exception("the simulator failed command %s (%s)", request_id, kind)
+            response = _refused(kind, f"the simulator failed: {exc!r}")
         data = {"request_id": request_id, **response}
         return orjson.dumps({"type": IngestType.COMMAND_RESPONSE.value, "data": data})
 
@@ -114,6 +130,13 @@ class SimCommands:
             return {"success": True}
         if command is CommandKind.DOOR_REQUEST:
             sim.request_door(str(body.get("door_name")), int(body.get("mode", 0)))
+            return {"success": True}
+        if command is CommandKind.LIFT_REQUEST:
+            sim.request_lift(
+                str(body.get("lift_name")),
+                str(body.get("destination")),
+                int(body.get("request_type", 1)),
+            )
             return {"success": True}
         if command is CommandKind.RESET_FIRE_ALARM_TRIGGER:
             # RMF's fire alarm topic echoes the reset, as the bridge relays it.
@@ -147,6 +170,10 @@ class SimCommands:
         if command is CommandKind.ROBOT_COMMISSION:
             return _commission(sim, body)
         raise CommandRejected(f"the simulator does not take {command.value} commands")
+
+
+def _refused(kind: str, detail: str) -> dict[str, Any]:
+    return {"success": False, "errors": [{"code": 1, "category": kind, "detail": detail}]}
 
 
 def _discovery(fleet: str) -> dict[str, Any]:

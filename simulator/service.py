@@ -21,7 +21,7 @@ from fleetcore.contract.ingest import ingest_url as contract_ingest_url
 from fleetcore.log import sim_logger
 from fleetcore.settings import Settings
 from fleetcore.site_client import SiteClient
-from fleetcore.tasks import CLEANUP_GRACE_S, cancel_and_wait
+from fleetcore.tasks import CLEANUP_GRACE_S, cancel_all, cancel_and_wait, until_one_ends
 from simulator.commands import SimCommands
 from simulator.control import serving_control
 from simulator.ros_site import ROS_TYPES, RosSitePublisher
@@ -61,7 +61,9 @@ class SimulatorService:
             ingest_url(settings),
             on_connect=self._snapshot_frames,
             on_message=self.commands.on_message,
+            serves=self.commands.serves(),
             backoff_initial_s=backoff_initial_s,
+            heartbeat_s=settings.site_heartbeat_s,
             logger=sim_logger,
         )
         self.ros: RosSitePublisher | None = RosSitePublisher() if settings.sim_ros else None
@@ -99,6 +101,8 @@ class SimulatorService:
                 self._send(kind, data)
 
     async def run(self) -> None:
+        """Simulate and publish until cancelled; raises :class:`~fleetcore.errors.PartFailed`
+        (logged at once) if the simulation or its link to the hub ever fails."""
         robots = sum(len(f) for f in self.simulation.fleets.values())
         sim_logger.info(
             "simulating %d robots in fleets %s, publishing to %s at %.1f Hz",
@@ -107,15 +111,18 @@ class SimulatorService:
             self.settings.resolved_hub_url,
             1.0 / self.period_s,
         )
-        client = asyncio.create_task(self.client.run(), name="sim-site-client")
         port = self.settings.sim_control_port
         if self.ros is not None:
             self.ros.start()
+        client = asyncio.create_task(self.client.run(), name="the simulator's link to the hub")
+        ticks = asyncio.create_task(self._ticks(), name="the simulation")
         try:
             async with serving_control(self.simulation, port) if port else contextlib.nullcontext():
-                await self._ticks()
+                await until_one_ends((client, ticks), sim_logger)
         finally:
-            await cancel_and_wait(client, grace_s=CLEANUP_GRACE_S)
+            await cancel_all([ticks])
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(client, grace_s=CLEANUP_GRACE_S)
             if self.ros is not None:
                 self.ros.close()
 

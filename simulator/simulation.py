@@ -37,6 +37,10 @@ FLEET_NAMES = ("tinyRobot", "deliveryRobot", "cleanerBot", "patrolBot")
 CLEAN_SPEED_FACTOR = 0.5
 CLEAN_PATTERN = ((-1.5, -1.5), (1.5, -1.5), (1.5, -0.5), (-1.5, -0.5), (-1.5, 0.5), (1.5, 0.5))
 """Boustrophedon offsets (metres) a cleaning robot sweeps around its zone's vertex."""
+LIFT_END_SESSION = 0
+"""rmf_lift_msgs/LiftRequest.REQUEST_END_SESSION; the other request types start one."""
+OPERATOR_SESSION = "operator"
+"""The lift session of requests from outside (the dashboard, REST), beside the robots' rides."""
 CHARGING_ELIGIBLE_BATTERY = 0.5
 """A charging robot above this level may interrupt charging for a task."""
 
@@ -292,6 +296,19 @@ class Simulation:
         if door is None:
             raise CommandRejected(f"no door {name!r}; doors are {sorted(self.doors)}")
         door.held_open = mode == DOOR_OPEN
+
+    def request_lift(self, name: str, destination: str, request_type: int) -> None:
+        """A lift request (rmf_lift_msgs/LiftRequest): a session takes the lift to
+        ``destination``, after the riders queued before it; ending the session frees it."""
+        lift = self.lifts.get(name)
+        if lift is None:
+            raise CommandRejected(f"no lift {name!r}; lifts are {sorted(self.lifts)}")
+        lift.cancel(OPERATOR_SESSION)
+        if request_type == LIFT_END_SESSION:
+            return
+        if destination not in lift.floors:
+            raise CommandRejected(f"lift {name!r} serves {lift.floors}, not {destination!r}")
+        lift.request(OPERATOR_SESSION, lift.current_floor, destination)
 
     def set_robot_stopped(self, fleet: str, robot: str, stopped: bool) -> None:
         """Freeze a robot and drop it from fleet states (the hub then sees it go offline)."""

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import orjson
 import socketio
+
+from fleetcore.site_client import SiteClient
+from fleetcore.tasks import cancel_and_wait
 
 TEST_SITE_TOKEN = "test-site-token-0123456789"
 """The site token of the ``settings`` fixture; IngestClient presents it unless told otherwise."""
@@ -50,6 +55,17 @@ class IngestClient:
         assert self.ws is not None
         msg = await self.ws.receive(timeout=timeout)
         return orjson.loads(msg.data)  # type: ignore[no-any-return]
+
+
+@contextlib.asynccontextmanager
+async def running_site(client: SiteClient) -> AsyncIterator[SiteClient]:
+    """A SiteClient running until the block ends, connected (welcomed) when it starts."""
+    task = asyncio.create_task(client.run())
+    try:
+        await asyncio.wait_for(client.wait_connected(), 10)
+        yield client
+    finally:
+        await cancel_and_wait(task)
 
 
 class Subscriber:

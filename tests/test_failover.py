@@ -9,12 +9,11 @@ sees one epoch change and every committed publication of its log room.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import aiohttp
 import pytest
@@ -24,7 +23,7 @@ from fleetcore.store import models
 from fleetcore.store.db import tortoise_config
 from tests.conftest import TEST_DATABASE_URL, eventually
 from tests.helpers import TEST_SITE_TOKEN, Subscriber, fleet
-from tests.processes import Process, fleethub, free_port, redis_server, wait_http
+from tests.processes import Process, hub_pair, ready
 
 pytestmark = [
     pytest.mark.integration,
@@ -33,17 +32,6 @@ pytestmark = [
 
 LEASE_S = 3.0
 PROBE = "failover-probe"
-
-
-async def ready(url: str) -> dict[str, Any] | None:
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.3)) as session,
-            session.get(url + "/readyz") as resp,
-        ):
-            return await resp.json() if resp.status == 200 else None
-    except (aiohttp.ClientError, TimeoutError):
-        return None
 
 
 class Adapter:
@@ -107,49 +95,13 @@ class Adapter:
 async def two_hubs(
     tmp_path: Path, database_url: str
 ) -> AsyncIterator[tuple[list[Process], list[str], str, str]]:
-    redis_port, proxy_port = free_port(), free_port()
-    hub_ports = [free_port(), free_port()]
     env = {
-        **os.environ,
-        "FLEETHUB_DATABASE_URL": database_url,
-        "FLEETHUB_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "FLEETHUB_DATA_DIR": str(tmp_path),
         "FLEETHUB_HUB_LEASE_S": str(LEASE_S),
-        "FLEETHUB_PROXY_PORT": str(proxy_port),
         "FLEETHUB_INGEST_TOKEN": TEST_SITE_TOKEN,
         "FLEETHUB_AUTH_MODE": "off",  # about failover; tests/proxy covers socket auth
     }
-    procs = [await redis_server(redis_port, tmp_path).start()]
-    try:
-        migrate = await fleethub("migrate", "migrate", env, tmp_path).start()
-        assert migrate.proc is not None and await migrate.proc.wait() == 0, migrate.output()
-        hubs = []
-        for i, port in enumerate(hub_ports):
-            hub = await fleethub(
-                f"hub{i}",
-                "hub",
-                {**env, "FLEETHUB_HUB_PORT": str(port), "FLEETHUB_HUB_NAME": f"hub{i}"},
-                tmp_path,
-            ).start()
-            procs.append(hub)
-            hubs.append(hub)
-            await wait_http(f"http://127.0.0.1:{port}/healthz")
-            if i == 0:
-                await wait_http(f"http://127.0.0.1:{port}/readyz")
-        proxy = await fleethub("proxy", "proxy", env, tmp_path).start()
-        procs.append(proxy)
-        await wait_http(f"http://127.0.0.1:{proxy_port}/healthz")
-        yield (
-            hubs,
-            [f"http://127.0.0.1:{p}" for p in hub_ports],
-            f"http://127.0.0.1:{proxy_port}",
-            database_url,
-        )
-    finally:
-        for proc in reversed(procs):
-            await proc.stop()
-        for proc in procs:
-            print(f"--- {proc.name}\n{proc.output()[-1500:]}")
+    async with hub_pair(tmp_path, database_url, env) as pair:
+        yield pair.hubs, pair.urls, pair.proxy_url, database_url
 
 
 async def test_the_standby_takes_over_a_frozen_leader_which_then_writes_nothing(

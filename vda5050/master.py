@@ -54,6 +54,16 @@ from vda5050.vehicles import AUTOMATIC_MODES, Vehicle
 
 vda_logger = logging.getLogger("fleethub.vda5050")
 
+MASTER_CONTROL_KINDS = frozenset(
+    {
+        CommandKind.DISPATCH_TASK,
+        CommandKind.ROBOT_TASK,
+        CommandKind.CANCEL_TASK,
+        CommandKind.KILL_TASK,
+    }
+)
+"""The hub's commands the master control performs, for its fleets and their tasks."""
+
 ORDER_REFUSALS = frozenset({"orderError", "orderUpdateError", "validationError", "noRouteError"})
 """errorTypes with which vehicles refuse an order (spec 6.6.4)."""
 DEFAULT_SPEED_MPS = 1.0

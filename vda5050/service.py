@@ -17,6 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from fleetcore.contract.ingest import ingest_url
+from fleetcore.contract.site_link import Serves
 from fleetcore.contract.vda5050 import DELIVERY, VEHICLE_TOPICS, Topics
 from fleetcore.errors import ConfigError
 from fleetcore.metrics import metrics_handler
@@ -26,7 +27,7 @@ from fleetcore.site_client import SiteClient
 from fleetcore.tasks import CLEANUP_GRACE_S, cancel_all, cancel_and_wait
 from vda5050.graph import NavGraph
 from vda5050.journal import Journal
-from vda5050.master import MasterConfig, MasterControl, vda_logger
+from vda5050.master import MASTER_CONTROL_KINDS, MasterConfig, MasterControl, vda_logger
 from vda5050.orders import ReleasePolicy
 from vda5050.vehicles import parse_vehicle_map
 
@@ -89,6 +90,10 @@ class MasterControlService:
             ingest_url(settings.resolved_hub_url, settings.ingest_token),
             on_connect=lambda: self.master.hub_snapshot(first=self.site.connections == 1),
             on_message=lambda doc: self.master.on_hub(doc),
+            serves=Serves(
+                commands=tuple(sorted(MASTER_CONTROL_KINDS)), fleets=tuple(config.fleets)
+            ),
+            heartbeat_s=settings.site_heartbeat_s,
             logger=vda_logger,
         )
         self.link = MqttLink(
@@ -159,10 +164,11 @@ def health_app(service: MasterControlService) -> web.Application:
 
 
 @contextlib.asynccontextmanager
-async def running(service: MasterControlService) -> AsyncIterator[MasterControlService]:
-    """Run ``service`` beside the caller; stopped (and its journal closed) on exit."""
+async def running(service: MasterControlService) -> AsyncIterator[asyncio.Task[None]]:
+    """Run ``service`` beside the caller, yielding its task (it runs until cancelled, so its
+    ending is a failure); stopped (and its journal closed) on exit."""
     task = asyncio.create_task(service.run(), name="vda5050-master-control")
     try:
-        yield service
+        yield task
     finally:
         await cancel_and_wait(task, grace_s=CLEANUP_GRACE_S)

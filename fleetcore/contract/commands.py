@@ -77,8 +77,43 @@ SITE_TOPIC_KINDS = frozenset(
 done once published (the state that follows is the outcome, as in rmf-web)."""
 HUB_KINDS = frozenset({CommandKind.PUT_RIO, CommandKind.SAVE_BEACON_STATE})
 """Kinds the hub performs itself: they change fleethub's record and rooms, not RMF."""
-TASK_API_KINDS = frozenset(CommandKind) - SITE_TOPIC_KINDS - HUB_KINDS
+SITE_KINDS = frozenset(CommandKind) - HUB_KINDS
+"""What a site performs: every command but those the hub performs itself."""
+TASK_API_KINDS = SITE_KINDS - SITE_TOPIC_KINDS
 """Kinds that are RMF task API requests (``task_api_requests``), answered by RMF."""
+
+
+Target = tuple[str, str]
+"""What a command acts on: ``("fleet" | "task" | "door" | "lift", name)``."""
+
+_TARGET_FIELDS: dict[CommandKind, tuple[str, str]] = {
+    CommandKind.ROBOT_TASK: ("fleet", "fleet"),
+    CommandKind.ROBOT_COMMISSION: ("fleet", "fleet"),
+    CommandKind.CANCEL_TASK: ("task", "task_id"),
+    CommandKind.KILL_TASK: ("task", "task_id"),
+    CommandKind.INTERRUPT_TASK: ("task", "task_id"),
+    CommandKind.REWIND_TASK: ("task", "task_id"),
+    CommandKind.SKIP_PHASE: ("task", "task_id"),
+    CommandKind.RESUME_TASK: ("task", "for_task"),
+    CommandKind.UNDO_SKIP_PHASE: ("task", "for_task"),
+    CommandKind.DOOR_REQUEST: ("door", "door_name"),
+    CommandKind.LIFT_REQUEST: ("lift", "lift_name"),
+}
+
+
+def command_target(kind: str, body: dict[str, Any]) -> Target | None:
+    """What a command of ``kind`` acts on, or None when RMF picks (a dispatch naming no
+    fleet, a task discovery): the hub sends it to the sites that serve that."""
+    if kind == CommandKind.DISPATCH_TASK:
+        request = body.get("request")
+        fleet = request.get("fleet_name") if isinstance(request, dict) else None
+        return ("fleet", fleet) if isinstance(fleet, str) and fleet else None
+    try:
+        what, field_name = _TARGET_FIELDS[CommandKind(kind)]
+    except (KeyError, ValueError):
+        return None
+    name = body.get(field_name)
+    return (what, name) if isinstance(name, str) and name else None
 
 
 TASK_CREATING_KINDS = frozenset({CommandKind.DISPATCH_TASK, CommandKind.ROBOT_TASK})

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.connection import get_connection
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -23,9 +24,22 @@ MIGRATIONS_MODULE = "fleetcore.store.migrations"
 DEFAULT_URL = "sqlite://:memory:"
 
 
-def tortoise_config(database_url: str = DEFAULT_URL) -> dict[str, Any]:
+def tortoise_config(
+    database_url: str = DEFAULT_URL, *, idle_transaction_timeout_s: float = 0
+) -> dict[str, Any]:
+    """Tortoise's config; with ``idle_transaction_timeout_s``, PostgreSQL ends a session that
+    leaves a transaction idle that long (see :func:`open_database`)."""
+    connection: str | dict[str, Any] = database_url
+    if idle_transaction_timeout_s > 0:
+        expanded = expand_db_url(database_url)
+        if expanded["engine"] == "tortoise.backends.asyncpg":
+            timeout_ms = str(round(idle_transaction_timeout_s * 1000))
+            expanded["credentials"]["server_settings"] = {
+                "idle_in_transaction_session_timeout": timeout_ms
+            }
+            connection = expanded
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             APP: {
                 "models": [MODELS_MODULE],
@@ -67,10 +81,24 @@ async def migrate() -> list[str]:
     return pending
 
 
-async def open_database(database_url: str, *, apply_migrations: bool, check: bool = True) -> None:
-    """Connect; migrate first when asked, else refuse (``check``) a database that needs migrating."""
+async def open_database(
+    database_url: str,
+    *,
+    apply_migrations: bool,
+    check: bool = True,
+    idle_transaction_timeout_s: float = 0,
+) -> None:
+    """Connect; migrate first when asked, else refuse (``check``) a database that needs migrating.
+
+    ``idle_transaction_timeout_s`` (PostgreSQL): a process frozen inside a transaction
+    (SIGSTOP, a stalled VM) keeps its row locks until it wakes; the server ends its
+    session after this long instead, so others need not wait for it. A hub sets it
+    below its lease: the lock on its epoch row must not hold up the takeover.
+    """
     _prepare(database_url)
-    await Tortoise.init(config=tortoise_config(database_url))
+    await Tortoise.init(
+        config=tortoise_config(database_url, idle_transaction_timeout_s=idle_transaction_timeout_s)
+    )
     if apply_migrations:
         await migrate()
         return

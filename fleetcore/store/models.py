@@ -263,6 +263,19 @@ class RobotPositionSample(Model):
         indexes = (("fleet", "robot", "unix_millis_time"),)
 
 
+# The last numbered frame the hub committed of each acknowledged site session
+# (fleetcore.contract.site_link): written in the transaction of that frame's
+# rows, so a hub that takes over drops a frame re-sent after a failover
+# instead of storing it twice.
+class SiteSession(Model):
+    session = fields.CharField(max_length=64, primary_key=True)
+    frame = fields.BigIntField()
+    updated_ms = fields.BigIntField(db_index=True)
+
+    class Meta:
+        table = "site_session"
+
+
 # A client's command to RMF by its idempotency key (hub.commands). The hub
 # inserts it in the transaction that checks its epoch, before acting, so a
 # retried or redelivered key finds it and acts no more. ``request_id`` is what

@@ -6,6 +6,10 @@ days. The hub prunes on a timer; each statement deletes at most
 the database (or ingest) for long. History rows are never published, so
 pruning needs no seq and runs beside the writer.
 
+Site sessions (the last frame committed of each acknowledged site, for
+dropping what it sends again) go with the logs: a session silent that long
+has nothing left to send again.
+
 Alerts (requests, operators' responses, resolutions of derived alerts) go
 by their own time too, with two exceptions that keep what the hub restores
 from them true: a derived alert still open is kept (the next hub would
@@ -70,6 +74,13 @@ def history_kinds(settings: Settings) -> list[Kind]:
             models.FleetLogEntry,
             "unix_millis_time",
             days(settings.retention_logs_days),
+        ),
+        Kind(
+            "site_sessions",
+            models.SiteSession,
+            "updated_ms",
+            days(settings.retention_logs_days),
+            order_column="updated_ms",
         ),
         Kind(
             "events", models.DerivedEvent, "unix_millis_time", days(settings.retention_events_days)

@@ -149,3 +149,14 @@ async def test_old_rows_beyond_one_batch_are_all_pruned(settings: Settings) -> N
     deleted = await Retention(settings.replace(retention_batch_rows=2)).prune(NOW)
     assert deleted["positions"] == 7
     assert await models.RobotPositionSample.all().count() == 0
+
+
+@pytest.mark.usefixtures("db")
+async def test_site_sessions_silent_longer_than_the_logs_are_kept_are_pruned(
+    settings: Settings,
+) -> None:
+    await models.SiteSession.create(session="gone", frame=9, updated_ms=_ago(31))
+    await models.SiteSession.create(session="live", frame=3, updated_ms=_ago(1))
+    deleted = await Retention(settings).prune(NOW)
+    assert deleted["site_sessions"] == 1
+    assert [session.session for session in await models.SiteSession.all()] == ["live"]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from urllib.parse import parse_qs
 
+import asyncpg
 import pytest
+from tortoise.transactions import in_transaction
 
 from fleetcore.bus.memory import InMemoryBus
 from fleetcore.contract.ingest import IngestType, decode, encode
@@ -15,7 +18,7 @@ from fleetcore.store import models
 from fleetcore.store.db import close_database, open_database
 from hub.leader import Lease
 from hub.service import Hub
-from tests.conftest import eventually
+from tests.conftest import TEST_DATABASE_URL, eventually
 from tests.helpers import fleet
 
 
@@ -128,3 +131,35 @@ async def test_a_starting_hub_refuses_messages_until_its_derived_state_is_restor
     assert await models.RoomState.filter(room="/fleets/f1/state").count() == 1
     await hub.stop()
     assert not hub.ready
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="PostgreSQL: SQLite has one writer anyway")
+async def test_a_transaction_a_frozen_hub_left_open_is_ended_so_a_takeover_need_not_wait(
+    database_url: str,
+) -> None:
+    await open_database(database_url, apply_migrations=True)
+    await models.HubMeta.create(key="epoch", value=1)
+    await close_database()
+    # As a hub opens it: migrated before (`fleethub migrate`), and ending idle transactions.
+    await open_database(database_url, apply_migrations=False, idle_transaction_timeout_s=1.0)
+    locked = asyncio.Event()
+
+    async def frozen_leader() -> None:
+        async with in_transaction() as conn:
+            await conn.execute_query("UPDATE hub_meta SET value = value WHERE key = 'epoch'")
+            locked.set()
+            await asyncio.Event().wait()  # frozen mid-batch: it never commits
+
+    leader = asyncio.create_task(frozen_leader())
+    url, _, query = database_url.partition("?")
+    schema = parse_qs(query)["schema"][0]
+    standby = await asyncpg.connect(url, server_settings={"search_path": schema})
+    try:
+        await locked.wait()
+        taken = "UPDATE hub_meta SET value = value + 1 WHERE key = 'epoch'"
+        assert await asyncio.wait_for(standby.execute(taken), 30) == "UPDATE 1"
+    finally:
+        await standby.close()
+        leader.cancel()
+        await asyncio.gather(leader, return_exceptions=True)
+        await close_database()

@@ -84,3 +84,27 @@ async def test_a_writer_whose_epoch_was_superseded_writes_nothing(settings: Sett
         assert await models.RobotPositionSample.all().count() == 0
     finally:
         await close_database()
+
+
+async def test_a_change_is_told_once_it_is_committed(writer: Writer) -> None:
+    committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    await writer.submit(Change(rows=[sample("r6")], committed=committed))
+    await asyncio.wait_for(committed, 5)
+    assert await stored("r6") == sample("r6").values
+
+
+async def test_changes_a_fenced_writer_never_committed_are_cancelled(settings: Settings) -> None:
+    await open_database(settings.resolved_database_url, apply_migrations=True)
+    try:
+        await models.HubMeta.create(key="epoch", value=EPOCH + 1)
+        await models.HubMeta.create(key="seq", value=0)
+        stale = Writer(InMemoryBus(), StreamPosition(0, EPOCH), max_rows=1)
+        loop = asyncio.get_running_loop()
+        taken, queued = loop.create_future(), loop.create_future()
+        await stale.submit(Change(rows=[sample("r7")], committed=taken))
+        await stale.submit(Change(rows=[sample("r8")], committed=queued))
+        with pytest.raises(FencedOut):
+            await asyncio.wait_for(stale.run(), 5)
+        assert taken.cancelled() and queued.cancelled()
+    finally:
+        await close_database()

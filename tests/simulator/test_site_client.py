@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 import orjson
@@ -15,21 +15,26 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.test_utils import TestServer
 
 from fleetcore.contract.ingest import IngestType, decode
+from fleetcore.contract.site_link import parse_hello, welcome_frame
 from fleetcore.settings import Settings
 from simulator import SimConfig, Simulation, SimulatorService, SiteClient, ingest_url
 from tests.conftest import eventually
+from tests.helpers import running_site
 
 DEADLINE_S = 5.0
 
 
 @dataclass
 class FakeHub:
-    """Records what arrives on /_internal, per connection, validated by the real decoder."""
+    """Records what arrives on /_internal, per connection, validated by the real decoder.
+
+    It welcomes a site's hello (then sends ``reply``, if any) but acknowledges nothing.
+    """
 
     connections: list[list[IngestType]] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
-    reply: dict[str, str] | None = None
+    reply: Mapping[str, object] | None = None
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
@@ -39,10 +44,14 @@ class FakeHub:
         self.sockets.append(ws)
         frames: list[IngestType] = []
         self.connections.append(frames)
-        if self.reply is not None:
-            await ws.send_str(orjson.dumps(self.reply).decode())
         async for msg in ws:
             assert msg.type is WSMsgType.TEXT
+            hello = parse_hello(msg.data)
+            if hello is not None:
+                await ws.send_str(welcome_frame(hello.session, 16 << 20).decode())
+                if self.reply is not None:
+                    await ws.send_str(orjson.dumps(self.reply).decode())
+                continue
             frames.append(decode(msg.data).type)
             self.arrived.set()
         return ws
@@ -219,3 +228,50 @@ async def test_other_hub_messages_reach_the_message_handler() -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
     assert received == [command]
+
+
+async def test_a_failing_on_connect_is_logged_at_once_and_the_link_starts_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hub = FakeHub()
+    calls: list[int] = []
+
+    def snapshot() -> list[bytes]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the site's snapshot")
+        return [b'{"type":"fleet_state_update","data":{"name":"f","robots":{}}}']
+
+    async with serving(hub) as server:
+        client = SiteClient(
+            f"ws://127.0.0.1:{server.port}/_internal", on_connect=snapshot, backoff_initial_s=0.05
+        )
+        async with running_site(client):
+            await hub.wait_for(1, IngestType.FLEET_STATE)
+    failure = next(r for r in caplog.records if r.message.startswith("the link to the hub failed"))
+    assert failure.levelno == logging.ERROR and failure.exc_info is not None
+
+
+async def test_a_failing_message_handler_is_logged_and_the_link_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handled: list[dict[str, object]] = []
+
+    def handle(doc: dict[str, object]) -> None:
+        handled.append(doc)
+        raise ValueError("a bug in the site's command handling")
+
+    hub = FakeHub(reply={"type": "command", "data": {}})
+    async with serving(hub) as server:
+        client = SiteClient(
+            f"ws://127.0.0.1:{server.port}/_internal", on_connect=list, on_message=handle
+        )
+        async with running_site(client):
+            await eventually(lambda: handled)
+            client.send(b'{"type":"fleet_log_update","data":{"name":"f","log":[]}}', durable=True)
+            await hub.wait_for(0, IngestType.FLEET_LOG)
+    assert client.connections == 1
+    assert any(
+        r.levelno == logging.ERROR and "handling a frame from the hub failed" in r.message
+        for r in caplog.records
+    )
