@@ -346,6 +346,10 @@ async def _serve(
             elif msg.type is WSMsgType.ERROR:
                 metrics.INGEST_REJECTED.labels(_transport_reason(ws.exception())).inc()
                 ingest_logger.info("ingest connection from %s failed: %s", peer, ws.exception())
+    except ConnectionResetError as exc:
+        # The site went away while being answered (a welcome, an ack, a rejection): it
+        # reconnects and sends again what was not acknowledged.
+        ingest_logger.info("ingest connection from %s went away: %s", peer, exc)
     finally:
         if sites is not None:
             sites.detach(ws)

@@ -65,6 +65,11 @@ class Hub:
             return f"the writer stopped: {describe(self._fatal)}"
         return "this hub is a standby; connect to the active hub"
 
+    @property
+    def has_failed(self) -> bool:
+        """Whether the writer stopped for good: the leadership hands the lease over by itself."""
+        return self._fatal is not None
+
     async def failed(self) -> WriterFailed:
         """Wait until the writer stops for good (not fenced out): the process must end."""
         while self._fatal is None:

@@ -80,8 +80,12 @@ def create_app(settings: Settings, bus: Bus) -> web.Application:
         )
         yield
         try:
-            # Cancelling starts a graceful handover: drain the writer, release the lease.
-            # A leadership that ended with the writer's failure has reported it already.
+            # A writer that failed for good makes the leadership hand the lease over and
+            # end by itself: a cancel now would cut that short. Otherwise cancelling starts
+            # a graceful handover: drain the writer, release the lease. A leadership that
+            # ended with the writer's failure has reported it already.
+            if hub.has_failed:
+                await asyncio.wait({leadership}, timeout=CLEANUP_GRACE_S)
             with contextlib.suppress(WriterFailed):
                 await cancel_and_wait(leadership, grace_s=CLEANUP_GRACE_S)
         finally:
