@@ -297,13 +297,6 @@ class Simulation:
         """Freeze a robot and drop it from fleet states (the hub then sees it go offline)."""
         self.robot(fleet, robot).stopped = stopped
 
-    def decommission(self, fleet: str, robot: str) -> None:
-        """Take a robot out of dispatch; its current task, if any, runs to its end."""
-        self._commission(fleet, robot, False)
-
-    def recommission(self, fleet: str, robot: str) -> None:
-        self._commission(fleet, robot, True)
-
     def inject_fault(self, fleet: str, robot: str, detail: str) -> None:
         """Put a robot in error (with an issue); its task fails."""
         bot = self.robot(fleet, robot)

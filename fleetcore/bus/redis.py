@@ -25,9 +25,9 @@ keep every key in one Redis Cluster slot, which the Lua scripts need there):
     run started after), ``floor`` (no history before this seq: the origin, or
     a later gap), ``trimmed`` (``pubs`` may have lost entries up to here).
 
-Commands (issue 5) will get their own keys (a ``{prefix}:commands`` stream
-read by the hub as a consumer group, replies beside it); nothing here assumes
-``pubs`` is the only stream under the prefix.
+Commands have keys of their own under the same prefix (the
+``{prefix}:commands`` stream and the replies, :mod:`fleetcore.bus.commands_redis`);
+nothing here assumes ``pubs`` is the only stream under the prefix.
 
 Redis must run with ``maxmemory-policy noeviction``: an evicted key would be
 an undetectable loss. Redis ≥ 6.2 (exclusive XRANGE, XTRIM MINID).
