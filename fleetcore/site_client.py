@@ -4,10 +4,11 @@ Every site process speaks to the hub the way RMF's fleet adapters do: the
 simulator (``fleethub sim``) and the site bridge (``fleethub bridge``) both
 use this client, so both reconnect, re-send and redact alike.
 
-It reconnects forever with backoff (``backoff_initial_s`` doubling to
-``backoff_max_s``) and, on every connect, first sends the full state the
-caller provides (``on_connect``), as RMF's ``BroadcastClient`` does, because
-the hub may have restarted and lost nothing only if the site re-sends.
+It reconnects forever with backoff (``backoff_initial_s`` growing to
+``backoff_max_s``, :class:`~fleetcore.backoff.Backoff`) and, on every
+connect, first sends the full state the caller provides (``on_connect``),
+as RMF's ``BroadcastClient`` does, because the hub may have restarted and
+lost nothing only if the site re-sends.
 While disconnected, non-durable frames are dropped (the next state or the
 ``on_connect`` snapshot replaces them) and durable ones (logs, command
 answers) are kept, bounded, since one never sent is lost for good.
@@ -32,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import orjson
 
+from fleetcore.backoff import Backoff
 from fleetcore.tasks import cancel_all
 
 site_logger = logging.getLogger("fleethub.site")
@@ -68,8 +70,7 @@ class SiteClient:
         self.url = url
         self._on_connect = on_connect
         self.on_message = on_message
-        self._backoff_initial = backoff_initial_s
-        self._backoff_max = backoff_max_s
+        self._backoff = Backoff(backoff_initial_s, backoff_max_s)
         self._queue: deque[tuple[bytes, bool]] = deque()
         self._max_backlog = max_backlog
         self._wake = asyncio.Event()
@@ -96,13 +97,13 @@ class SiteClient:
 
     async def run(self) -> None:
         """Connect, serve, reconnect; returns only when cancelled."""
-        delay = self._backoff_initial
         failures = 0
         async with aiohttp.ClientSession() as session:
             while True:
                 try:
                     async with session.ws_connect(self.url, heartbeat=15.0) as ws:
-                        delay, failures = self._backoff_initial, 0
+                        self._backoff.reset()
+                        failures = 0
                         await self._serve(ws)
                     self._log.warning("hub closed the ingest websocket (code %s)", ws.close_code)
                 except aiohttp.WSServerHandshakeError as exc:
@@ -117,9 +118,9 @@ class SiteClient:
                     self._log.log(level, "hub unreachable at %s: %s", _redact(self.url), exc)
                 finally:
                     self._disconnected()
+                delay = self._backoff.next()
                 self._log.info("reconnecting to the hub in %.1f s", delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self._backoff_max)
 
     def _disconnected(self) -> None:
         self.connected = False

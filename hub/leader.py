@@ -25,12 +25,15 @@ from typing import Protocol
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from fleetcore.backoff import Backoff
 from fleetcore.log import hub_logger
 from fleetcore.store import models
 from fleetcore.tasks import cancel_and_wait
 from hub.service import Hub, wall_clock_ms
 
 LEASE_NAME = "hub"
+ROLE_RETRY_MAX_S = 30.0
+"""Longest wait between attempts of a leader role's step that keeps failing."""
 
 
 def default_holder() -> str:
@@ -93,8 +96,10 @@ class LeaderRole(Protocol):
 class PeriodicRole(abc.ABC):
     """A leader role that runs :meth:`step` every ``period_s`` while its hub leads.
 
-    A failing step is logged and tried again a period later: a database
-    hiccup must not end work that only the leader does.
+    A failing step is logged and tried again, a period later at most, then
+    after longer waits while it keeps failing (up to :data:`ROLE_RETRY_MAX_S`):
+    a database hiccup must not end work that only the leader does, nor a
+    lasting fault fill the log once a period.
     """
 
     name = "periodic role"
@@ -116,13 +121,18 @@ class PeriodicRole(abc.ABC):
             self._task = None
 
     async def _run(self) -> None:
+        backoff = Backoff(self.period_s, max(self.period_s, ROLE_RETRY_MAX_S))
         while True:
             try:
                 await self.step()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                hub_logger.exception("%s failed; trying again in %.1fs", self.name, self.period_s)
+                delay = backoff.next()
+                hub_logger.exception("%s failed; trying again in %.1fs", self.name, delay)
+                await asyncio.sleep(delay)
+                continue
+            backoff.reset()
             await asyncio.sleep(self.period_s)
 
 

@@ -22,6 +22,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from fleetcore import metrics
+from fleetcore.backoff import Backoff
 from fleetcore.bus.base import Bus
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.rooms import RoomKind, match_room
@@ -39,6 +40,9 @@ UPSERT_KEYS: dict[str, tuple[str, ...]] = {
     **derived.UPSERT_KEYS,
 }
 """Models written as upserts, by their conflict key; all others are appended."""
+RETRY_INITIAL_S = 0.1
+RETRY_MAX_S = 30.0
+"""The waits between attempts at a failed commit or publish (:class:`Backoff`)."""
 
 
 class Writer:
@@ -111,7 +115,7 @@ class Writer:
     @staticmethod
     async def _retrying(what: str, attempt: Callable[[], Awaitable[None]]) -> None:
         """Retry ``attempt`` with backoff until it succeeds; fencing is never retried."""
-        delay = 0.1
+        backoff = Backoff(RETRY_INITIAL_S, RETRY_MAX_S)
         while True:
             try:
                 await attempt()
@@ -119,9 +123,9 @@ class Writer:
             except FencedOut:
                 raise
             except Exception:
+                delay = backoff.next()
                 store_logger.exception("%s failed; retrying in %.1fs", what, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
 
     def _number(
         self, batch: list[Change]

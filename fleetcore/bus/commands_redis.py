@@ -21,6 +21,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from fleetcore.backoff import Backoff
 from fleetcore.bus.commands_base import MAX_BATCH, CommandChannel, CommandHandler
 from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.errors import BusError
@@ -28,6 +29,9 @@ from fleetcore.log import bus_logger
 from fleetcore.tasks import cancel_and_wait
 
 GROUP = "hub"
+BACKOFF_INITIAL_S = 0.05
+BACKOFF_MAX_S = 2.0
+"""The waits of the consumer and the reply listener after a failure (:class:`Backoff`)."""
 
 
 class RedisCommandChannel:
@@ -87,22 +91,27 @@ class RedisCommandChannel:
                 raise
 
     async def _run(self, handler: CommandHandler) -> None:
-        """Own pending entries first, then a dead consumer's, then new ones; reconnect on errors."""
-        delay = 0.05
+        """Own pending entries first, then a dead consumer's, then new ones; reconnect on errors.
+
+        Every read handled without failing resets the backoff, so one bad
+        spell does not slow the retries after the next one.
+        """
+        backoff = Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S)
         while True:
             try:
                 await self._ensure_group()
                 await self._drain(handler, "0")
+                backoff.reset()
                 while True:
                     await self._claim(handler)
                     await self._drain(handler, ">")
-                delay = 0.05
+                    backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception:
+                delay = backoff.next()
                 bus_logger.exception("reading commands failed; retrying in %.2fs", delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
 
     async def _drain(self, handler: CommandHandler, start: str) -> None:
         """Handle what XREADGROUP returns from ``start``: '0' for our pending, '>' for new."""
@@ -183,7 +192,7 @@ class RedisCommandChannel:
 
     async def _listen(self) -> None:
         """One subscription per process; wakes the waiters of each announced key."""
-        delay = 0.05
+        backoff = Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S)
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
@@ -192,7 +201,7 @@ class RedisCommandChannel:
                     for key in list(self._waiters):
                         await self._wake(key)
                     self._ready.set()
-                    delay = 0.05
+                    backoff.reset()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             await self._wake(message["data"].decode())
@@ -200,11 +209,11 @@ class RedisCommandChannel:
                 raise
             except Exception:
                 self._ready.clear()
+                delay = backoff.next()
                 bus_logger.exception(
                     "listening for command replies failed; retrying in %.2fs", delay
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
 
     async def _wake(self, key: str) -> None:
         if key not in self._waiters:
