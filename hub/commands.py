@@ -1,8 +1,8 @@
 """The command executor: what clients ask RMF to do, acted on once per idempotency key.
 
 While its hub leads, the executor consumes the command channel, a batch
-at a time. For each batch, one transaction checks the hub's epoch (fencing,
-as the writer does) and inserts a
+at a time. For each batch, one transaction checks the hub's epoch (the
+writer's :func:`~hub.writer.fence`) and inserts a
 :class:`~fleetcore.store.models.CommandRecord` for every key not recorded
 yet. Only a newly recorded command is sent to RMF, so a client's retry, a
 redelivery by the channel or a replay after a hub crash acts at most once:
@@ -55,6 +55,7 @@ from hub.changes import Change, PendingPublication
 from hub.reconcile import RECONCILE_POLL_S, effect_in_rmf, unknown_outcome
 from hub.rmf_gateway import RmfGateway, RmfUnreachable, SiteGateway
 from hub.service import Hub, wall_clock_ms
+from hub.writer import fence
 
 
 class CommandExecutor:
@@ -151,7 +152,7 @@ class CommandExecutor:
         now = self._clock_ms()
         epoch = self._hub.position.epoch
         async with in_transaction() as conn:
-            await self._fence(conn)
+            await fence(conn, epoch)
             keys = list(dict.fromkeys(command.key for command in commands))
             records = {
                 r.key: r for r in await models.CommandRecord.filter(key__in=keys).using_db(conn)
@@ -179,15 +180,6 @@ class CommandExecutor:
             if fresh:
                 await models.CommandRecord.bulk_create(fresh, using_db=conn)
         return fresh, known
-
-    async def _fence(self, conn: BaseDBAsyncClient) -> None:
-        """Lock and check our epoch row, as each write batch does: a superseded hub writes nothing."""
-        epoch = self._hub.position.epoch
-        ours = (
-            await models.HubMeta.filter(key="epoch", value=epoch).using_db(conn).update(value=epoch)
-        )
-        if ours != 1:
-            raise FencedOut(f"epoch {epoch} was superseded by another hub")
 
     async def _on_response(self, response: CommandResponse) -> None:
         """RMF answered: queued, completed with the answers that came meanwhile."""
@@ -251,7 +243,7 @@ class CommandExecutor:
         now = self._clock_ms()
         completed: list[tuple[models.CommandRecord, Answer]] = []
         async with in_transaction() as conn:
-            await self._fence(conn)
+            await fence(conn, self._hub.position.epoch)
             request_ids = list({answer.request_id for answer in answers})
             records = {
                 r.request_id: r

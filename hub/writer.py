@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -165,14 +166,7 @@ class Writer:
         last = publications[-1].seq if publications else self._seq
         async with in_transaction() as conn:
             sql = _Sql(conn)
-            # Locks the epoch row until commit: a takeover waits for this batch,
-            # and once it has happened this batch finds no row and writes nothing.
-            ours, _ = await conn.execute_query(
-                f"UPDATE hub_meta SET value = {sql.p(1)} WHERE key = 'epoch' AND value = {sql.p(2)}",
-                [self._epoch, self._epoch],
-            )
-            if ours != 1:
-                raise FencedOut(f"epoch {self._epoch} was superseded by another hub")
+            await fence(conn, self._epoch)
             row_count = 0
             for model_name, values in rows.items():
                 row_count += await _write(model_name, values, conn)
@@ -184,6 +178,23 @@ class Writer:
             )
         metrics.WRITE_BATCHES.inc()
         metrics.WRITE_ROWS.inc(row_count)
+
+
+async def fence(conn: BaseDBAsyncClient, epoch: int) -> None:
+    """Lock and check the hub's epoch row in a write transaction: a superseded hub writes nothing.
+
+    The lock holds until commit, so a takeover waits for this transaction;
+    once a takeover has happened, the row no longer carries ``epoch`` and the
+    transaction raises :class:`FencedOut` before it wrote anything. Every
+    transaction that writes for the hub (a batch, a command record) starts here.
+    """
+    sql = _Sql(conn)
+    ours, _ = await conn.execute_query(
+        f"UPDATE hub_meta SET value = {sql.p(1)} WHERE key = 'epoch' AND value = {sql.p(2)}",
+        [epoch, epoch],
+    )
+    if ours != 1:
+        raise FencedOut(f"epoch {epoch} was superseded by another hub")
 
 
 SEQ_STAMPED = (
@@ -302,4 +313,4 @@ def _last_per_key(values: Iterable[dict[str, Any]], keys: tuple[str, ...]) -> li
     return list({tuple(v[k] for k in keys): v for v in values}.values())
 
 
-__all__ = ["Row", "Writer"]
+__all__ = ["Row", "Writer", "fence"]
