@@ -190,7 +190,7 @@ class CommandExecutor:
     async def _complete_answers(self) -> None:
         while True:
             batch = [await self._answers.get()]
-            while len(batch) < MAX_BATCH and not self._answers.empty():
+            while len(batch) < ANSWER_BATCH and not self._answers.empty():
                 batch.append(self._answers.get_nowait())
             try:
                 await self._complete(batch)
@@ -272,7 +272,7 @@ class CommandExecutor:
         await self._hub.writer.submit(Change(rooms, received_ms=now))
 
 
-MAX_BATCH = 200
+ANSWER_BATCH = 200
 """Most answers completed in one transaction."""
 STOP_DRAIN_S = 2.0
 """How long stopping waits for answers already taken to be completed."""

@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from fleetcore.backoff import Backoff
-from fleetcore.bus.commands_base import MAX_BATCH, CommandChannel, CommandHandler
+from fleetcore.bus.commands_base import COMMAND_BATCH, CommandChannel, CommandHandler
 from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.errors import BusError
 from fleetcore.log import bus_logger
@@ -121,7 +121,7 @@ class RedisCommandChannel:
                 GROUP,
                 self._consumer_name,
                 {self._stream: start},
-                count=MAX_BATCH,
+                count=COMMAND_BATCH,
                 block=None if start == "0" else self._block_ms,
             )
             entries = reply[0][1] if reply else []
@@ -134,7 +134,12 @@ class RedisCommandChannel:
     async def _claim(self, handler: CommandHandler) -> None:
         """Take over commands another (dead) hub read but never acknowledged."""
         answer: Any = await self._redis.xautoclaim(
-            self._stream, GROUP, self._consumer_name, self._claim_idle_ms, "0-0", count=MAX_BATCH
+            self._stream,
+            GROUP,
+            self._consumer_name,
+            self._claim_idle_ms,
+            "0-0",
+            count=COMMAND_BATCH,
         )
         claimed = answer[1]
         await self._handle(handler, [(entry_id, fields) for entry_id, fields in claimed if fields])

@@ -102,7 +102,7 @@ async def test_queued_commands_are_delivered_in_order_in_batches(make_channel: M
     hub.consume(handle)
     await eventually(lambda: sum(map(len, batches)) == 150)
     assert [key for batch in batches for key in batch] == [f"k{i}" for i in range(150)]
-    assert len(batches) == 2  # what was queued, at most MAX_BATCH (100) at a time
+    assert len(batches) == 2  # what was queued, at most COMMAND_BATCH (100) at a time
 
 
 async def test_a_reply_given_earlier_is_found_at_once(make_channel: MakeChannel) -> None:
