@@ -49,6 +49,7 @@ from fleetcore.contract.ingest import CommandResponse
 from fleetcore.contract.rooms import COMMAND
 from fleetcore.errors import FencedOut
 from fleetcore.log import hub_logger
+from fleetcore.settings import Settings
 from fleetcore.store import models
 from fleetcore.tasks import cancel_and_wait
 from hub.changes import Change, PendingPublication
@@ -75,7 +76,7 @@ class CommandExecutor:
         *,
         rmf: RmfGateway | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
-        reconcile_s: float = 10.0,
+        reconcile_s: float = Settings.command_site_wait_s,
     ) -> None:
         self._hub = hub
         self._make_channel = channel

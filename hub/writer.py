@@ -29,6 +29,7 @@ from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.rooms import RoomKind, match_room
 from fleetcore.errors import FencedOut
 from fleetcore.log import store_logger
+from fleetcore.settings import Settings
 from fleetcore.store import models
 from hub.changes import Change, Row
 from hub.derive import publish as derived
@@ -52,8 +53,8 @@ class Writer:
         bus: Bus,
         position: StreamPosition,
         *,
-        max_rows: int = 500,
-        max_delay: float = 0.005,
+        max_rows: int = Settings.batch_max_rows,
+        max_delay: float = Settings.batch_max_delay_ms / 1000,
         queue_size: int = 10_000,
     ) -> None:
         self._bus = bus

@@ -43,11 +43,15 @@ CHARGING_ELIGIBLE_BATTERY = 0.5
 
 @dataclass(frozen=True)
 class SimConfig:
-    """What the simulated site looks like and how it behaves."""
+    """What the simulated site looks like and how it behaves.
 
-    robots: int = 10
-    fleets: int = 2
-    seed: int = 7
+    The defaults are the ``sim_*`` settings', except that a simulation built
+    in code is quiet unless asked: no tasks of its own, no failed hand-overs.
+    """
+
+    robots: int = Settings.sim_robots
+    fleets: int = Settings.sim_fleets
+    seed: int = Settings.sim_seed
     auto_tasks_s: float = 0.0
     """Seconds between tasks the simulation creates itself; 0: none."""
     task_failure_probability: float = 0.0

@@ -26,6 +26,7 @@ from fleetcore.bus.commands_base import COMMAND_BATCH, CommandChannel, CommandHa
 from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.errors import BusError
 from fleetcore.log import bus_logger
+from fleetcore.settings import Settings
 from fleetcore.tasks import cancel_and_wait
 
 GROUP = "hub"
@@ -41,7 +42,7 @@ class RedisCommandChannel:
         self,
         url: str,
         *,
-        prefix: str = "fleethub",
+        prefix: str = Settings.redis_prefix,
         consumer: str = "hub",
         claim_idle_ms: int = 5000,
         reply_ttl_s: int = 3600,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from fleetcore.settings import Settings
 from hub.derive import DeriveConfig, Deriver, Snapshot
-from hub.derive.config import Connectivity
 from hub.derive.connectivity import Link
 from tests.derive.inputs import CONFIG, T0, Driver, fleet_state, kinds, robot
 
@@ -70,9 +70,8 @@ def test_a_stale_robot_comes_back_without_an_alert() -> None:
 
 
 def test_fleet_thresholds_override_the_defaults() -> None:
-    config = DeriveConfig(
-        connectivity=Connectivity(10_000, 30_000),
-        fleet_connectivity={"fast": Connectivity(2_000, 5_000)},
+    config = DeriveConfig.from_settings(
+        Settings(derive_stale_s=10, derive_offline_s=30, derive_fleet_thresholds="fast=2/5")
     )
     d = Driver(config=config)
     d.at(0).feed(fleet_state("fast", robot("a")))
