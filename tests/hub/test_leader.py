@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -12,7 +11,6 @@ from fleetcore.contract.ingest import IngestType, decode, encode
 from fleetcore.errors import NotLeading
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from fleetcore.store.db import close_database, open_database
 from hub.leader import Lease
 from hub.service import Hub
 from tests.conftest import eventually
@@ -25,13 +23,6 @@ class Clock:
 
     def __call__(self) -> int:
         return self.now
-
-
-@pytest.fixture
-async def database(settings: Settings) -> AsyncIterator[None]:
-    await open_database(settings.resolved_database_url, apply_migrations=True)
-    yield
-    await close_database()
 
 
 async def test_a_free_lease_is_taken_and_a_held_one_is_not(database: None) -> None:
