@@ -22,6 +22,7 @@ from aiohttp import web
 
 from fleetcore.bus import Bus, bus_from_settings
 from fleetcore.errors import ConfigError, StoreError
+from fleetcore.port_file import report_port
 from fleetcore.settings import ENV_PREFIX, UP_DEFAULTS, Settings, field_docs
 from fleethub.users_cli import add_actions as add_user_actions
 from fleethub.users_cli import run as run_user_action
@@ -116,19 +117,25 @@ async def _until_signalled(work: Awaitable[None]) -> None:
 
 async def _serve(
     app: web.Application,
-    host: str,
-    port: int,
+    settings: Settings,
+    name: str,
     banner: Callable[[str], str],
-    beside: Callable[[], contextlib.AbstractAsyncContextManager[None]] = contextlib.nullcontext,
+    beside: Callable[[int], contextlib.AbstractAsyncContextManager[None]] | None = None,
 ) -> None:
-    """Serve ``app`` until cancelled; ``beside`` runs alongside once the port listens."""
+    """Serve ``app`` on ``settings.<name>_port`` until cancelled.
+
+    Port 0 binds any free port; the bound one goes to the banner and to ``port_file``.
+    ``beside(port)`` runs alongside once the port listens.
+    """
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, settings.host, getattr(settings, f"{name}_port"))
         await site.start()
-        print(banner(f"http://{host}:{port}"), flush=True)
-        async with beside():
+        port = runner.addresses[0][1]
+        report_port(settings.port_file, name, port)
+        print(banner(f"http://{settings.host}:{port}"), flush=True)
+        async with beside(port) if beside else contextlib.nullcontext():
             await asyncio.Event().wait()
     finally:
         await runner.cleanup()
@@ -160,10 +167,10 @@ async def _up(settings: Settings) -> None:
     )
     await _serve(
         create_app(settings),
-        settings.host,
-        settings.api_port,
+        settings,
+        "api",
         banner,
-        beside=lambda: simulated_site(settings),
+        beside=lambda port: simulated_site(settings.replace(api_port=port, hub_port=port)),
     )
 
 
@@ -180,18 +187,14 @@ async def _hub(settings: Settings) -> None:
     from hub.web import create_app
 
     bus = _shared_bus(settings, "hub")
-    await _serve(
-        create_app(settings, bus), settings.host, settings.hub_port, lambda b: f"hub on {b}"
-    )
+    await _serve(create_app(settings, bus), settings, "hub", lambda b: f"hub on {b}")
 
 
 async def _proxy(settings: Settings) -> None:
     from proxy.app import create_app
 
     bus = _shared_bus(settings, "proxy")
-    await _serve(
-        create_app(settings, bus), settings.host, settings.proxy_port, lambda b: f"proxy on {b}"
-    )
+    await _serve(create_app(settings, bus), settings, "proxy", lambda b: f"proxy on {b}")
 
 
 async def _api(settings: Settings) -> None:
@@ -201,10 +204,7 @@ async def _api(settings: Settings) -> None:
     bus = _shared_bus(settings, "api")
     commands = command_channel_from_settings(settings, consumer="api")
     await _serve(
-        create_app(settings, bus, commands=commands),
-        settings.host,
-        settings.api_port,
-        lambda b: f"api on {b}",
+        create_app(settings, bus, commands=commands), settings, "api", lambda b: f"api on {b}"
     )
 
 

@@ -110,7 +110,8 @@ class SimulatorService:
         if self.ros is not None:
             self.ros.start()
         try:
-            async with serving_control(self.simulation, port) if port else contextlib.nullcontext():
+            serving = serving_control(self.simulation, port, self.settings.port_file)
+            async with serving if port else contextlib.nullcontext():
                 await self._ticks()
         finally:
             await cancel_and_wait(client, grace_s=CLEANUP_GRACE_S)
