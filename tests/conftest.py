@@ -31,6 +31,7 @@ from fleetcore.settings import Settings
 from fleetcore.store import migrations
 from fleetcore.store.db import APP, close_database, open_database, tortoise_config
 from tests.helpers import JWT_SECRET, TEST_SITE_TOKEN
+from tests.ports import HeldPort
 
 T = TypeVar("T")
 
@@ -169,6 +170,14 @@ def settings(tmp_path: Path, database_url: str, redis_prefix: str) -> Settings:
         sim_auto_tasks_s=0,
         ingest_token=TEST_SITE_TOKEN,
     )
+
+
+@pytest.fixture
+def held_port() -> Iterator[HeldPort]:
+    """A loopback port the test keeps while a server on it stops and starts (tests/ports.py)."""
+    held = HeldPort()
+    yield held
+    held.close()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from fleetcore.store import models
 from fleetcore.store.db import tortoise_config
 from tests.conftest import TEST_DATABASE_URL, eventually
 from tests.helpers import TEST_SITE_TOKEN, Subscriber, fleet
-from tests.processes import Process, fleethub, free_port, redis_server, wait_http
+from tests.processes import PrivateRedis, Process, fleethub, wait_http
 
 pytestmark = [
     pytest.mark.integration,
@@ -32,6 +32,8 @@ pytestmark = [
 ]
 
 LEASE_S = 3.0
+HANDOVER_LEASE_S = 120.0
+"""A lease far longer than any deadline here: a takeover within one was handed over, not waited out."""
 PROBE = "failover-probe"
 
 
@@ -104,50 +106,50 @@ class Adapter:
 
 
 @pytest.fixture
+def lease_s() -> float:
+    return LEASE_S
+
+
+@pytest.fixture
 async def two_hubs(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, lease_s: float
 ) -> AsyncIterator[tuple[list[Process], list[str], str, str]]:
-    redis_port, proxy_port = free_port(), free_port()
-    hub_ports = [free_port(), free_port()]
+    redis = await PrivateRedis(tmp_path).start()
     env = {
         **os.environ,
         "FLEETHUB_DATABASE_URL": database_url,
-        "FLEETHUB_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "FLEETHUB_REDIS_URL": redis.url,
         "FLEETHUB_DATA_DIR": str(tmp_path),
-        "FLEETHUB_HUB_LEASE_S": str(LEASE_S),
-        "FLEETHUB_PROXY_PORT": str(proxy_port),
+        "FLEETHUB_HUB_LEASE_S": str(lease_s),
+        "FLEETHUB_HUB_PORT": "0",
+        "FLEETHUB_PROXY_PORT": "0",
         "FLEETHUB_INGEST_TOKEN": TEST_SITE_TOKEN,
         "FLEETHUB_AUTH_MODE": "off",  # about failover; tests/proxy covers socket auth
     }
-    procs = [await redis_server(redis_port, tmp_path).start()]
+    procs: list[Process] = []
     try:
         migrate = await fleethub("migrate", "migrate", env, tmp_path).start()
         assert migrate.proc is not None and await migrate.proc.wait() == 0, migrate.output()
-        hubs = []
-        for i, port in enumerate(hub_ports):
+        hubs, hub_urls = [], []
+        for i in range(2):
             hub = await fleethub(
-                f"hub{i}",
-                "hub",
-                {**env, "FLEETHUB_HUB_PORT": str(port), "FLEETHUB_HUB_NAME": f"hub{i}"},
-                tmp_path,
+                f"hub{i}", "hub", {**env, "FLEETHUB_HUB_NAME": f"hub{i}"}, tmp_path
             ).start()
             procs.append(hub)
             hubs.append(hub)
-            await wait_http(f"http://127.0.0.1:{port}/healthz")
+            hub_urls.append(await hub.url("hub"))
+            await wait_http(hub_urls[-1] + "/healthz")
             if i == 0:
-                await wait_http(f"http://127.0.0.1:{port}/readyz")
+                await wait_http(hub_urls[-1] + "/readyz")
         proxy = await fleethub("proxy", "proxy", env, tmp_path).start()
         procs.append(proxy)
-        await wait_http(f"http://127.0.0.1:{proxy_port}/healthz")
-        yield (
-            hubs,
-            [f"http://127.0.0.1:{p}" for p in hub_ports],
-            f"http://127.0.0.1:{proxy_port}",
-            database_url,
-        )
+        proxy_url = await proxy.url("proxy")
+        await wait_http(proxy_url + "/healthz")
+        yield hubs, hub_urls, proxy_url, database_url
     finally:
         for proc in reversed(procs):
             await proc.stop()
+        await redis.stop()
         for proc in procs:
             print(f"--- {proc.name}\n{proc.output()[-1500:]}")
 
@@ -170,9 +172,7 @@ async def test_the_standby_takes_over_a_frozen_leader_which_then_writes_nothing(
         leader.signal(signal.SIGSTOP)
         frozen = time.monotonic()
         await eventually(lambda: ready(standby_url), timeout=LEASE_S + 10, interval=0.05)
-        takeover = time.monotonic() - frozen
-        print(f"takeover after {takeover:.2f} s (lease {LEASE_S} s)")
-        assert takeover < 10.0
+        print(f"takeover after {time.monotonic() - frozen:.2f} s (lease {LEASE_S} s)")
         await eventually(lambda: client.of(log_room)[-1]["epoch"] == old_epoch + 1, timeout=10)
 
         leader.signal(signal.SIGCONT)
@@ -214,13 +214,13 @@ async def test_the_standby_takes_over_a_frozen_leader_which_then_writes_nothing(
     assert not client.resyncs
 
 
+@pytest.mark.parametrize("lease_s", [HANDOVER_LEASE_S])
 async def test_a_leader_stopped_with_sigterm_hands_over_before_its_lease_expires(
     two_hubs: tuple[list[Process], list[str], str, str],
 ) -> None:
     (leader, _standby), (leader_url, standby_url), _proxy, _db = two_hubs
     assert await ready(leader_url)
     leader.signal(signal.SIGTERM)
-    stopped = time.monotonic()
-    await eventually(lambda: ready(standby_url), timeout=LEASE_S + 5, interval=0.05)
-    assert time.monotonic() - stopped < LEASE_S, "the lease was handed over, not waited out"
+    # Ready well before the lease could have run out: it was handed over.
+    await eventually(lambda: ready(standby_url), timeout=HANDOVER_LEASE_S / 4, interval=0.05)
     assert leader.proc is not None and await leader.proc.wait() == 0
