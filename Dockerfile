@@ -2,12 +2,12 @@
 # (`hub`, `proxy`, `api`, `vda5050`, `migrate`, `sim`, `up`). See k8s/README.md.
 # Needs BuildKit (the default builder since Docker 23; buildah/podman too) for RUN --mount.
 
-# --- builder: a wheel of the project plus wheels of all its dependencies -------------
+# --- builder: a wheel of the project plus wheels of its dependencies, as tested -------
 FROM python:3.11-slim AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY fleetcore ./fleetcore
 COPY fleethub ./fleethub
 COPY hub ./hub
@@ -16,7 +16,7 @@ COPY rest_api ./rest_api
 COPY ros_bridge ./ros_bridge
 COPY simulator ./simulator
 COPY vda5050 ./vda5050
-RUN python -m pip wheel --wheel-dir /wheels .
+RUN python -m pip wheel --wheel-dir /wheels . --constraint constraints.txt
 
 # --- final: the wheels installed offline; no compilers, no sources, no build cache -------
 FROM python:3.11-slim

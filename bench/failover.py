@@ -28,7 +28,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.processes import fleethub, free_port, ready, redis_server, wait_http
+from tests.processes import PrivateRedis, Process, fleethub, ready, wait_http
 
 
 async def main() -> None:
@@ -43,30 +43,26 @@ async def main() -> None:
     conn = await asyncpg.connect(args.database_url)
     await conn.execute(f'CREATE SCHEMA "{schema}"')
     tmp = Path(tempfile.mkdtemp(prefix="fleethub-failover-"))
-    redis_port = free_port()
+    redis = await PrivateRedis(tmp).start()
     env = {
         **os.environ,
         "FLEETHUB_DATABASE_URL": f"{args.database_url}?schema={schema}",
-        "FLEETHUB_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "FLEETHUB_REDIS_URL": redis.url,
+        "FLEETHUB_HUB_PORT": "0",
         "FLEETHUB_HUB_LEASE_S": str(args.lease),
         "FLEETHUB_LOG_LEVEL": "WARNING",
         "FLEETHUB_INGEST_TOKEN": secrets.token_urlsafe(32),
     }
-    procs = [await redis_server(redis_port, tmp).start()]
+    procs: list[Process] = []
     try:
         migrate = await fleethub("migrate", "migrate", env, tmp).start()
         assert migrate.proc is not None and await migrate.proc.wait() == 0
-        ports = [free_port(), free_port()]
-        hubs = []
-        for i, port in enumerate(ports):
-            hubs.append(
-                await fleethub(
-                    f"hub{i}", "hub", {**env, "FLEETHUB_HUB_PORT": str(port)}, tmp
-                ).start()
-            )
+        hubs, urls = [], []
+        for i in range(2):
+            hubs.append(await fleethub(f"hub{i}", "hub", env, tmp).start())
             procs.append(hubs[-1])
-            await wait_http(f"http://127.0.0.1:{port}/healthz")
-        urls = [f"http://127.0.0.1:{p}" for p in ports]
+            urls.append(await hubs[-1].url("hub"))
+            await wait_http(urls[-1] + "/healthz")
         await wait_http(urls[0] + "/readyz")
         leader = 0
         times = []
@@ -90,6 +86,7 @@ async def main() -> None:
     finally:
         for proc in reversed(procs):
             await proc.stop()
+        await redis.stop()
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await conn.close()
 

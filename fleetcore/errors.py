@@ -10,8 +10,7 @@
     ├── NotLeading             a standby hub was asked to do a leader's work
     ├── PartFailed             a part of the process stopped for good (logged where it failed)
     ├── AuthError              a request that is not authenticated or not allowed
-    │   ├── Unauthorized       401: no valid token; carries a machine-readable ``reason``
-    │   └── Forbidden          403: a valid principal without the needed permission
+    │   └── Unauthorized       401: no valid token; carries a machine-readable ``reason``
     ├── BusError               the bus between the hub and its readers
     │   └── UnrecoverablePosition   a resume point outside the replay window
     └── StoreError             the database
@@ -77,10 +76,6 @@ class Unauthorized(AuthError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
-
-
-class Forbidden(AuthError):
-    """An authenticated principal lacks the permission an operation needs (403)."""
 
 
 class BusError(FleethubError):

@@ -38,6 +38,10 @@ class Settings:
 
     host: str = "127.0.0.1"
     """Interface every listener binds to."""
+    port_file: str = ""
+    """When set, every server of the process writes the port it listens on into this JSON file
+    (``{"api": 8000}``; keys ``hub``, ``proxy``, ``api``, ``sim_control``), so whoever starts it
+    with port 0 (any free port) learns the port it got."""
     hub_port: int = 8100
     """The hub's ingest websocket (/_internal), health and metrics."""
     proxy_port: int = 8200
@@ -160,7 +164,8 @@ class Settings:
     """How fast simulated robots drive (metres per second); faster makes short demos and tests."""
     sim_control_port: int = 0
     """Port of the simulator's control endpoint on 127.0.0.1 (stop and restart a simulated robot,
-    for tests and demos; see ``simulator/control.py``). 0: no control endpoint."""
+    for tests and demos; see ``simulator/control.py``). 0: no control endpoint; -1: any free
+    port (written to ``port_file``)."""
     sim_ros: bool = False
     """The simulator publishes its fleet, door and lift states over ROS 2 (fleet_states,
     door_states, lift_states) instead of /_internal, so they reach the hub through a bridge.

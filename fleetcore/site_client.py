@@ -28,8 +28,8 @@ are counted and logged as warnings; anything else goes to ``on_message``
 (the hub's commands). The site token travels in the URL's query; no log
 line ever carries it.
 
-It reconnects for ever with backoff (``backoff_initial_s`` doubling to
-``backoff_max_s``). An unexpected error, here or in a callback, is logged
+It reconnects for ever with backoff (``backoff_initial_s`` growing to
+``backoff_max_s``, :class:`~fleetcore.backoff.Backoff`). An unexpected error, here or in a callback, is logged
 at ERROR with its traceback at once and the connection is started again:
 :meth:`SiteClient.run` ends only when cancelled.
 """
@@ -49,6 +49,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import orjson
 
+from fleetcore.backoff import Backoff
 from fleetcore.contract.site_link import (
     ACK,
     HELLO_QUERY,
@@ -113,8 +114,7 @@ class SiteClient:
         self.serves = serves or Serves()
         self._on_connect = on_connect
         self.on_message = on_message
-        self._backoff_initial = backoff_initial_s
-        self._backoff_max = backoff_max_s
+        self._backoff = Backoff(backoff_initial_s, backoff_max_s)
         self._max_backlog = max_backlog
         self._heartbeat_s = heartbeat_s
         self._silence_s = heartbeat_s * 1.5
@@ -162,7 +162,6 @@ class SiteClient:
 
     async def run(self) -> None:
         """Connect, serve, reconnect; returns only when cancelled."""
-        delay = self._backoff_initial
         failures = 0
         timeout = aiohttp.ClientTimeout(sock_connect=self._silence_s, sock_read=self._silence_s)
         link = _saying_hello(self.url)
@@ -172,7 +171,8 @@ class SiteClient:
                     async with session.ws_connect(link, heartbeat=self._heartbeat_s) as ws:
                         welcomed = await self._serve(ws)
                     if welcomed:
-                        delay, failures = self._backoff_initial, 0
+                        self._backoff.reset()
+                        failures = 0
                     self._log_close(ws, welcomed)
                 except aiohttp.WSServerHandshakeError as exc:
                     # Not the exception itself: its text carries the URL, with the site token.
@@ -188,9 +188,9 @@ class SiteClient:
                     self._log.exception("the link to the hub failed; starting it again")
                 finally:
                     self._disconnected()
+                delay = self._backoff.next()
                 self._log.info("reconnecting to the hub in %.1f s", delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self._backoff_max)
 
     def _keep(self, numbered: tuple[int, bytes]) -> None:
         if len(self._unacked) >= self._max_backlog:

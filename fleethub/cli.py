@@ -22,6 +22,7 @@ from aiohttp import web
 
 from fleetcore.bus import Bus, bus_from_settings
 from fleetcore.errors import ConfigError, PartFailed, StoreError
+from fleetcore.port_file import report_port
 from fleetcore.settings import ENV_PREFIX, UP_DEFAULTS, Settings, field_docs
 from fleetcore.tasks import cancel_all
 from fleethub.users_cli import add_actions as add_user_actions
@@ -117,34 +118,40 @@ async def _until_signalled(work: Awaitable[None]) -> None:
         await task
 
 
-Beside = Callable[[], contextlib.AbstractAsyncContextManager[Awaitable[object]]]
-"""Something that runs beside a served app, as long as the awaitable it yields: if that
-ends (it fails), so does the process."""
+Beside = Callable[[int], contextlib.AbstractAsyncContextManager[Awaitable[object]]]
+"""Something that runs beside a served app (given the port it listens on), as long as the
+awaitable it yields: if that ends (it fails), so does the process."""
 
 
 @contextlib.asynccontextmanager
-async def _nothing_beside() -> AsyncIterator[Awaitable[object]]:
+async def _nothing_beside(port: int) -> AsyncIterator[Awaitable[object]]:
     yield asyncio.Event().wait()
 
 
 async def _serve(
     app: web.Application,
-    host: str,
-    port: int,
+    settings: Settings,
+    name: str,
     banner: Callable[[str], str],
     beside: Beside = _nothing_beside,
     failed: Callable[[], Awaitable[Exception]] | None = None,
 ) -> None:
-    """Serve ``app`` until cancelled, or until what runs ``beside`` it (once the port listens)
-    ends, or ``failed`` returns (the hub's writer stopped for good): then the app is cleaned
-    up and the error raised, so the process ends non-zero, to be restarted."""
+    """Serve ``app`` on ``settings.<name>_port`` until cancelled, or until what runs
+    ``beside`` it ends, or ``failed`` returns (the hub's writer stopped for good): then the
+    app is cleaned up and the error raised, so the process ends non-zero, to be restarted.
+
+    Port 0 binds any free port; the bound one goes to the banner and to ``port_file``.
+    ``beside(port)`` runs alongside once the port listens.
+    """
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, settings.host, getattr(settings, f"{name}_port"))
         await site.start()
-        print(banner(f"http://{host}:{port}"), flush=True)
-        async with beside() as running:
+        port = runner.addresses[0][1]
+        report_port(settings.port_file, name, port)
+        print(banner(f"http://{settings.host}:{port}"), flush=True)
+        async with beside(port) as running:
             await _until_either(running, failed)
     finally:
         await runner.cleanup()
@@ -197,12 +204,13 @@ async def _up(settings: Settings) -> None:
     )
 
     @contextlib.asynccontextmanager
-    async def sites() -> AsyncIterator[Awaitable[object]]:
-        async with simulated_site(settings) as simulator:
+    async def sites(port: int) -> AsyncIterator[Awaitable[object]]:
+        listening = settings.replace(api_port=port, hub_port=port)
+        async with simulated_site(listening) as simulator:
             if not settings.vda5050:
                 yield simulator
                 return
-            async with vda5050_site(settings) as mqtt_url:
+            async with vda5050_site(listening) as mqtt_url:
                 print(
                     f"  VDA 5050   {mqtt_url}   ({settings.vda5050_sim_vehicles} simulated "
                     f"vehicles, topics {settings.vda5050_interface}/{settings.vda5050_major}/...)",
@@ -213,8 +221,8 @@ async def _up(settings: Settings) -> None:
     app = create_app(settings)
     await _serve(
         app,
-        settings.host,
-        settings.api_port,
+        settings,
+        "api",
         banner,
         beside=sites,
         failed=app[HUB_KEY].failed,
@@ -235,18 +243,14 @@ async def _hub(settings: Settings) -> None:
 
     bus = _shared_bus(settings, "hub")
     app = create_app(settings, bus)
-    await _serve(
-        app, settings.host, settings.hub_port, lambda b: f"hub on {b}", failed=app[HUB_KEY].failed
-    )
+    await _serve(app, settings, "hub", lambda b: f"hub on {b}", failed=app[HUB_KEY].failed)
 
 
 async def _proxy(settings: Settings) -> None:
     from proxy.app import create_app
 
     bus = _shared_bus(settings, "proxy")
-    await _serve(
-        create_app(settings, bus), settings.host, settings.proxy_port, lambda b: f"proxy on {b}"
-    )
+    await _serve(create_app(settings, bus), settings, "proxy", lambda b: f"proxy on {b}")
 
 
 async def _api(settings: Settings) -> None:
@@ -256,10 +260,7 @@ async def _api(settings: Settings) -> None:
     bus = _shared_bus(settings, "api")
     commands = command_channel_from_settings(settings, consumer="api")
     await _serve(
-        create_app(settings, bus, commands=commands),
-        settings.host,
-        settings.api_port,
-        lambda b: f"api on {b}",
+        create_app(settings, bus, commands=commands), settings, "api", lambda b: f"api on {b}"
     )
 
 
@@ -299,10 +300,10 @@ async def _vda5050(settings: Settings) -> None:
     service = MasterControlService(settings, mqtt=mqtt_config(settings), graph=nav_graph(settings))
     await _serve(
         health_app(service),
-        settings.host,
-        settings.vda5050_port,
+        settings,
+        "vda5050",
         lambda b: f"VDA 5050 master control on {b} (health, metrics)",
-        beside=lambda: running(service),
+        beside=lambda port: running(service),
     )
 
 

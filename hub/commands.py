@@ -1,8 +1,8 @@
 """The command executor: what clients ask RMF to do, acted on once per idempotency key.
 
 While its hub leads, the executor consumes the command channel, a batch
-at a time. For each batch, one transaction checks the hub's epoch (fencing,
-as the writer does) and inserts a
+at a time. For each batch, one transaction checks the hub's epoch (the
+writer's :func:`~hub.writer.fence`) and inserts a
 :class:`~fleetcore.store.models.CommandRecord` for every key not recorded
 yet. Only a newly recorded command is sent to RMF, so a client's retry, a
 redelivery by the channel or a replay after a hub crash acts at most once:
@@ -53,12 +53,14 @@ from fleetcore.contract.rooms import COMMAND, DELIVERY_ALERTS
 from fleetcore.errors import FencedOut
 from fleetcore.log import hub_logger
 from fleetcore.outage import Outage
+from fleetcore.settings import Settings
 from fleetcore.store import models
 from fleetcore.tasks import cancel_and_wait
 from hub.changes import Change, PendingPublication, hub_command_change
 from hub.reconcile import RECONCILE_POLL_S, effect_in_rmf, unknown_outcome
 from hub.rmf_gateway import RmfGateway, RmfUnreachable, SiteGateway
 from hub.service import Hub, wall_clock_ms
+from hub.writer import fence
 
 
 class CommandExecutor:
@@ -78,7 +80,7 @@ class CommandExecutor:
         *,
         rmf: RmfGateway | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
-        reconcile_s: float = 10.0,
+        reconcile_s: float = Settings.command_site_wait_s,
     ) -> None:
         self._hub = hub
         self._make_channel = channel
@@ -175,7 +177,7 @@ class CommandExecutor:
         now = self._clock_ms()
         epoch = self._hub.position.epoch
         async with in_transaction() as conn:
-            await self._fence(conn)
+            await fence(conn, epoch)
             keys = list(dict.fromkeys(command.key for command in commands))
             records = {
                 r.key: r for r in await models.CommandRecord.filter(key__in=keys).using_db(conn)
@@ -204,15 +206,6 @@ class CommandExecutor:
                 await models.CommandRecord.bulk_create(fresh, using_db=conn)
         return fresh, known
 
-    async def _fence(self, conn: BaseDBAsyncClient) -> None:
-        """Lock and check our epoch row, as each write batch does: a superseded hub writes nothing."""
-        epoch = self._hub.position.epoch
-        ours = (
-            await models.HubMeta.filter(key="epoch", value=epoch).using_db(conn).update(value=epoch)
-        )
-        if ours != 1:
-            raise FencedOut(f"epoch {epoch} was superseded by another hub")
-
     async def _on_response(
         self, response: CommandResponse, recorded: asyncio.Future[None] | None = None
     ) -> None:
@@ -229,7 +222,7 @@ class CommandExecutor:
         outage = Outage(hub_logger, "completing commands")
         while True:
             batch = [await self._answers.get()]
-            while len(batch) < MAX_BATCH and not self._answers.empty():
+            while len(batch) < ANSWER_BATCH and not self._answers.empty():
                 batch.append(self._answers.get_nowait())
             try:
                 await self._complete(batch)
@@ -285,7 +278,7 @@ class CommandExecutor:
         now = self._clock_ms()
         completed: list[tuple[models.CommandRecord, Answer]] = []
         async with in_transaction() as conn:
-            await self._fence(conn)
+            await fence(conn, self._hub.position.epoch)
             request_ids = list({answer.request_id for answer in answers})
             records = {
                 r.request_id: r
@@ -322,7 +315,7 @@ class CommandExecutor:
         await self._hub.writer.submit(Change(rooms, received_ms=now))
 
 
-MAX_BATCH = 200
+ANSWER_BATCH = 200
 """Most answers completed in one transaction."""
 STOP_DRAIN_S = 2.0
 """How long stopping waits for answers already taken to be completed."""

@@ -25,6 +25,7 @@ from typing import Protocol
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from fleetcore.backoff import Backoff
 from fleetcore.errors import FencedOut, WriterFailed
 from fleetcore.log import hub_logger
 from fleetcore.outage import Outage
@@ -33,6 +34,8 @@ from fleetcore.tasks import cancel_and_wait
 from hub.service import Hub, wall_clock_ms
 
 LEASE_NAME = "hub"
+ROLE_RETRY_MAX_S = 30.0
+"""Longest wait between attempts of a leader role's step that keeps failing."""
 
 
 def default_holder() -> str:
@@ -95,9 +98,10 @@ class LeaderRole(Protocol):
 class PeriodicRole(abc.ABC):
     """A leader role that runs :meth:`step` every ``period_s`` while its hub leads.
 
-    A failing step is tried again a period later: a database hiccup must
-    not end work that only the leader does. Failures are logged once until a
-    step succeeds again (:class:`~fleetcore.outage.Outage`).
+    A failing step is tried again, a period later at most, then after longer
+    waits while it keeps failing (up to :data:`ROLE_RETRY_MAX_S`): a database
+    hiccup must not end work that only the leader does. Failures are logged
+    once until a step succeeds again (:class:`~fleetcore.outage.Outage`).
     """
 
     name = "periodic role"
@@ -120,6 +124,7 @@ class PeriodicRole(abc.ABC):
 
     async def _run(self) -> None:
         outage = Outage(hub_logger, self.name)
+        backoff = Backoff(self.period_s, max(self.period_s, ROLE_RETRY_MAX_S))
         while True:
             try:
                 await self.step()
@@ -127,8 +132,10 @@ class PeriodicRole(abc.ABC):
                 raise
             except Exception as exc:
                 outage.failed(exc)
-            else:
-                outage.recovered()
+                await asyncio.sleep(backoff.next())
+                continue
+            outage.recovered()
+            backoff.reset()
             await asyncio.sleep(self.period_s)
 
 

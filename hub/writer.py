@@ -27,16 +27,19 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from fleetcore import metrics
+from fleetcore.backoff import Backoff
 from fleetcore.bus.base import Bus
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.rooms import RoomKind, match_room
 from fleetcore.errors import FencedOut, NotLeading, WriterFailed
 from fleetcore.log import store_logger
 from fleetcore.outage import Outage, describe, is_transient
+from fleetcore.settings import Settings
 from fleetcore.store import models
 from hub.changes import Change, Row
 from hub.derive import publish as derived
@@ -51,6 +54,9 @@ UPSERT_KEYS: dict[str, tuple[str, ...]] = {
     **derived.UPSERT_KEYS,
 }
 """Models written as upserts, by their conflict key; all others are appended."""
+RETRY_INITIAL_S = 0.1
+RETRY_MAX_S = 30.0
+"""The waits between attempts at a failed commit or publish (:class:`Backoff`)."""
 
 
 class Writer:
@@ -59,8 +65,8 @@ class Writer:
         bus: Bus,
         position: StreamPosition,
         *,
-        max_rows: int = 500,
-        max_delay: float = 0.005,
+        max_rows: int = Settings.batch_max_rows,
+        max_delay: float = Settings.batch_max_delay_ms / 1000,
         queue_size: int = 10_000,
     ) -> None:
         self._bus = bus
@@ -195,7 +201,7 @@ class Writer:
     async def _retrying(self, what: str, attempt: Callable[[], Awaitable[None]]) -> None:
         """Retry ``attempt`` with backoff while it fails for an outage; raise anything else."""
         outage = self._outages[what]
-        delay = 0.1
+        backoff = Backoff(RETRY_INITIAL_S, RETRY_MAX_S)
         while True:
             try:
                 await attempt()
@@ -205,8 +211,7 @@ class Writer:
                 if not is_transient(exc):
                     raise
                 outage.failed(exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                await asyncio.sleep(backoff.next())
                 continue
             outage.recovered()
             return
@@ -249,14 +254,7 @@ class Writer:
         last = publications[-1].seq if publications else self._seq
         async with in_transaction() as conn:
             sql = _Sql(conn)
-            # Locks the epoch row until commit: a takeover waits for this batch,
-            # and once it has happened this batch finds no row and writes nothing.
-            ours, _ = await conn.execute_query(
-                f"UPDATE hub_meta SET value = {sql.p(1)} WHERE key = 'epoch' AND value = {sql.p(2)}",
-                [self._epoch, self._epoch],
-            )
-            if ours != 1:
-                raise FencedOut(f"epoch {self._epoch} was superseded by another hub")
+            await fence(conn, self._epoch)
             row_count = 0
             for model_name, values in rows.items():
                 row_count += await _write(model_name, values, conn)
@@ -268,6 +266,23 @@ class Writer:
             )
         metrics.WRITE_BATCHES.inc()
         metrics.WRITE_ROWS.inc(row_count)
+
+
+async def fence(conn: BaseDBAsyncClient, epoch: int) -> None:
+    """Lock and check the hub's epoch row in a write transaction: a superseded hub writes nothing.
+
+    The lock holds until commit, so a takeover waits for this transaction;
+    once a takeover has happened, the row no longer carries ``epoch`` and the
+    transaction raises :class:`FencedOut` before it wrote anything. Every
+    transaction that writes for the hub (a batch, a command record) starts here.
+    """
+    sql = _Sql(conn)
+    ours, _ = await conn.execute_query(
+        f"UPDATE hub_meta SET value = {sql.p(1)} WHERE key = 'epoch' AND value = {sql.p(2)}",
+        [epoch, epoch],
+    )
+    if ours != 1:
+        raise FencedOut(f"epoch {epoch} was superseded by another hub")
 
 
 SEQ_STAMPED = (
@@ -421,4 +436,4 @@ def _last_per_key(values: Iterable[dict[str, Any]], keys: tuple[str, ...]) -> li
     return list({tuple(v[k] for k in keys): v for v in values}.values())
 
 
-__all__ = ["Row", "Writer"]
+__all__ = ["Row", "Writer", "fence"]

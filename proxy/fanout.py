@@ -56,9 +56,6 @@ class Fanout:
         conn = self._connections.get(sid)
         return sorted(conn.rooms) if conn is not None else []
 
-    def is_subscribed(self, sid: str, room: str) -> bool:
-        return sid in self._rooms.get(room, {})
-
     def subscriptions(self) -> list[tuple[str, str, RoomKind]]:
         """Every (room, sid, kind), a snapshot safe to iterate while subscriptions change."""
         return [
@@ -68,9 +65,6 @@ class Fanout:
     def subscriptions_of(self, sid: str) -> list[tuple[str, Subscriber]]:
         """(room, subscription) of one client, a snapshot safe to iterate while it changes."""
         return [(room, self._rooms[room][sid]) for room in self.rooms_of(sid)]
-
-    def connection(self, sid: str) -> Connection | None:
-        return self._connections.get(sid)
 
     def join(
         self,

@@ -50,9 +50,9 @@ from proxy.fanout import Fanout
 from proxy.sessions import ClientSession, EventLimits, Sessions, offered_token
 
 SHUTDOWN_EVENT = "shutdown"
+"""Sent to every client when its proxy stops; the client should reconnect (elsewhere)."""
 SHUTDOWN_NOTICE_S = 2.0
 """How long a stopping proxy waits for its shutdown notice to reach clients."""
-"""Sent to every client when its proxy stops; the client should reconnect (elsewhere)."""
 TOKEN_EXPIRED_EVENT = "token_expired"
 """Sent right before the proxy disconnects a client whose token expired."""
 UNSUBSCRIBED_EVENT = "unsubscribed"

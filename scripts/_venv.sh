@@ -1,5 +1,6 @@
-# Sourced by scripts/up and scripts/test: make ./.venv exist and hold the project.
-# Re-installs only when pyproject.toml changed since the last install.
+# Sourced by scripts/up and scripts/test: make ./.venv exist and hold the project, its
+# dependencies at the exact versions of constraints.txt (scripts/lock refreshes them).
+# Re-installs only when pyproject.toml or constraints.txt changed since the last install.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${FLEETHUB_VENV:-$ROOT/.venv}"
@@ -12,10 +13,10 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 stamp="$VENV/.fleethub-installed${EXTRAS:+-$EXTRAS}"
-want="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+want="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e "$ROOT${EXTRAS:+[$EXTRAS]}"
+  "$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT${EXTRAS:+[$EXTRAS]}"
   echo "$want" > "$stamp"
 fi
 # The dashboard's built assets, rebuilt only when dashboard/ changed.

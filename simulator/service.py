@@ -117,7 +117,8 @@ class SimulatorService:
         client = asyncio.create_task(self.client.run(), name="the simulator's link to the hub")
         ticks = asyncio.create_task(self._ticks(), name="the simulation")
         try:
-            async with serving_control(self.simulation, port) if port else contextlib.nullcontext():
+            serving = serving_control(self.simulation, port, self.settings.port_file)
+            async with serving if port else contextlib.nullcontext():
                 await until_one_ends((client, ticks), sim_logger)
         finally:
             await cancel_all([ticks])

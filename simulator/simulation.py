@@ -47,11 +47,15 @@ CHARGING_ELIGIBLE_BATTERY = 0.5
 
 @dataclass(frozen=True)
 class SimConfig:
-    """What the simulated site looks like and how it behaves."""
+    """What the simulated site looks like and how it behaves.
 
-    robots: int = 10
-    fleets: int = 2
-    seed: int = 7
+    The defaults are the ``sim_*`` settings', except that a simulation built
+    in code is quiet unless asked: no tasks of its own, no failed hand-overs.
+    """
+
+    robots: int = Settings.sim_robots
+    fleets: int = Settings.sim_fleets
+    seed: int = Settings.sim_seed
     auto_tasks_s: float = 0.0
     """Seconds between tasks the simulation creates itself; 0: none."""
     task_failure_probability: float = 0.0
@@ -313,13 +317,6 @@ class Simulation:
     def set_robot_stopped(self, fleet: str, robot: str, stopped: bool) -> None:
         """Freeze a robot and drop it from fleet states (the hub then sees it go offline)."""
         self.robot(fleet, robot).stopped = stopped
-
-    def decommission(self, fleet: str, robot: str) -> None:
-        """Take a robot out of dispatch; its current task, if any, runs to its end."""
-        self._commission(fleet, robot, False)
-
-    def recommission(self, fleet: str, robot: str) -> None:
-        self._commission(fleet, robot, True)
 
     def inject_fault(self, fleet: str, robot: str, detail: str) -> None:
         """Put a robot in error (with an issue); its task fails."""

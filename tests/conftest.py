@@ -1,22 +1,37 @@
-"""Fixtures shared by the whole suite: settings on a temp dir, a running embedded system."""
+"""Fixtures shared by the whole suite: settings on a temp dir, the stores, a running embedded system.
+
+The stores are the ones a pass claims: SQLite and the in-process bus in the
+first pass; PostgreSQL (a schema per test) and Redis (a key prefix per test)
+when ``FLEETHUB_TEST_DATABASE_URL`` / ``FLEETHUB_TEST_REDIS_URL`` are set. A
+test that touches the database takes ``database`` (the tables the migrations
+create, in the test's own database) and, to play the hub, ``bus``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import pkgutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.migrations.api.sqlmigrate import sqlmigrate
 
+from fleetcore.bus import Bus, bus_from_settings
 from fleetcore.settings import Settings
-from tests.helpers import TEST_SITE_TOKEN
+from fleetcore.store import migrations
+from fleetcore.store.db import APP, close_database, open_database, tortoise_config
+from tests.helpers import JWT_SECRET, TEST_SITE_TOKEN
+from tests.ports import HeldPort
 
 T = TypeVar("T")
 
@@ -32,10 +47,26 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
+@pytest.fixture(autouse=True)
+def _forget_queries() -> Iterator[None]:
+    """tortoise caches each model's INSERT by connection name and table, not by dialect; a few
+    tests open SQLite in the PostgreSQL pass, so the next test must not reuse their SQL."""
+    yield
+    EXECUTOR_CACHE.clear()
+
+
 TEST_DATABASE_URL = os.environ.get("FLEETHUB_TEST_DATABASE_URL", "")
 """PostgreSQL to run the suite against (each test in its own schema); empty: SQLite."""
 TEST_REDIS_URL = os.environ.get("FLEETHUB_TEST_REDIS_URL", "")
 """Redis to run the suite against (each test under its own key prefix); empty: in-process bus."""
+STORE = "postgresql" if TEST_DATABASE_URL else "sqlite"
+"""The database of this pass; tests on the database carry it in their ids (``test_x[postgresql]``)."""
+
+
+def pytest_report_header() -> list[str]:
+    database = "PostgreSQL, a schema per test" if TEST_DATABASE_URL else "SQLite, a file per test"
+    bus = "Redis, a key prefix per test" if TEST_REDIS_URL else "the in-process bus"
+    return [f"stores: {database}; {bus}"]
 
 
 @contextlib.asynccontextmanager
@@ -78,6 +109,45 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def migrations_sql() -> str:
+    """The SQL of every migration, in order, in this pass's dialect; collected once per session.
+
+    Running it builds the schema ``fleethub migrate`` builds (tests/test_schema.py proves
+    both equal, and equal to the models) in a few statements instead of the migration
+    machinery's many round trips.
+    """
+    names = sorted(module.name for module in pkgutil.iter_modules(migrations.__path__))
+    config = tortoise_config(TEST_DATABASE_URL or "sqlite://:memory:")
+
+    async def collect() -> str:
+        statements: list[str] = []
+        for name in names:
+            statements += await sqlmigrate(config=config, app_label=APP, migration_name=name)
+        await Tortoise.close_connections()
+        return "\n".join(statements)
+
+    return asyncio.run(collect())
+
+
+@pytest.fixture(params=[STORE])
+async def database(settings: Settings, migrations_sql: str) -> AsyncIterator[None]:
+    """The test's own database (``settings``'s), open, with the tables the migrations create."""
+    await open_database(settings.resolved_database_url, apply_migrations=False, check=False)
+    await Tortoise.get_connection("default").execute_script(migrations_sql)
+    yield
+    await close_database()
+
+
+@pytest.fixture
+async def bus(settings: Settings) -> AsyncIterator[Bus]:
+    """The pass's bus, started: in-process, or Redis under the test's key prefix."""
+    bus = bus_from_settings(settings)
+    await bus.start()
+    yield bus
+    await bus.aclose()
+
+
 @pytest.fixture
 async def redis_prefix() -> AsyncIterator[str]:
     """A key prefix no other test uses; its keys are deleted afterwards."""
@@ -100,6 +170,20 @@ def settings(tmp_path: Path, database_url: str, redis_prefix: str) -> Settings:
         sim_auto_tasks_s=0,
         ingest_token=TEST_SITE_TOKEN,
     )
+
+
+@pytest.fixture
+def held_port() -> Iterator[HeldPort]:
+    """A loopback port the test keeps while a server on it stops and starts (tests/ports.py)."""
+    held = HeldPort()
+    yield held
+    held.close()
+
+
+@pytest.fixture
+def auth_settings(settings: Settings) -> Settings:
+    """``settings`` with authentication on, HS256 tokens signed with :data:`JWT_SECRET`."""
+    return settings.replace(auth_mode="jwt", jwt_secret=JWT_SECRET)
 
 
 @overload

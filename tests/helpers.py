@@ -1,10 +1,12 @@
-"""Small clients the tests drive the system with: an ingest sender and a socket.io subscriber."""
+"""What the tests drive the system with: an ingest sender, a socket.io subscriber, a stand-in hub."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -13,9 +15,35 @@ import socketio
 
 from fleetcore.site_client import SiteClient
 from fleetcore.tasks import cancel_and_wait
+from fleetcore.bus import Bus
+from fleetcore.contract.envelope import Publication
 
 TEST_SITE_TOKEN = "test-site-token-0123456789"
 """The site token of the ``settings`` fixture; IngestClient presents it unless told otherwise."""
+JWT_SECRET = "test-jwt-secret-that-is-long-enough-0123456789"
+"""The HS256 secret of the ``auth_settings`` fixture."""
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class StandInHub:
+    """Publishes on a bus as the hub does, for tests that play the hub: ascending seqs, one epoch."""
+
+    def __init__(
+        self, bus: Bus, *, epoch: int = 1, received_ms: Callable[[], int] = wall_clock_ms
+    ) -> None:
+        self.bus = bus
+        self.epoch = epoch
+        self.seq = 0
+        self._received_ms = received_ms
+
+    async def publish(self, room: str, data: Any) -> Publication:
+        self.seq += 1
+        pub = Publication(room, self.seq, self.epoch, self._received_ms(), orjson.dumps(data))
+        await self.bus.publish([pub])
+        return pub
 
 
 class IngestClient:

@@ -1,13 +1,21 @@
-"""Real fleethub processes (and a private redis-server) on loopback ports chosen at runtime."""
+"""Real fleethub processes (and a private redis-server), none of them on a port picked in advance.
+
+A fleethub child binds port 0 and reports the port it got in its port file
+(``FLEETHUB_PORT_FILE``), read by :meth:`Process.port`; a private redis-server
+listens on a unix socket. A process that a test restarts sits behind a
+:class:`Front`, a stable loopback address as a Kubernetes Service is, so its
+clients keep their URL while each start binds a new port.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
-import socket
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -16,11 +24,8 @@ from typing import Any
 
 import aiohttp
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+PORT_DEADLINE_S = 30.0
+"""How long a child may take to start listening (Python start-up, migrations, a loaded machine)."""
 
 
 class Process:
@@ -31,6 +36,7 @@ class Process:
         self.argv = argv
         self.env = dict(env)
         self.log_path = log_dir / f"{name}.log"
+        self.port_file = log_dir / f"{name}.ports.json"
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> Process:
@@ -66,24 +72,123 @@ class Process:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
 
+    async def port(self, server: str, timeout: float = PORT_DEADLINE_S) -> int:
+        """The port ``server`` (``hub``, ``proxy``, ``api``, ``sim_control``) listens on, once it does."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.port_file.exists():
+                ports = json.loads(self.port_file.read_text())
+                if server in ports:
+                    return int(ports[server])
+            if self.proc is not None and self.proc.returncode is not None:
+                raise AssertionError(
+                    f"{self.name} exited before {server} listened:\n{self.output()}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name}: no {server} port within {timeout}s")
+            await asyncio.sleep(0.05)
+
+    async def url(self, server: str) -> str:
+        return f"http://127.0.0.1:{await self.port(server)}"
+
 
 def fleethub(name: str, command: str, env: Mapping[str, str], log_dir: Path) -> Process:
-    return Process(name, [sys.executable, "-m", "fleethub", command], env, log_dir)
+    """``fleethub <command>``; every port it is given as 0 is reported to :meth:`Process.port`."""
+    proc = Process(name, [sys.executable, "-m", "fleethub", command], env, log_dir)
+    proc.port_file.unlink(missing_ok=True)
+    proc.env["FLEETHUB_PORT_FILE"] = str(proc.port_file)
+    return proc
 
 
-def redis_server(port: int, log_dir: Path) -> Process:
-    argv = [
-        "redis-server",
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]
-    return Process(f"redis-{port}", argv, os.environ, log_dir)
+class PrivateRedis:
+    """A redis-server of the test's own on a unix socket: no port to pick, the same path after a restart."""
+
+    def __init__(self, log_dir: Path) -> None:
+        # A unix socket path is limited to about 100 bytes: a short directory of its own.
+        self._dir = Path(tempfile.mkdtemp(prefix="redis-"))
+        self.socket = self._dir / "redis.sock"
+        self.url = f"unix://{self.socket}?db=0"
+        self._log_dir = log_dir
+        self.process: Process | None = None
+
+    async def start(self) -> PrivateRedis:
+        argv = ["redis-server", "--port", "0", "--unixsocket", str(self.socket)]
+        argv += ["--unixsocketperm", "700", "--save", "", "--appendonly", "no"]
+        self.process = await Process("redis", argv, os.environ, self._log_dir).start()
+        deadline = time.monotonic() + PORT_DEADLINE_S
+        while not self.socket.exists():
+            assert self.process.proc is not None
+            if self.process.proc.returncode is not None or time.monotonic() > deadline:
+                raise AssertionError(f"redis-server did not start:\n{self.process.output()}")
+            await asyncio.sleep(0.02)
+        return self
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        await self.process.kill()
+        self.socket.unlink(missing_ok=True)
+
+    async def stop(self) -> None:
+        if self.process is not None:
+            await self.process.stop()
+        self.socket.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self._dir.rmdir()
+
+
+class Front:
+    """A stable loopback address before a process that restarts on another port each time.
+
+    Each connection is piped to ``target``; while there is none (the process is
+    down), a connection is accepted and closed at once, as a Service without a
+    ready pod does.
+    """
+
+    def __init__(self) -> None:
+        self.target = 0
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> Front:
+        self._server = await asyncio.start_server(self._pipe, "127.0.0.1", 0)
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._pipes.add(task)
+        try:
+            try:
+                upstream = await asyncio.open_connection("127.0.0.1", self.target)
+            except OSError:
+                return
+            await asyncio.gather(_copy(reader, upstream[1]), _copy(upstream[0], writer))
+        finally:
+            writer.close()
+            self._pipes.discard(task)
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._pipes):
+            task.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
+
+
+async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(1 << 16):
+            writer.write(data)
+            await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.close()
 
 
 async def wait_http(url: str, timeout: float = 20.0) -> None:
@@ -129,44 +234,43 @@ async def hub_pair(
 ) -> AsyncIterator[HubPair]:
     """A private redis-server, the migrated database, two ``fleethub hub`` and a ``fleethub proxy``.
 
-    ``env`` adds settings (the lease, the site token...). Every process is stopped at
-    the end and the tail of its output printed, for a failing test's report.
+    ``env`` adds settings (the lease, the site token...). Every process binds port 0
+    and reports its port. Every process is stopped at the end and the tail of its
+    output printed, for a failing test's report.
     """
-    redis_port, proxy_port = free_port(), free_port()
-    hub_ports = [free_port(), free_port()]
+    redis = await PrivateRedis(tmp_path).start()
     env = {
         **os.environ,
         "FLEETHUB_DATABASE_URL": database_url,
-        "FLEETHUB_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "FLEETHUB_REDIS_URL": redis.url,
         "FLEETHUB_DATA_DIR": str(tmp_path),
-        "FLEETHUB_PROXY_PORT": str(proxy_port),
+        "FLEETHUB_HUB_PORT": "0",
+        "FLEETHUB_PROXY_PORT": "0",
         **env,
     }
-    procs = [await redis_server(redis_port, tmp_path).start()]
+    procs: list[Process] = []
     try:
         migrate = await fleethub("migrate", "migrate", env, tmp_path).start()
         assert migrate.proc is not None and await migrate.proc.wait() == 0, migrate.output()
-        hubs = []
-        for i, port in enumerate(hub_ports):
+        hubs, urls = [], []
+        for i in range(2):
             hub = await fleethub(
-                f"hub{i}",
-                "hub",
-                {**env, "FLEETHUB_HUB_PORT": str(port), "FLEETHUB_HUB_NAME": f"hub{i}"},
-                tmp_path,
+                f"hub{i}", "hub", {**env, "FLEETHUB_HUB_NAME": f"hub{i}"}, tmp_path
             ).start()
             procs.append(hub)
             hubs.append(hub)
-            await wait_http(f"http://127.0.0.1:{port}/healthz")
+            urls.append(await hub.url("hub"))
+            await wait_http(urls[-1] + "/healthz")
             if i == 0:
-                await wait_http(f"http://127.0.0.1:{port}/readyz")
+                await wait_http(urls[-1] + "/readyz")
         proxy = await fleethub("proxy", "proxy", env, tmp_path).start()
         procs.append(proxy)
-        await wait_http(f"http://127.0.0.1:{proxy_port}/healthz")
-        yield HubPair(
-            hubs, [f"http://127.0.0.1:{p}" for p in hub_ports], f"http://127.0.0.1:{proxy_port}"
-        )
+        proxy_url = await proxy.url("proxy")
+        await wait_http(proxy_url + "/healthz")
+        yield HubPair(hubs, urls, proxy_url)
     finally:
         for proc in reversed(procs):
             await proc.stop()
+        await redis.stop()
         for proc in procs:
             print(f"--- {proc.name}\n{proc.output()[-1500:]}")

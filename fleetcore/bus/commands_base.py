@@ -19,7 +19,7 @@ from fleetcore.contract.commands import Command, CommandReply
 CommandHandler = Callable[[list[Command]], Awaitable[None]]
 """The hub's handler of a batch of commands, in order; they are acknowledged once it returns."""
 
-MAX_BATCH = 100
+COMMAND_BATCH = 100
 """Most commands handed to the handler at once."""
 
 
@@ -31,7 +31,7 @@ class CommandChannel(Protocol):
 
     def consume(self, handler: CommandHandler) -> None:
         """Hub only: deliver every queued and later command to ``handler``, in order, in batches
-        of what is queued (at most :data:`MAX_BATCH`)."""
+        of what is queued (at most :data:`COMMAND_BATCH`)."""
 
     async def reply(self, reply: CommandReply) -> None:
         """Hub: the outcome of a command, by its key."""

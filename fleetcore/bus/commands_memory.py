@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from fleetcore.bus.commands_base import MAX_BATCH, CommandChannel, CommandHandler
+from fleetcore.bus.commands_base import COMMAND_BATCH, CommandChannel, CommandHandler
 from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.log import bus_logger
 from fleetcore.outage import Outage
@@ -34,7 +34,7 @@ class InMemoryCommandChannel:
         outage = Outage(bus_logger, "handling commands")
         while True:
             batch = [await self._queue.get()]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
+            while len(batch) < COMMAND_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
                 await handler(batch)

@@ -21,14 +21,19 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from fleetcore.bus.commands_base import MAX_BATCH, CommandChannel, CommandHandler
+from fleetcore.backoff import Backoff
+from fleetcore.bus.commands_base import COMMAND_BATCH, CommandChannel, CommandHandler
 from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.errors import BusError
 from fleetcore.log import bus_logger
 from fleetcore.outage import Outage, describe
+from fleetcore.settings import Settings
 from fleetcore.tasks import cancel_and_wait
 
 GROUP = "hub"
+BACKOFF_INITIAL_S = 0.05
+BACKOFF_MAX_S = 2.0
+"""The waits of the consumer and the reply listener after a failure (:class:`Backoff`)."""
 
 
 class RedisCommandChannel:
@@ -38,7 +43,7 @@ class RedisCommandChannel:
         self,
         url: str,
         *,
-        prefix: str = "fleethub",
+        prefix: str = Settings.redis_prefix,
         consumer: str = "hub",
         claim_idle_ms: int = 5000,
         reply_ttl_s: int = 3600,
@@ -88,24 +93,29 @@ class RedisCommandChannel:
                 raise
 
     async def _run(self, handler: CommandHandler) -> None:
-        """Own pending entries first, then a dead consumer's, then new ones; reconnect on errors."""
-        delay = 0.05
+        """Own pending entries first, then a dead consumer's, then new ones; reconnect on errors.
+
+        Every read handled without failing resets the backoff, so one bad
+        spell does not slow the retries after the next one.
+        """
+        backoff = Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S)
         outage = Outage(bus_logger, "reading commands")
         while True:
             try:
                 await self._ensure_group()
                 await self._drain(handler, "0")
+                backoff.reset()
                 while True:
                     await self._claim(handler)
                     await self._drain(handler, ">")
                     outage.recovered()
-                    delay = 0.05
+                    backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 outage.failed(exc)
+                delay = backoff.next()
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
 
     async def _drain(self, handler: CommandHandler, start: str) -> None:
         """Handle what XREADGROUP returns from ``start``: '0' for our pending, '>' for new."""
@@ -115,7 +125,7 @@ class RedisCommandChannel:
                 GROUP,
                 self._consumer_name,
                 {self._stream: start},
-                count=MAX_BATCH,
+                count=COMMAND_BATCH,
                 block=None if start == "0" else self._block_ms,
             )
             entries = reply[0][1] if reply else []
@@ -128,7 +138,12 @@ class RedisCommandChannel:
     async def _claim(self, handler: CommandHandler) -> None:
         """Take over commands another (dead) hub read but never acknowledged."""
         answer: Any = await self._redis.xautoclaim(
-            self._stream, GROUP, self._consumer_name, self._claim_idle_ms, "0-0", count=MAX_BATCH
+            self._stream,
+            GROUP,
+            self._consumer_name,
+            self._claim_idle_ms,
+            "0-0",
+            count=COMMAND_BATCH,
         )
         claimed = answer[1]
         await self._handle(handler, [(entry_id, fields) for entry_id, fields in claimed if fields])
@@ -188,7 +203,7 @@ class RedisCommandChannel:
 
     async def _listen(self) -> None:
         """One subscription per process; wakes the waiters of each announced key."""
-        delay = 0.05
+        backoff = Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S)
         outage = Outage(bus_logger, "listening for command replies")
         while True:
             try:
@@ -199,7 +214,7 @@ class RedisCommandChannel:
                         await self._wake(key)
                     self._ready.set()
                     outage.recovered()
-                    delay = 0.05
+                    backoff.reset()
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             await self._wake(message["data"].decode())
@@ -208,8 +223,8 @@ class RedisCommandChannel:
             except Exception as exc:
                 self._ready.clear()
                 outage.failed(exc)
+                delay = backoff.next()
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
 
     async def _wake(self, key: str) -> None:
         if key not in self._waiters:

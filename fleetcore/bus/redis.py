@@ -25,9 +25,9 @@ keep every key in one Redis Cluster slot, which the Lua scripts need there):
     run started after), ``floor`` (no history before this seq: the origin, or
     a later gap), ``trimmed`` (``pubs`` may have lost entries up to here).
 
-Commands (issue 5) will get their own keys (a ``{prefix}:commands`` stream
-read by the hub as a consumer group, replies beside it); nothing here assumes
-``pubs`` is the only stream under the prefix.
+Commands have keys of their own under the same prefix (the
+``{prefix}:commands`` stream and the replies, :mod:`fleetcore.bus.commands_redis`);
+nothing here assumes ``pubs`` is the only stream under the prefix.
 
 Redis must run with ``maxmemory-policy noeviction``: an evicted key would be
 an undetectable loss. Redis ≥ 6.2 (exclusive XRANGE, XTRIM MINID).
@@ -49,6 +49,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
+from fleetcore.backoff import Backoff
 from fleetcore.bus import _redis_scripts as scripts
 from fleetcore.bus._listeners import Listeners
 from fleetcore.bus.base import Bus, PublicationHandler, ResyncHandler
@@ -97,16 +98,16 @@ class RedisStreamsBus:
         reader that falls further behind is told to resync.
     :param block_ms: how long one blocking read waits for new entries.
     :param read_count: most entries taken per read (a tail's delivery batch).
-    :param backoff_initial: first wait after a failed read; doubles on each
-        further failure up to ``backoff_max``.
+    :param backoff_initial: first wait after a failed read; grows on each
+        further failure up to ``backoff_max`` (:class:`~fleetcore.backoff.Backoff`).
     """
 
     def __init__(
         self,
         url: str,
         *,
-        prefix: str = "fleethub",
-        replay_window: int = 1000,
+        prefix: str = Settings.redis_prefix,
+        replay_window: int = Settings.replay_window,
         stream_keep: int = 200_000,
         block_ms: int = 1000,
         read_count: int = 500,
@@ -124,8 +125,7 @@ class RedisStreamsBus:
         self._keep = stream_keep
         self._block_ms = block_ms
         self._count = read_count
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
+        self._backoff = Backoff(backoff_initial, backoff_max)
         self.client_name = f"fleethub-bus-{os.getpid()}-{secrets.token_hex(4)}"
         """Names this bus's connections in ``CLIENT LIST``: ``<name>:cmd`` and ``<name>:tail``."""
         self._redis = Redis.from_url(url, client_name=f"{self.client_name}:cmd")
@@ -331,7 +331,6 @@ class RedisStreamsBus:
         Checking after every read instead costs a second round trip per read,
         which at 1,000 publications/s tripled the median latency.
         """
-        delay = self._backoff_initial
         check_due = True
         checked_at = 0.0
         # Every Redis error of the tail is expected: a lost connection, or keys deleted under it.
@@ -363,12 +362,12 @@ class RedisStreamsBus:
                 if self._closing:
                     return
                 outage.failed(exc)
+                delay = self._backoff.next()
                 check_due = True
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self._backoff_max)
                 continue
             outage.recovered()
-            delay = self._backoff_initial
+            self._backoff.reset()
             await self._deliver(entries)
 
     async def _check_continuity(

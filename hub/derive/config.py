@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fleetcore.errors import ConfigError
 from fleetcore.settings import Settings
@@ -16,23 +16,26 @@ class Connectivity:
 
 @dataclass(frozen=True, slots=True)
 class DeriveConfig:
-    """Every derivation threshold; see the ``derive_*`` settings for what each means."""
+    """Every derivation threshold; see the ``derive_*`` settings for what each means.
 
-    connectivity: Connectivity = Connectivity(10_000, 30_000)
-    fleet_connectivity: dict[str, Connectivity] = field(default_factory=dict)
-    restart_grace_ms: int = 30_000
-    stuck_ms: int = 60_000
-    stuck_distance_m: float = 0.05
-    battery_low: float = 0.2
-    battery_critical: float = 0.1
-    battery_hysteresis: float = 0.05
-    task_stale_ms: int = 300_000
-    task_delay_tolerance: float = 0.25
-    escalation_failures: int = 3
-    escalation_window_ms: int = 300_000
-    reassign: bool = False
-    position_interval_ms: int = 1000
-    position_distance_m: float = 0.1
+    Built by :meth:`from_settings` only, so the defaults are the settings' own.
+    """
+
+    connectivity: Connectivity
+    fleet_connectivity: dict[str, Connectivity]
+    restart_grace_ms: int
+    stuck_ms: int
+    stuck_distance_m: float
+    battery_low: float
+    battery_critical: float
+    battery_hysteresis: float
+    task_stale_ms: int
+    task_delay_tolerance: float
+    escalation_failures: int
+    escalation_window_ms: int
+    reassign: bool
+    position_interval_ms: int
+    position_distance_m: float
 
     def thresholds(self, fleet: str) -> Connectivity:
         return self.fleet_connectivity.get(fleet, self.connectivity)

@@ -119,7 +119,3 @@ class ConnectivityTracker:
             robot=robot,
             detail={"silent_ms": silent},
         )
-
-    def is_down(self, fleet: str, robot: str) -> bool:
-        link = self.robots.get((fleet, robot))
-        return link is not None and link.state is Link.OFFLINE

@@ -7,15 +7,15 @@ admin on ``alpha``, and alice has it; bob has ``bravo_all``; root is an
 admin. Every object of a tenant has its group's name in it, so "alice saw
 nothing of bravo" is "no answer to alice contains 'bravo'".
 
-The REST app runs on a real loopback port over a real database (SQLite, or
-a PostgreSQL schema in the second pass) and an in-process bus
-the tests publish on, playing the hub.
+The REST app runs on a real loopback port over the pass's database and bus
+(``database`` and ``bus``: SQLite and the in-process bus, or a PostgreSQL
+schema and Redis in the second pass); the tests publish on the bus, playing
+the hub.
 """
 
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,12 +25,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
-from tortoise import Tortoise
 
 from fleetcore.auth import Permission, users
 from fleetcore.auth.tokens import TokenVerifier
-from fleetcore.bus.memory import InMemoryBus
-from fleetcore.contract.envelope import Publication
+from fleetcore.bus import Bus
 from fleetcore.contract.rooms import (
     BEACON_STATE,
     BUILDING_MAP,
@@ -44,11 +42,10 @@ from fleetcore.contract.rooms import (
 )
 from fleetcore.settings import Settings
 from fleetcore.store import models as db
-from fleetcore.store.db import tortoise_config
 from rest_api.app import create_app
+from tests.helpers import StandInHub, wall_clock_ms
 
 Client = TestClient[web.Request, web.Application]
-SECRET = "test-jwt-secret-that-is-long-enough-0123456789"
 GROUPS = ("alpha", "bravo")
 USERS = {"alpha": "alice", "bravo": "bob"}
 ROOT = "root"
@@ -74,20 +71,6 @@ class World:
             headers["Content-Type"] = "application/json"
         async with self.client.request(method, path, **kwargs) as response:
             return response.status, await response.text()
-
-
-@pytest.fixture
-def auth_settings(settings: Settings) -> Settings:
-    return settings.replace(auth_mode="jwt", jwt_secret=SECRET)
-
-
-@pytest.fixture
-async def database(auth_settings: Settings) -> AsyncIterator[None]:
-    """The schema from the models (ten times faster than migrating; tests/test_up.py migrates)."""
-    await Tortoise.init(config=tortoise_config(auth_settings.resolved_database_url))
-    await Tortoise.generate_schemas()
-    yield
-    await Tortoise.close_connections()
 
 
 async def _grant_all(group: str, user: str) -> None:
@@ -119,22 +102,15 @@ async def _create_user(username: str, *, is_admin: bool = False) -> None:
     await db.User.filter(username=username).update(password_hash=_password_hash())
 
 
-class Hub:
+class Hub(StandInHub):
     """Publishes and writes as the hub does, for the seeded world."""
 
-    def __init__(self, bus: InMemoryBus) -> None:
-        self.bus = bus
-        self.seq = 0
+    def __init__(self, bus: Bus) -> None:
+        super().__init__(bus)
         self.ids: dict[str, str] = {}
 
-    async def publish(self, room: str, data: Any) -> Publication:
-        self.seq += 1
-        pub = Publication(room, self.seq, 1, _now(), orjson.dumps(data))
-        await self.bus.publish([pub])
-        return pub
-
     async def seed(self, group: str, requester: str) -> None:
-        fleet, now = f"{group}_fleet", _now()
+        fleet, now = f"{group}_fleet", wall_clock_ms()
         await self.publish(FLEET_STATE.format(name=fleet), _fleet(fleet, f"{group}_r1"))
         await self.publish(DOOR_STATE.format(name=f"{group}_door"), {"door_name": f"{group}_door"})
         await self.publish(LIFT_STATE.format(name=f"{group}_lift"), {"lift_name": f"{group}_lift"})
@@ -264,10 +240,6 @@ class Hub:
         )
 
 
-def _now() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _fleet(name: str, *robots: str) -> dict[str, Any]:
     return {
         "name": name,
@@ -305,8 +277,7 @@ async def _seed_shared(hub: Hub) -> None:
 
 
 @pytest.fixture
-async def world(auth_settings: Settings, database: None) -> AsyncIterator[World]:
-    bus = InMemoryBus()
+async def world(auth_settings: Settings, database: None, bus: Bus) -> AsyncIterator[World]:
     hub = Hub(bus)
     await _seed_shared(hub)
     for group in GROUPS:

@@ -29,7 +29,8 @@ from jwt.algorithms import RSAAlgorithm
 from fleetcore.bus.memory import InMemoryBus
 from fleetcore.settings import Settings
 from rest_api.app import create_app
-from tests.auth.conftest import SECRET, Client
+from tests.auth.conftest import Client
+from tests.helpers import JWT_SECRET
 
 pytestmark = pytest.mark.integration
 
@@ -252,7 +253,7 @@ async def test_unknown_kids_within_the_cooldown_do_not_refetch_the_keys(
 async def test_with_hs256_and_rs256_pinned_a_token_hmac_signed_with_the_public_key_is_a_bad_signature(
     oidc_settings: Settings, database: None, idp: IdentityProvider
 ) -> None:
-    both = oidc_settings.replace(jwt_algorithms=("HS256", "RS256"), jwt_secret=SECRET)
+    both = oidc_settings.replace(jwt_algorithms=("HS256", "RS256"), jwt_secret=JWT_SECRET)
     token = _hs256_signed_with(idp.public_pem("key-1"), _claims(), "key-1")
     async for api in _api(both):
         assert (await _refusal(api, token))[:2] == (401, "bad_signature")

@@ -9,7 +9,7 @@ refused once per occurrence, in the audit log, logged and counted.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import cast
 
@@ -19,9 +19,7 @@ from prometheus_client import REGISTRY
 
 from fleetcore.auth import AUTH_OFF_USER, users
 from fleetcore.contract.commands import Command
-from fleetcore.settings import Settings
 from fleetcore.store import models as db
-from fleetcore.store.db import close_database, open_database
 from hub.commands import CommandExecutor
 from hub.scheduler import REFUSED_ACTION, TaskScheduler, occurrence_key
 
@@ -42,17 +40,14 @@ class Executor:
 
 
 @pytest.fixture
-async def store(settings: Settings) -> AsyncIterator[None]:
+async def store(database: None) -> None:
     """``ann`` may submit tasks to alpha_fleet (role ``dispatcher``)."""
-    await open_database(settings.resolved_database_url, apply_migrations=True)
     await users.create_group("alpha")
     await users.add_member("alpha", "fleet", FLEET)
     await users.create_role("dispatcher")
     await users.grant("dispatcher", "task_submit", "alpha")
     await users.create_user("ann")
     await users.set_user_roles("ann", ["dispatcher"])
-    yield
-    await close_database()
 
 
 async def _schedule(owner: str) -> int:

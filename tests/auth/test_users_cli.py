@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -16,7 +15,6 @@ from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
 from fleethub.cli import main
 from rest_api.app import create_app
-from tests.auth.conftest import SECRET
 
 pytestmark = pytest.mark.integration
 
@@ -97,10 +95,9 @@ def test_a_refused_change_exits_1_and_says_why(
 
 
 @pytest.fixture
-async def api_settings(settings: Settings) -> AsyncIterator[Settings]:
-    await open_database(settings.resolved_database_url, apply_migrations=True)
-    yield settings.replace(auth_mode="jwt", jwt_secret=SECRET)
-    await close_database()
+def api_settings(auth_settings: Settings, database: None) -> Settings:
+    """A REST app's settings, authentication on, its user store open."""
+    return auth_settings
 
 
 async def _start_and_stop(settings: Settings) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -12,7 +14,7 @@ import redis.asyncio
 
 from fleetcore.bus.commands_base import CommandChannel
 from fleetcore.bus.commands_memory import InMemoryCommandChannel
-from fleetcore.bus.commands_redis import RedisCommandChannel
+from fleetcore.bus.commands_redis import BACKOFF_INITIAL_S, RedisCommandChannel
 from fleetcore.contract.commands import Command, CommandReply, CommandStatus
 from tests.bus.conftest import reachable_redis
 from tests.conftest import eventually
@@ -100,7 +102,7 @@ async def test_queued_commands_are_delivered_in_order_in_batches(make_channel: M
     hub.consume(handle)
     await eventually(lambda: sum(map(len, batches)) == 150)
     assert [key for batch in batches for key in batch] == [f"k{i}" for i in range(150)]
-    assert len(batches) == 2  # what was queued, at most MAX_BATCH (100) at a time
+    assert len(batches) == 2  # what was queued, at most COMMAND_BATCH (100) at a time
 
 
 async def test_a_reply_given_earlier_is_found_at_once(make_channel: MakeChannel) -> None:
@@ -162,6 +164,32 @@ async def test_an_acknowledged_command_is_not_delivered_again(
     await eventually(lambda: seen == ["k1", "k2"])
     await asyncio.sleep(0.3)
     assert seen == ["k1", "k2"]
+
+
+async def test_after_recovering_the_consumer_backs_off_from_the_first_step_again(
+    make_redis_channel: MakeChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    api, hub = await make_redis_channel(), await make_redis_channel()
+    failures = {"k1": 4, "k2": 1}
+    handled: list[str] = []
+
+    async def handle(cmds: list[Command]) -> None:
+        for cmd in cmds:
+            if failures[cmd.key]:
+                failures[cmd.key] -= 1
+                raise RuntimeError(f"the handler failed on {cmd.key}")
+        handled.extend(cmd.key for cmd in cmds)
+
+    caplog.set_level(logging.ERROR, logger="fleethub.bus")
+    hub.consume(handle)
+    await api.send(command("k1"))
+    await eventually(lambda: handled == ["k1"])
+    await api.send(command("k2"))
+    await eventually(lambda: handled == ["k1", "k2"])
+    waits = [float(wait) for wait in re.findall(r"retrying in ([0-9.]+)s", caplog.text)]
+    assert len(waits) == 5
+    assert waits[3] > BACKOFF_INITIAL_S, "four failures in a row: the waits grew"
+    assert waits[4] <= BACKOFF_INITIAL_S, "the first failure after a success waits the least"
 
 
 async def test_closing_ends_a_consumer_whose_handler_absorbed_the_cancellation(

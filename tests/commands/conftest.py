@@ -19,7 +19,7 @@ from simulator import SimConfig, Simulation, SimulatorService
 from simulator.robots import RobotProfile
 from tests.conftest import eventually
 from tests.helpers import TEST_SITE_TOKEN
-from tests.processes import Process, fleethub, free_port, redis_server, wait_http
+from tests.processes import Front, PrivateRedis, Process, fleethub, wait_http
 
 FAR_PLACE = "room_102"
 """35 m from the only robot's charger: a task there lasts long enough to watch."""
@@ -54,15 +54,21 @@ async def http(embedded: TestServer) -> AsyncIterator[aiohttp.ClientSession]:
 
 
 class Processes:
-    """The stack's child processes, stopped in reverse order at the end."""
+    """The stack's child processes, stopped in reverse order at the end.
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env, self.log_dir = env, log_dir
+    Each binds a port of its own; the hub (``hub``) sits behind ``front``, so its
+    URL outlives a restart.
+    """
+
+    def __init__(self, env: dict[str, str], log_dir: Path, front: Front) -> None:
+        self.env, self.log_dir, self.front = env, log_dir, front
         self.running: list[Process] = []
 
     async def start(self, name: str, command: str) -> Process:
         proc = await fleethub(name, command, self.env, self.log_dir).start()
         self.running.append(proc)
+        if name == "hub":
+            self.front.target = await proc.port("hub")
         return proc
 
 
@@ -77,27 +83,27 @@ async def stack(
     tmp_path: Path, database_url: str, stack_env: dict[str, str]
 ) -> AsyncIterator[tuple[Processes, str, str]]:
     """Redis, a migrated database, one hub and one api process; yields them, hub URL, api URL."""
-    redis_port, hub_port, api_port = free_port(), free_port(), free_port()
+    redis = await PrivateRedis(tmp_path).start()
+    front = await Front().start()
     env = {
         **os.environ,
         "FLEETHUB_DATABASE_URL": database_url,
-        "FLEETHUB_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "FLEETHUB_REDIS_URL": redis.url,
         "FLEETHUB_DATA_DIR": str(tmp_path),
-        "FLEETHUB_HUB_PORT": str(hub_port),
-        "FLEETHUB_API_PORT": str(api_port),
+        "FLEETHUB_HUB_PORT": "0",
+        "FLEETHUB_API_PORT": "0",
         "FLEETHUB_HUB_LEASE_S": "1",
         "FLEETHUB_INGEST_TOKEN": TEST_SITE_TOKEN,
         "FLEETHUB_AUTH_MODE": "off",
         **stack_env,
     }
-    procs = Processes(env, tmp_path)
-    procs.running.append(await redis_server(redis_port, tmp_path).start())
+    procs = Processes(env, tmp_path, front)
     try:
         migrate = await fleethub("migrate", "migrate", env, tmp_path).start()
         assert migrate.proc is not None and await migrate.proc.wait() == 0, migrate.output()
         await procs.start("hub", "hub")
-        await procs.start("api", "api")
-        hub_url, api_url = f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{api_port}"
+        api = await procs.start("api", "api")
+        hub_url, api_url = front.url, await api.url("api")
         await wait_http(hub_url + "/readyz")
         await wait_http(api_url + "/readyz")
         yield procs, hub_url, api_url
@@ -105,6 +111,8 @@ async def stack(
         for proc in reversed(procs.running):
             await proc.stop()
             print(f"--- {proc.name}\n{proc.output()[-1500:]}")
+        await front.aclose()
+        await redis.stop()
 
 
 def dispatch_body(place: str = FAR_PLACE) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from hub.derive.reassign import reassign_key
 from tests.commands.conftest import Processes
 from tests.conftest import TEST_DATABASE_URL, eventually, start_server
 from tests.helpers import IngestClient, fleet
-from tests.processes import fleethub, free_port, wait_http
+from tests.processes import fleethub, wait_http
 
 CANCEL, DISPATCH = reassign_key("t1", "cancel"), reassign_key("t1", "dispatch")
 NEW_TASK = "patrol.t1-again"
@@ -216,18 +216,15 @@ async def test_a_standby_taking_over_between_cancel_and_dispatch_sends_each_once
     stack: tuple[Processes, str, str],
 ) -> None:
     procs, leader_url, api_url = stack
-    standby_port = free_port()
-    standby = await fleethub(
-        "standby", "hub", {**procs.env, "FLEETHUB_HUB_PORT": str(standby_port)}, procs.log_dir
-    ).start()
+    standby = await fleethub("standby", "hub", procs.env, procs.log_dir).start()
     procs.running.append(standby)
+    standby_url = await standby.url("hub")
     async with IngestClient(leader_url) as rmf:
         await _robot_goes_silent_mid_task(rmf)
         leader = next(p for p in procs.running if p.name == "hub")
         leader.signal(signal.SIGKILL)
         await leader.stop()
 
-    standby_url = f"http://127.0.0.1:{standby_port}"
     await wait_http(standby_url + "/readyz")
     async with IngestClient(standby_url) as rmf, aiohttp.ClientSession(api_url) as http:
         await rmf.send("task_state_update", CANCELED)

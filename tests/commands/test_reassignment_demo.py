@@ -36,7 +36,7 @@ from tests.conftest import (
     fresh_redis_prefix,
 )
 from tests.helpers import Subscriber
-from tests.processes import Process, fleethub, free_port, wait_http
+from tests.processes import Process, fleethub, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +66,6 @@ class Site:
 @pytest.fixture
 async def demo(tmp_path: Path) -> AsyncIterator[Site]:
     """``fleethub up`` with the simulator's control endpoint, on the pass's database and bus."""
-    port, control = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETHUB_")}
     async with fresh_database_url(tmp_path) as database_url, fresh_redis_prefix() as prefix:
         env |= {
@@ -75,12 +74,12 @@ async def demo(tmp_path: Path) -> AsyncIterator[Site]:
             "FLEETHUB_DATABASE_URL": database_url,
             "FLEETHUB_REDIS_URL": TEST_REDIS_URL,
             "FLEETHUB_REDIS_PREFIX": prefix,
-            "FLEETHUB_API_PORT": str(port),
-            "FLEETHUB_SIM_CONTROL_PORT": str(control),
+            "FLEETHUB_API_PORT": "0",
+            "FLEETHUB_SIM_CONTROL_PORT": "-1",
         }
         process = await fleethub("up", "up", env, tmp_path).start()
         try:
-            site = Site(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{control}")
+            site = Site(await process.url("api"), await process.url("sim_control"))
             await wait_http(site.api + "/healthz", timeout=30)
             await _every_robot_reported(site.api)
             yield site
@@ -177,11 +176,10 @@ def stack_env() -> dict[str, str]:
 
 
 async def _simulator(procs: Processes, hub_url: str) -> tuple[Process, str]:
-    control = free_port()
-    env = {**procs.env, "FLEETHUB_HUB_URL": hub_url, "FLEETHUB_SIM_CONTROL_PORT": str(control)}
+    env = {**procs.env, "FLEETHUB_HUB_URL": hub_url, "FLEETHUB_SIM_CONTROL_PORT": "-1"}
     sim = await fleethub("sim", "sim", env, procs.log_dir).start()
     procs.running.append(sim)
-    return sim, f"http://127.0.0.1:{control}"
+    return sim, await sim.url("sim_control")
 
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="runs in the PostgreSQL + Redis pass")

@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import TEST_REDIS_URL, fresh_database_url, fresh_redis_prefix
-from tests.processes import Process, fleethub, free_port, wait_http
+from tests.processes import Process, fleethub, wait_http
 
 CHROMIUM = os.environ.get("FLEETHUB_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -82,7 +82,6 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     """``fleethub up`` with authentication on: SQLite and the in-process bus, or, in the
     suite's second pass, a fresh PostgreSQL schema and Redis key prefix."""
     work = tmp_path_factory.mktemp("fleethub-up")
-    port, control_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETHUB_")}
     async with fresh_database_url(work) as database_url, fresh_redis_prefix() as prefix:
         env |= {
@@ -91,15 +90,16 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
             "FLEETHUB_DATABASE_URL": database_url,
             "FLEETHUB_REDIS_URL": TEST_REDIS_URL,
             "FLEETHUB_REDIS_PREFIX": prefix,
-            "FLEETHUB_API_PORT": str(port),
-            "FLEETHUB_SIM_CONTROL_PORT": str(control_port),
+            "FLEETHUB_API_PORT": "0",
+            "FLEETHUB_SIM_CONTROL_PORT": "-1",
         }
         process = await fleethub("up", "up", env, work).start()
-        base = f"http://127.0.0.1:{port}"
         try:
+            base = await process.url("api")
             await wait_http(base + "/healthz", timeout=30)
             found = _PASSWORD.search(process.output())
-            site = Site(base, f"http://127.0.0.1:{control_port}", process, found and found.group(1))
+            control = await process.url("sim_control")
+            site = Site(base, control, process, found and found.group(1))
             await _every_robot_reported(site)
             yield site
         finally:

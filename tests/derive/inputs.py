@@ -6,19 +6,22 @@ from typing import Any
 
 from fleetcore.contract import rmf
 from fleetcore.contract.ingest import IngestMessage, IngestType
+from fleetcore.settings import Settings
 from hub.derive import DeriveConfig, Deriver
 from hub.derive.base import Output
-from hub.derive.config import Connectivity
 
 T0 = 1_700_000_000_000
 
-CONFIG = DeriveConfig(
-    connectivity=Connectivity(10_000, 30_000),
-    restart_grace_ms=20_000,
-    stuck_ms=60_000,
-    task_stale_ms=120_000,
-    escalation_failures=3,
-    escalation_window_ms=300_000,
+CONFIG = DeriveConfig.from_settings(
+    Settings(
+        derive_stale_s=10,
+        derive_offline_s=30,
+        derive_restart_grace_s=20,
+        derive_stuck_s=60,
+        derive_task_stale_s=120,
+        derive_escalation_failures=3,
+        derive_escalation_window_s=300,
+    )
 )
 
 

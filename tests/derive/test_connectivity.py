@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fleetcore.contract.limits import CONDITION_BYTES, NAME_BYTES
+from fleetcore.settings import Settings
 from hub.derive import DeriveConfig, Deriver, Snapshot
 from hub.derive.alerts import AlertBook
 from hub.derive.base import Output
@@ -73,9 +74,8 @@ def test_a_stale_robot_comes_back_without_an_alert() -> None:
 
 
 def test_fleet_thresholds_override_the_defaults() -> None:
-    config = DeriveConfig(
-        connectivity=Connectivity(10_000, 30_000),
-        fleet_connectivity={"fast": Connectivity(2_000, 5_000)},
+    config = DeriveConfig.from_settings(
+        Settings(derive_stale_s=10, derive_offline_s=30, derive_fleet_thresholds="fast=2/5")
     )
     d = Driver(config=config)
     d.at(0).feed(fleet_state("fast", robot("a")))

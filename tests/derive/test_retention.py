@@ -6,25 +6,13 @@ fixed "now", with rows written as the hub writes them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from fleetcore.store.db import close_database, open_database
 from hub.derive.retention import DAY_MS, Retention
 
 NOW = 1_800_000_000_000
-
-
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[None]:
-    await open_database(settings.resolved_database_url, apply_migrations=True)
-    try:
-        yield
-    finally:
-        await close_database()
 
 
 def _ago(days: float) -> int:
@@ -69,7 +57,7 @@ async def _ids(
     return {str(row["id"]) for row in await model.all().values("id")}
 
 
-@pytest.mark.usefixtures("db")
+@pytest.mark.usefixtures("database")
 async def test_positions_older_than_their_age_are_pruned_and_newer_ones_kept(
     settings: Settings,
 ) -> None:
@@ -81,7 +69,7 @@ async def test_positions_older_than_their_age_are_pruned_and_newer_ones_kept(
     assert await models.RobotPositionSample.all().count() == 2
 
 
-@pytest.mark.usefixtures("db")
+@pytest.mark.usefixtures("database")
 async def test_resolved_alerts_are_kept_a_year_by_default_then_pruned(settings: Settings) -> None:
     await _alert("old", 366, condition="robot_offline/f/r1")
     await _resolution("old", 366)
@@ -92,7 +80,7 @@ async def test_resolved_alerts_are_kept_a_year_by_default_then_pruned(settings: 
     assert await _ids(models.AlertRequest) == await _ids(models.AlertResolution) == {"recent"}
 
 
-@pytest.mark.usefixtures("db")
+@pytest.mark.usefixtures("database")
 async def test_alert_retention_is_configurable(settings: Settings) -> None:
     await _alert("a", 31)
     await _response("a", 31)
@@ -102,21 +90,21 @@ async def test_alert_retention_is_configurable(settings: Settings) -> None:
     assert await _ids(models.AlertResponse) == set()
 
 
-@pytest.mark.usefixtures("db")
+@pytest.mark.usefixtures("database")
 async def test_zero_days_keeps_alerts_for_ever(settings: Settings) -> None:
     await _alert("ancient", 5000)
     await Retention(settings.replace(retention_alerts_days=0)).prune(NOW)
     assert await _ids(models.AlertRequest) == {"ancient"}
 
 
-@pytest.mark.usefixtures("db")
+@pytest.mark.usefixtures("database")
 async def test_a_derived_alert_still_open_is_kept_however_old(settings: Settings) -> None:
     await _alert("open", 900, condition="robot_offline/f/r1")
     await Retention(settings).prune(NOW)
     assert await _ids(models.AlertRequest) == {"open"}
 
 
-@pytest.mark.usefixtures("db")
+@pytest.mark.usefixtures("database")
 async def test_an_operator_alert_goes_by_its_time_answered_or_not(settings: Settings) -> None:
     await _alert("unanswered", 400)
     await _alert("answered", 400)
@@ -126,7 +114,7 @@ async def test_an_operator_alert_goes_by_its_time_answered_or_not(settings: Sett
     assert await _ids(models.AlertResponse) == set()
 
 
-@pytest.mark.usefixtures("db")
+@pytest.mark.usefixtures("database")
 async def test_a_response_is_kept_while_its_request_is(settings: Settings) -> None:
     await _alert("a", 100)
     await _response("a", 400)  # clocks disagree: the answer looks older than its request
@@ -134,7 +122,7 @@ async def test_a_response_is_kept_while_its_request_is(settings: Settings) -> No
     assert await _ids(models.AlertResponse) == {"a"}
 
 
-@pytest.mark.usefixtures("db")
+@pytest.mark.usefixtures("database")
 async def test_the_row_limit_keeps_the_newest_alerts_by_their_time(settings: Settings) -> None:
     for i, days in enumerate((3, 1, 2, 4)):
         await _alert(f"a{i}", days)
@@ -142,7 +130,7 @@ async def test_the_row_limit_keeps_the_newest_alerts_by_their_time(settings: Set
     assert await _ids(models.AlertRequest) == {"a1", "a2"}
 
 
-@pytest.mark.usefixtures("db")
+@pytest.mark.usefixtures("database")
 async def test_old_rows_beyond_one_batch_are_all_pruned(settings: Settings) -> None:
     for _ in range(7):
         await _position(30)

@@ -15,7 +15,6 @@ from fleetcore.contract.ingest import IngestType, decode, encode
 from fleetcore.errors import NotLeading
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from fleetcore.store.db import close_database, open_database
 from hub.leader import Lease
 from hub.service import Hub
 from tests.conftest import TEST_DATABASE_URL, eventually
@@ -28,13 +27,6 @@ class Clock:
 
     def __call__(self) -> int:
         return self.now
-
-
-@pytest.fixture
-async def database(settings: Settings) -> AsyncIterator[None]:
-    await open_database(settings.resolved_database_url, apply_migrations=True)
-    yield
-    await close_database()
 
 
 async def test_a_free_lease_is_taken_and_a_held_one_is_not(database: None) -> None:

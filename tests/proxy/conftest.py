@@ -19,19 +19,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from fleetcore.auth import Authenticator, users
-from fleetcore.bus import Bus, bus_from_settings
+from fleetcore.bus import Bus
 from fleetcore.bus.memory import InMemoryBus
 from fleetcore.contract.envelope import Publication
 from fleetcore.settings import Settings
-from fleetcore.store.db import close_database, open_database
 from proxy.app import HANDLER_KEY, attach, create_app
 from proxy.delivery import DeliveryConfig
 from proxy.handler_socketio import SocketHandler
 from tests.conftest import start_server
 from tests.helpers import Subscriber
-
-JWT_SECRET = "proxy-test-jwt-secret-0123456789abcdef"
-"""What a proxy run on its own needs to verify tokens (it never makes one up)."""
 
 LOG_BUFFER = 5
 """Small enough that a test overflows it with a handful of publications."""
@@ -195,29 +191,18 @@ async def _user_store() -> None:
 
 
 @pytest.fixture
-def auth_settings(settings: Settings) -> Settings:
-    """The settings of ``auth_proxy``; a test module overrides this fixture to change limits."""
-    return settings.replace(auth_mode="jwt", jwt_secret=JWT_SECRET)
+async def auth_proxy(auth_settings: Settings, database: None, bus: Bus) -> AsyncIterator[AuthProxy]:
+    """alice, bob, carol and the admin root in a real user store, a proxy that checks their tokens.
 
-
-@pytest.fixture
-async def auth_proxy(auth_settings: Settings) -> AsyncIterator[AuthProxy]:
-    """alice, bob, carol and the admin root in a real user store, a proxy that checks their tokens."""
-    settings = auth_settings
-    await open_database(settings.resolved_database_url, apply_migrations=True)
-    bus = bus_from_settings(settings)
-    await bus.start()
-    proxy: AuthProxy | None = None
+    Its settings are ``auth_settings``: a test module overrides that fixture to change limits.
+    """
+    await _user_store()
+    app = web.Application()
+    attach(app, auth_settings, bus)
+    proxy = AuthProxy(await start_server(app), bus, settings=auth_settings)
     try:
-        await _user_store()
-        app = web.Application()
-        attach(app, settings, bus)
-        proxy = AuthProxy(await start_server(app), bus, settings=settings)
         yield proxy
     finally:
-        if proxy is not None:
-            for client in proxy.clients:
-                await client.close()
-            await proxy.server.close()
-        await bus.aclose()
-        await close_database()
+        for client in proxy.clients:
+            await client.close()
+        await proxy.server.close()

@@ -11,15 +11,15 @@ from fleetcore.bus.memory import InMemoryBus
 from fleetcore.settings import Settings
 from proxy.app import create_app
 from tests.conftest import eventually
-from tests.processes import free_port
+from tests.ports import HeldPort
 
 
 async def test_a_stopping_proxy_announces_it_and_its_clients_reconnect_to_the_next_one(
-    settings: Settings,
+    settings: Settings, held_port: HeldPort
 ) -> None:
     bus = InMemoryBus()
-    port = free_port()
-    first = TestServer(create_app(settings, bus), host="127.0.0.1", port=port)
+    port = held_port.port
+    first = TestServer(create_app(settings, bus), socket_factory=held_port.socket)
     await first.start_server()
     client = socketio.AsyncClient(
         reconnection=True, reconnection_delay=0.1, reconnection_delay_max=0.2
@@ -36,7 +36,7 @@ async def test_a_stopping_proxy_announces_it_and_its_clients_reconnect_to_the_ne
     await client.connect(f"http://127.0.0.1:{port}", transports=["websocket"])
     await first.close()
     assert notices == [{"reason": "proxy shutting down", "reconnect": True}]
-    second = TestServer(create_app(settings, bus), host="127.0.0.1", port=port)
+    second = TestServer(create_app(settings, bus), socket_factory=held_port.socket)
     await second.start_server()
     try:
         await eventually(lambda: len(connects) == 2)

@@ -8,7 +8,8 @@ from prometheus_client import REGISTRY
 from fleetcore.contract import rooms
 from fleetcore.settings import Settings
 from tests.conftest import eventually
-from tests.proxy.conftest import JWT_SECRET, AuthProxy
+from tests.helpers import JWT_SECRET
+from tests.proxy.conftest import AuthProxy
 
 BURST = 3
 MAX_MESSAGE = 2048

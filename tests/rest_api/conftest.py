@@ -1,28 +1,26 @@
-"""A REST app over a real loopback socket, a temp SQLite database and an in-process bus.
+"""A REST app over a real loopback socket, on the pass's database and bus.
 
-Tests play the hub: they publish on the bus and write rows with the store
-models, then read them back over HTTP.
+SQLite and the in-process bus in the first pass, PostgreSQL and Redis in the
+second (``database`` and ``bus``, tests/conftest.py). Tests play the hub:
+they publish on the bus and write rows with the store models, then read them
+back over HTTP.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from tortoise import Tortoise
 
-from fleetcore.bus.memory import InMemoryBus
-from fleetcore.contract.envelope import Publication
+from fleetcore.bus import Bus
 from fleetcore.contract.rooms import TASK_STATE
 from fleetcore.settings import Settings
 from fleetcore.store import models as db
-from fleetcore.store.db import tortoise_config
 from rest_api.app import create_app
+from tests.helpers import StandInHub
 
 Client = TestClient[web.Request, web.Application]
 AiohttpClient = Callable[..., Awaitable[Client]]
@@ -31,18 +29,11 @@ NOW_MS = 1_700_000_000_000
 EPOCH = 3
 
 
-class FakeHub:
+class FakeHub(StandInHub):
     """Publishes and writes as the hub does: ascending seqs, rows stamped with them."""
 
-    def __init__(self, bus: InMemoryBus) -> None:
-        self.bus = bus
-        self.seq = 0
-
-    async def publish(self, room: str, data: Any) -> Publication:
-        self.seq += 1
-        pub = Publication(room, self.seq, EPOCH, NOW_MS, orjson.dumps(data))
-        await self.bus.publish([pub])
-        return pub
+    def __init__(self, bus: Bus) -> None:
+        super().__init__(bus, epoch=EPOCH, received_ms=lambda: NOW_MS)
 
     async def task(
         self,
@@ -94,26 +85,13 @@ class FakeHub:
 
 
 @pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[None]:
-    await Tortoise.init(config=tortoise_config(f"sqlite://{tmp_path / 'api.sqlite3'}"))
-    await Tortoise.generate_schemas()
-    yield
-    await Tortoise.close_connections()
-
-
-@pytest.fixture
-def bus() -> InMemoryBus:
-    return InMemoryBus()
-
-
-@pytest.fixture
-def hub(bus: InMemoryBus) -> FakeHub:
+def hub(bus: Bus) -> FakeHub:
     return FakeHub(bus)
 
 
 @pytest.fixture
 async def client(
-    aiohttp_client: AiohttpClient, settings: Settings, bus: InMemoryBus, database: None
+    aiohttp_client: AiohttpClient, settings: Settings, bus: Bus, database: None
 ) -> Client:
     return await aiohttp_client(create_app(settings, bus, manage_database=False))
 

@@ -5,14 +5,11 @@ No ROS needed: the sink takes the bridge's converted messages.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from fleetcore.bus import Bus, bus_from_settings
+from fleetcore.bus import Bus
 from fleetcore.contract.ingest import IngestLimits
 from fleetcore.settings import Settings
-from fleetcore.store.db import close_database, open_database
 from hub.ingest_ros import HubSink
 from hub.rmf_gateway import SiteGateway
 from hub.service import Hub
@@ -21,20 +18,8 @@ from tests.ros.conftest import door
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def bus(settings: Settings) -> AsyncIterator[Bus]:
-    await open_database(settings.resolved_database_url, apply_migrations=True)
-    running = bus_from_settings(settings)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.aclose()
-        await close_database()
-
-
 async def test_state_held_while_the_hub_does_not_lead_is_ingested_first_once_it_leads(
-    settings: Settings, bus: Bus
+    settings: Settings, database: None, bus: Bus
 ) -> None:
     hub = Hub(settings, bus)
     sink = HubSink(hub, SiteGateway(), IngestLimits())

@@ -7,12 +7,13 @@ import contextlib
 import logging
 import socket
 from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import orjson
 import pytest
 from aiohttp import WSCloseCode, WSMsgType, web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestServer, get_port_socket
 
 from fleetcore.contract.ingest import IngestType, decode
 from fleetcore.contract.site_link import parse_hello, welcome_frame
@@ -20,6 +21,7 @@ from fleetcore.settings import Settings
 from simulator import SimConfig, Simulation, SimulatorService, SiteClient, ingest_url
 from tests.conftest import eventually
 from tests.helpers import running_site
+from tests.ports import HeldPort
 
 DEADLINE_S = 5.0
 
@@ -80,15 +82,12 @@ class FakeHub:
         return await asyncio.wait_for(seen(), DEADLINE_S)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
-async def serving(hub: FakeHub, port: int = 0) -> AsyncIterator[TestServer]:
-    server = TestServer(hub.app(), host="127.0.0.1", port=port)
+async def serving(hub: FakeHub, held: HeldPort | None = None) -> AsyncIterator[TestServer]:
+    """The fake hub on a port of its own, or on ``held``, where it may come back after a stop."""
+    server = TestServer(
+        hub.app(), host="127.0.0.1", socket_factory=held.socket if held else get_port_socket
+    )
     await server.start_server()
     try:
         yield server
@@ -138,29 +137,29 @@ async def test_map_doors_and_fleet_states_arrive_on_connect_and_again_on_reconne
         assert second[0] is IngestType.BUILDING_MAP
 
 
-async def test_task_states_are_resent_after_a_hub_restart() -> None:
+async def test_task_states_are_resent_after_a_hub_restart(held_port: HeldPort) -> None:
     hub = FakeHub()
-    port = free_port()
+    port = held_port.port
     service = sim_service(port)
     service.simulation.dispatch({"category": "clean", "description": {"zone": "lobby"}})
     async with running(service):
-        async with serving(hub, port):
+        async with serving(hub, held_port):
             await hub.wait_for(0, IngestType.TASK_STATE, IngestType.FLEET_STATE)
-        async with serving(hub, port):
+        async with serving(hub, held_port):
             await hub.wait_for(1, IngestType.BUILDING_MAP, IngestType.TASK_STATE)
     assert service.client.connections == 2
 
 
 async def test_simulator_keeps_retrying_until_the_hub_comes_up(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, held_port: HeldPort
 ) -> None:
     hub = FakeHub()
-    port = free_port()
+    port = held_port.port
     service = sim_service(port)
     caplog.set_level(logging.INFO, logger="fleethub.sim")
     async with running(service):
         await eventually(lambda: caplog.text.count("hub unreachable") >= 2)
-        async with serving(hub, port):
+        async with serving(hub, held_port):
             await hub.wait_for(0, *EVERY_CONNECT)
 
 
@@ -183,15 +182,17 @@ async def test_ingest_token_goes_in_the_query_and_never_in_the_log(
     assert "connected to the hub" in caplog.text and "s3cret" not in caplog.text
 
 
-async def test_log_frames_sent_while_disconnected_arrive_after_reconnect() -> None:
+async def test_log_frames_sent_while_disconnected_arrive_after_reconnect(
+    held_port: HeldPort,
+) -> None:
     hub = FakeHub()
-    port = free_port()
+    port = held_port.port
     client = SiteClient(f"ws://127.0.0.1:{port}/_internal", on_connect=list, backoff_initial_s=0.05)
     client.send(b'{"type":"fleet_log_update","data":{"name":"f","log":[]}}', durable=True)
     client.send(b'{"type":"fleet_state_update","data":{"name":"f"}}')
     task = asyncio.create_task(client.run())
     try:
-        async with serving(hub, port):
+        async with serving(hub, held_port):
             frames = await hub.wait_for(0, IngestType.FLEET_LOG)
     finally:
         task.cancel()

@@ -248,13 +248,13 @@ def test_robot_task_goes_to_the_named_robot(sim: Simulation) -> None:
 
 def test_decommissioned_robot_gets_no_task_until_recommissioned() -> None:
     sim = Simulation(SimConfig(robots=1, fleets=1, auto_tasks_s=0))
-    sim.decommission("tinyRobot", "tinyRobot1")
+    sim.commission("tinyRobot", "tinyRobot1", False)
     state = sim.dispatch({"category": "patrol", "description": {"places": ["lobby"]}})
     sim.step(1.0)
     assert sim.tasks[state["booking"]["id"]].status == "queued"
     commission = sim.fleet_states()[0]["robots"]["tinyRobot1"]["commission"]
     assert commission["dispatch_tasks"] is False
-    sim.recommission("tinyRobot", "tinyRobot1")
+    sim.commission("tinyRobot", "tinyRobot1", True)
     sim.step(1.0)
     assert sim.tasks[state["booking"]["id"]].status == "underway"
 
