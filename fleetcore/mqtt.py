@@ -2,7 +2,8 @@
 
 :class:`MqttLink` connects, subscribes, hands every message to ``on_message``
 and publishes what it is given, reconnecting forever with backoff
-(``backoff_initial_s`` doubling to ``backoff_max_s``) when the broker goes away
+(``backoff_initial_s`` growing to ``backoff_max_s``, :class:`~fleetcore.backoff.Backoff`)
+when the broker goes away
 or restarts. On every connect it first publishes what ``on_connect``
 returns (a vehicle's ``connection ONLINE`` and factsheet) and subscribes
 again, since a broker that restarted remembers nothing.
@@ -15,8 +16,10 @@ must arrive is re-sent by its owner until the other side shows it arrived
 carries its ``orderUpdateId``).
 
 Broker URL: ``mqtt://[user:password@]host[:port]`` (or ``mqtts://`` for TLS,
-port 8883 by default); credentials and client certificates may also come as
-separate settings. The password never reaches a log line.
+port 8883 by default), or ``mqtt+unix:///path/to/socket`` for a broker on the
+same host listening on a unix socket (Mosquitto's ``listener 0 <path>``);
+credentials and client certificates may also come as separate settings. The
+password never reaches a log line.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
+from fleetcore.backoff import Backoff
 from fleetcore.errors import ConfigError
 from fleetcore.tasks import cancel_all
 
@@ -54,8 +58,10 @@ class MqttConfig:
     """Where the broker is and how to log in; :meth:`from_url` reads the settings' URL."""
 
     host: str
+    """The broker's host name, or the path of its unix socket (``unix``)."""
     port: int
     tls: bool = False
+    unix: bool = False
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     ca_file: str = ""
@@ -82,10 +88,14 @@ class MqttConfig:
         keepalive_s: int = 15,
     ) -> MqttConfig:
         parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        unix = parts.scheme == "mqtt+unix"
+        if not (unix and parts.path) and (
+            parts.scheme not in ("mqtt", "mqtts") or not parts.hostname
+        ):
             raise ConfigError(
-                "the MQTT URL must be mqtt://host[:port] or mqtts://host[:port], "
-                f"not {parts.scheme or '(no scheme)'}://{parts.hostname or ''}"
+                "the MQTT URL must be mqtt://host[:port], mqtts://host[:port] or "
+                f"mqtt+unix:///socket/path, not {parts.scheme or '(no scheme)'}://"
+                f"{parts.hostname or ''}"
             )
         if protocol not in ("3.1.1", "5"):
             raise ConfigError(f"the MQTT protocol must be 3.1.1 or 5, not {protocol!r}")
@@ -93,13 +103,14 @@ class MqttConfig:
             raise ConfigError("an MQTT client certificate needs both its cert and key file")
         tls = parts.scheme == "mqtts"
         try:
-            port = parts.port or (8883 if tls else 1883)
+            port = 0 if unix else parts.port or (8883 if tls else 1883)
         except ValueError as exc:
             raise ConfigError(f"the MQTT URL's port: {exc}") from None
         return cls(
-            host=parts.hostname,
+            host=unquote(parts.path) if unix else str(parts.hostname),
             port=port,
             tls=tls,
+            unix=unix,
             username=username or (unquote(parts.username) if parts.username else None),
             password=password or (unquote(parts.password) if parts.password else None),
             ca_file=ca_file,
@@ -112,6 +123,8 @@ class MqttConfig:
     @property
     def display(self) -> str:
         """The broker's address for logs: no credentials."""
+        if self.unix:
+            return f"mqtt+unix://{self.host}"
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
     def tls_context(self) -> ssl.SSLContext | None:
@@ -154,8 +167,7 @@ class MqttLink:
         self._on_message = on_message
         self._on_connect = on_connect
         self._will = will
-        self._backoff_initial = backoff_initial_s
-        self._backoff_max = backoff_max_s
+        self._backoff = Backoff(backoff_initial_s, backoff_max_s)
         self._max_queued = max_queued
         self._log = logger
         self._queue: deque[Outgoing] = deque()
@@ -184,12 +196,12 @@ class MqttLink:
 
     async def run(self) -> None:
         """Connect, serve, reconnect; returns only when cancelled."""
-        delay = self._backoff_initial
         failures = 0
         while True:
             try:
                 async with self._client() as client:
-                    delay, failures = self._backoff_initial, 0
+                    self._backoff.reset()
+                    failures = 0
                     await self._serve(client)
             except aiomqtt.MqttError as exc:
                 failures += 1
@@ -200,8 +212,7 @@ class MqttLink:
             finally:
                 self._up.clear()
                 self._queue.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._backoff_max)
+            await asyncio.sleep(self._backoff.next())
 
     def _client(self) -> aiomqtt.Client:
         config = self.config
@@ -222,6 +233,7 @@ class MqttLink:
             tls_context=config.tls_context(),
             timeout=10.0,
             max_queued_incoming_messages=self._max_queued,
+            transport="unix" if config.unix else "tcp",
             logger=self._log,
         )
 

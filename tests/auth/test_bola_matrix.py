@@ -24,7 +24,8 @@ from fleetcore.map_images import MapImageUrls
 from fleetcore.settings import Settings
 from rest_api.app import ROUTE_TABLES
 from rest_api.registry import Operation
-from tests.auth.conftest import GROUPS, PASSWORD, ROOT, SECRET, USERS, World
+from tests.auth.conftest import GROUPS, PASSWORD, ROOT, USERS, World
+from tests.helpers import JWT_SECRET
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +57,7 @@ IMAGE = "/building_map/images/" + "0" * 64
 
 def _signed(path: str) -> tuple[tuple[str, str], ...]:
     """The query of a signed image URL (the map gives it; no token is needed with it)."""
-    urls = MapImageUrls.from_settings(Settings(jwt_secret=SECRET))
+    urls = MapImageUrls.from_settings(Settings(jwt_secret=JWT_SECRET))
     query = parse_qs(urlsplit(urls.url(path, "", urls.period())).query)
     return tuple((name, values[0]) for name, values in query.items())
 

@@ -1,7 +1,7 @@
 """A Redis outage is logged once when it begins and once when it ends, without tracebacks.
 
 A private redis-server is stopped under a reading bus; while it is down, a
-listener on its port refuses every connection the bus retries (and counts
+listener on its socket refuses every connection the bus retries (and counts
 them); then Redis comes back and the bus reads again.
 """
 
@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from fleetcore.bus.redis import RedisStreamsBus
 from tests.bus.test_redis import rooms_batch
 from tests.conftest import eventually
-from tests.processes import free_port, redis_server
+from tests.processes import PrivateRedis
 
 pytestmark = pytest.mark.integration
 
@@ -28,19 +28,18 @@ async def test_a_redis_outage_is_logged_once_when_it_begins_and_once_when_it_end
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "fleethub.bus")
-    port = free_port()
-    redis = await redis_server(port, tmp_path).start()
-    bus = RedisStreamsBus(f"redis://127.0.0.1:{port}/0", prefix="outage", block_ms=200)
+    redis = await PrivateRedis(tmp_path).start()
+    bus = RedisStreamsBus(redis.url, prefix="outage", block_ms=200)
     heard: list[int] = []
 
     async def hear(batch: object) -> None:
         heard.append(1)
 
     try:
-        await eventually(_answers(port), timeout=20)
+        await eventually(_answers(redis.url), timeout=20)
         await bus.start()
         bus.add_listener(hear)
-        await redis.stop()
+        await redis.kill()
 
         refused = 0
 
@@ -49,12 +48,13 @@ async def test_a_redis_outage_is_logged_once_when_it_begins_and_once_when_it_end
             refused += 1
             writer.close()
 
-        down = await asyncio.start_server(refuse, "127.0.0.1", port)
+        down = await asyncio.start_unix_server(refuse, path=str(redis.socket))
         await eventually(lambda: refused >= 3, timeout=30)
         down.close()
         await down.wait_closed()
+        redis.socket.unlink(missing_ok=True)
 
-        redis = await redis_server(port, tmp_path).start()
+        await redis.start()
         await eventually(lambda: "reading the stream works again" in caplog.text, timeout=30)
         await bus.publish(rooms_batch(1, 3))
         await eventually(lambda: heard, timeout=10)
@@ -68,9 +68,9 @@ async def test_a_redis_outage_is_logged_once_when_it_begins_and_once_when_it_end
     assert all(r.exc_info is None for r in caplog.records if r.name == "fleethub.bus")
 
 
-def _answers(port: int) -> Callable[[], Awaitable[bool]]:
+def _answers(url: str) -> Callable[[], Awaitable[bool]]:
     async def ping() -> bool:
-        client = Redis(port=port)
+        client = Redis.from_url(url)
         try:
             return bool(await client.ping())
         except RedisError:

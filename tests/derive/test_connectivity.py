@@ -7,7 +7,6 @@ from fleetcore.settings import Settings
 from hub.derive import DeriveConfig, Deriver, Snapshot
 from hub.derive.alerts import AlertBook
 from hub.derive.base import Output
-from hub.derive.config import Connectivity
 from hub.derive.connectivity import Link, offline_condition
 from tests.derive.inputs import CONFIG, T0, Driver, fleet_state, kinds, robot
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs
 
 import asyncpg
@@ -15,6 +14,7 @@ from fleetcore.contract.ingest import IngestType, decode, encode
 from fleetcore.errors import NotLeading
 from fleetcore.settings import Settings
 from fleetcore.store import models
+from fleetcore.store.db import close_database, open_database
 from hub.leader import Lease
 from hub.service import Hub
 from tests.conftest import TEST_DATABASE_URL, eventually

@@ -24,7 +24,7 @@ from aiohttp.test_utils import TestServer
 
 from tests.conftest import eventually
 from tests.helpers import TEST_SITE_TOKEN, IngestClient, fleet
-from tests.processes import Process, fleethub, free_port, redis_server, wait_http
+from tests.processes import PrivateRedis, Process, fleethub, wait_http
 
 EXIT_DEADLINE_S = 60.0
 """Generous: a process that ends at all ends within seconds."""
@@ -108,14 +108,12 @@ def env_for(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
 
 @pytest.fixture
 async def up(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[Process, str]]:
-    port = free_port()
-    process = fleethub(
-        "up", "up", env_for(tmp_path, database_url, FLEETHUB_API_PORT=str(port)), tmp_path
-    )
+    process = fleethub("up", "up", env_for(tmp_path, database_url, FLEETHUB_API_PORT="0"), tmp_path)
     await process.start()
     try:
-        await wait_http(f"http://127.0.0.1:{port}/readyz", timeout=60)
-        yield process, f"http://127.0.0.1:{port}"
+        base = await process.url("api")
+        await wait_http(base + "/readyz", timeout=60)
+        yield process, base
     finally:
         await process.stop()
 
@@ -165,21 +163,20 @@ async def test_fleethub_up_ends_with_an_error_when_its_writer_cannot_go_on(
 async def test_fleethub_hub_ends_with_an_error_and_hands_its_lease_over(
     tmp_path: Path, database_url: str
 ) -> None:
-    redis_port, hub_port = free_port(), free_port()
+    redis = await PrivateRedis(tmp_path).start()
     env = env_for(
         tmp_path,
         database_url,
-        FLEETHUB_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
-        FLEETHUB_HUB_PORT=str(hub_port),
+        FLEETHUB_REDIS_URL=redis.url,
+        FLEETHUB_HUB_PORT="0",
         FLEETHUB_HUB_NAME="hub-under-test",
     )
-    redis = await redis_server(redis_port, tmp_path).start()
     hub = fleethub("hub", "hub", env, tmp_path)
     try:
         migrate = await fleethub("migrate", "migrate", env, tmp_path).start()
         assert await ended(migrate) == 0, migrate.output()
         await hub.start()
-        base = f"http://127.0.0.1:{hub_port}"
+        base = await hub.url("hub")
         await wait_http(base + "/readyz", timeout=60)
         await drop_outbox(database_url)
         async with IngestClient(base) as site:

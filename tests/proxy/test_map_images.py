@@ -12,8 +12,8 @@ from fleetcore.bus.memory import InMemoryBus
 from fleetcore.settings import Settings
 from proxy.app import create_app
 from tests.conftest import eventually, start_server
-from tests.helpers import Subscriber
-from tests.proxy.conftest import JWT_SECRET, Proxy
+from tests.helpers import JWT_SECRET, Subscriber
+from tests.proxy.conftest import Proxy
 from tests.rest_api.test_map_images import BUILDING, SHA
 
 

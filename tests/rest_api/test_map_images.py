@@ -15,7 +15,7 @@ from fleetcore.settings import Settings
 from fleetcore.store.models import MapImage
 from rest_api.access import AUTH_KEY
 from rest_api.app import create_app
-from tests.auth.conftest import SECRET
+from tests.helpers import JWT_SECRET
 from tests.rest_api.conftest import AiohttpClient, Client, FakeHub
 
 SHA = "ab" * 32
@@ -51,7 +51,9 @@ BUILDING = {
 async def secured(
     aiohttp_client: AiohttpClient, settings: Settings, bus: InMemoryBus, database: None
 ) -> AsyncIterator[Client]:
-    on = settings.replace(auth_mode="jwt", jwt_secret=SECRET, public_url="https://rmf.example/api")
+    on = settings.replace(
+        auth_mode="jwt", jwt_secret=JWT_SECRET, public_url="https://rmf.example/api"
+    )
     client = await aiohttp_client(create_app(on, bus, manage_database=False))
     await MapImage.create(sha256=SHA, content_type="image/png", data=PNG)
     yield client

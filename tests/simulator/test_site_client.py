@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import AsyncIterator, Mapping
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import orjson

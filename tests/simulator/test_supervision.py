@@ -17,7 +17,7 @@ from fleetcore.settings import Settings
 from fleethub import cli
 from simulator import SimConfig, Simulation, SimulatorService
 from simulator.commands import SimCommands
-from tests.processes import free_port
+from tests.ports import HeldPort
 
 
 class BrokenSimulation(Simulation):
@@ -35,16 +35,16 @@ class BrokenSimulation(Simulation):
         raise KeyError("a bug in dispatching")
 
 
-def broken_service() -> SimulatorService:
+def broken_service(hub: HeldPort) -> SimulatorService:
     # Nobody listens at the hub URL: the link keeps retrying while the simulation runs.
-    settings = Settings(hub_url=f"http://127.0.0.1:{free_port()}", sim_rate_hz=50.0)
+    settings = Settings(hub_url=f"http://127.0.0.1:{hub.port}", sim_rate_hz=50.0)
     return SimulatorService(settings, simulation=BrokenSimulation(SimConfig(robots=2)))
 
 
 async def test_a_failing_simulation_is_logged_at_once_and_ends_the_simulator(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, held_port: HeldPort
 ) -> None:
-    service = broken_service()
+    service = broken_service(held_port)
     with pytest.raises(PartFailed, match="a bug in the simulation"):
         await asyncio.wait_for(service.run(), 10)
     logged = [record for record in caplog.records if record.levelno == logging.ERROR]
@@ -67,14 +67,14 @@ def test_a_command_that_hits_a_bug_is_answered_as_a_failure_and_logged(
 
 async def test_the_embedded_system_ends_when_its_simulator_fails() -> None:
     @contextlib.asynccontextmanager
-    async def failing_simulator() -> AsyncIterator[asyncio.Task[None]]:
+    async def failing_simulator(port: int) -> AsyncIterator[asyncio.Task[None]]:
         async def fail() -> None:
             raise PartFailed("the simulation stopped: RuntimeError('a bug')")
 
         yield asyncio.create_task(fail())
 
     serving = cli._serve(
-        web.Application(), "127.0.0.1", free_port(), lambda base: base, beside=failing_simulator
+        web.Application(), Settings(api_port=0), "api", lambda base: base, beside=failing_simulator
     )
     with pytest.raises(PartFailed):
         await asyncio.wait_for(serving, 10)

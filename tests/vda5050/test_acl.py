@@ -47,19 +47,21 @@ def passwords(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def port(tmp_path: Path, passwords: Path) -> AsyncIterator[int]:
+async def socket(tmp_path: Path, passwords: Path) -> AsyncIterator[str]:
     broker = Mosquitto(
         tmp_path, f"allow_anonymous false\npassword_file {passwords}\nacl_file {ACL}\n"
     )
     await broker.start()
     try:
-        yield broker.port
+        yield str(broker.socket)
     finally:
         await broker.stop()
 
 
-def client(port: int, user: str) -> aiomqtt.Client:
-    return aiomqtt.Client("127.0.0.1", port, username=user, password=USERS[user], identifier=user)
+def client(socket: str, user: str) -> aiomqtt.Client:
+    return aiomqtt.Client(
+        socket, username=user, password=USERS[user], identifier=user, transport="unix"
+    )
 
 
 async def _next(messages: aiomqtt.MessagesIterator) -> str:
@@ -67,28 +69,28 @@ async def _next(messages: aiomqtt.MessagesIterator) -> str:
     return message.topic.value
 
 
-async def test_a_vehicle_reports_on_its_own_topics_only(port: int) -> None:
-    async with client(port, "fleethub-master-control") as master, client(port, "agv1") as agv1:
+async def test_a_vehicle_reports_on_its_own_topics_only(socket: str) -> None:
+    async with client(socket, "fleethub-master-control") as master, client(socket, "agv1") as agv1:
         await master.subscribe("uagv/v2/+/+/state", qos=1)
         await agv1.publish("uagv/v2/acme/agv2/state", b"posing as agv2", qos=1)
         await agv1.publish("uagv/v2/acme/agv1/state", b"its own", qos=1)
         assert await _next(master.messages) == "uagv/v2/acme/agv1/state"
 
 
-async def test_a_vehicle_receives_only_its_own_orders(port: int) -> None:
-    async with client(port, "fleethub-master-control") as master, client(port, "agv1") as agv1:
+async def test_a_vehicle_receives_only_its_own_orders(socket: str) -> None:
+    async with client(socket, "fleethub-master-control") as master, client(socket, "agv1") as agv1:
         await agv1.subscribe([("uagv/v2/acme/agv2/order", 1), ("uagv/v2/acme/agv1/order", 1)])
         await master.publish("uagv/v2/acme/agv2/order", b"for agv2", qos=1)
         await master.publish("uagv/v2/acme/agv1/order", b"for agv1", qos=1)
         assert await _next(agv1.messages) == "uagv/v2/acme/agv1/order"
 
 
-async def test_a_vehicle_cannot_send_orders(port: int) -> None:
-    async with client(port, "agv2") as agv2, client(port, "agv1") as agv1:
+async def test_a_vehicle_cannot_send_orders(socket: str) -> None:
+    async with client(socket, "agv2") as agv2, client(socket, "agv1") as agv1:
         await agv1.subscribe("uagv/v2/acme/agv1/order", qos=1)
         await agv2.publish("uagv/v2/acme/agv1/order", b"forged", qos=1)
         await agv2.publish("uagv/v2/acme/agv2/state", b"its own", qos=1)
-        async with client(port, "fleethub-master-control") as master:
+        async with client(socket, "fleethub-master-control") as master:
             await master.publish("uagv/v2/acme/agv1/order", b"genuine", qos=1)
             message = await asyncio.wait_for(anext(agv1.messages), 10)
             assert message.payload == b"genuine"

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import aiomqtt
 import orjson
 import pytest
 from aiohttp.test_utils import TestServer
@@ -34,7 +33,7 @@ from simulator.vehicles import SimFleet, SimFleetConfig, VehicleProfile
 from tests.conftest import eventually, start_server
 from tests.helpers import Subscriber
 from tests.processes import Process
-from tests.vda5050.conftest import Mosquitto, running
+from tests.vda5050.conftest import Mosquitto, mqtt_client, running
 from tests.vda5050.loopback import delivery, patrol
 from vda5050.service import MasterControlService, mqtt_config, nav_graph
 
@@ -264,10 +263,9 @@ async def test_a_malformed_message_fuzz_leaves_the_hub_and_the_other_vehicles_un
 ) -> None:
     async with vda_site(settings, broker_url) as site:
         rng = random.Random(16)
-        host, port = broker_url.removeprefix("mqtt://").split(":")
         before = _rejected()
         sent = 0
-        async with aiomqtt.Client(host, int(port), identifier="fuzzer") as fuzzer:
+        async with mqtt_client(broker_url, "fuzzer") as fuzzer:
             for _batch in range(6):
                 for _ in range(500):
                     topic = rng.choice(("state", "connection", "factsheet", "visualization"))

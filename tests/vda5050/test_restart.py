@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 
 import aiohttp
-import aiomqtt
 import orjson
 import pytest
 
@@ -25,8 +24,8 @@ from simulator.building import sample_site
 from simulator.vehicles import SimFleet, SimFleetConfig, VehicleProfile
 from tests.conftest import eventually, start_server
 from tests.helpers import TEST_SITE_TOKEN
-from tests.processes import Process, fleethub, free_port, wait_http
-from tests.vda5050.conftest import Mosquitto, running
+from tests.processes import Process, fleethub, wait_http
+from tests.vda5050.conftest import Mosquitto, mqtt_client, running
 from tests.vda5050.loopback import patrol
 from vda5050.service import mqtt_config
 
@@ -40,8 +39,7 @@ class OrderSpy:
         self.orders: list[dict[str, object]] = []
 
     async def run(self, url: str) -> None:
-        host, port = url.removeprefix("mqtt://").split(":")
-        async with aiomqtt.Client(host, int(port), identifier="order-spy") as client:
+        async with mqtt_client(url, "order-spy") as client:
             await client.subscribe("uagv/v2/+/+/order")
             async for message in client.messages:
                 assert isinstance(message.payload, bytes)
@@ -52,9 +50,9 @@ def _master_control(env: dict[str, str], log_dir: Path, n: int) -> Process:
     return fleethub(f"vda5050-{n}", "vda5050", env, log_dir)
 
 
-async def _started(process: Process, port: int) -> Process:
+async def _started(process: Process) -> Process:
     await process.start()
-    await wait_http(f"http://127.0.0.1:{port}/readyz")
+    await wait_http(await process.url("vda5050") + "/readyz")
     return process
 
 
@@ -64,14 +62,13 @@ async def test_a_master_control_killed_mid_order_continues_it_with_the_next_upda
     from fleethub.embedded import create_app
 
     server = await start_server(create_app(settings))
-    port = free_port()
     env = {
         **os.environ,
         "FLEETHUB_MQTT_URL": mosquitto.url,
         "FLEETHUB_HUB_URL": str(server.make_url("")).rstrip("/"),
         "FLEETHUB_INGEST_TOKEN": TEST_SITE_TOKEN,
         "FLEETHUB_DATA_DIR": str(tmp_path / "master-control"),
-        "FLEETHUB_VDA5050_PORT": str(port),
+        "FLEETHUB_VDA5050_PORT": "0",
         "FLEETHUB_VDA5050_RELEASE_NODES": "2",
         "FLEETHUB_VDA5050_RESEND_S": "1",
     }
@@ -83,7 +80,7 @@ async def test_a_master_control_killed_mid_order_continues_it_with_the_next_upda
     )
     vehicle = fleet.clients["agv1"].vehicle
     spy = OrderSpy()
-    first = await _started(_master_control(env, tmp_path, 1), port)
+    first = await _started(_master_control(env, tmp_path, 1))
     second: Process | None = None
     try:
         async with (
@@ -113,7 +110,7 @@ async def test_a_master_control_killed_mid_order_continues_it_with_the_next_upda
             # decision point until a master control releases more.
             await eventually(lambda: vehicle.order_update_id == last, timeout=10)
 
-            second = await _started(_master_control(env, tmp_path, 2), port)
+            second = await _started(_master_control(env, tmp_path, 2))
 
             async def completed() -> bool:
                 async with http.get(f"/tasks/{task_id}/state") as answer:
