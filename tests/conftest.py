@@ -125,7 +125,8 @@ def migrations_sql() -> str:
         for name in names:
             statements += await sqlmigrate(config=config, app_label=APP, migration_name=name)
         await Tortoise.close_connections()
-        return "\n".join(statements)
+        # tortoise leaves an ALTER TABLE without its semicolon: a script needs every one.
+        return "\n".join(s if s.rstrip().endswith(";") else s.rstrip() + ";" for s in statements)
 
     return asyncio.run(collect())
 
