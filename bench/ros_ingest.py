@@ -76,7 +76,7 @@ def publish(robots: int) -> None:
         publisher.publish(message)
         sent += 1
     print(f"published {sent}", file=sys.stderr)
-    node.destroy_node()  # type: ignore[no-untyped-call]
+    node.destroy_node()  # type: ignore[no-untyped-call, unused-ignore]  # untyped in rclpy
     rclpy.shutdown()
 
 
@@ -120,7 +120,7 @@ def baseline(seconds: float) -> float:
     executor.add_node(node)
     while not window.closed.is_set():
         executor.spin_once(timeout_sec=0.1)
-    node.destroy_node()  # type: ignore[no-untyped-call]
+    node.destroy_node()  # type: ignore[no-untyped-call, unused-ignore]  # untyped in rclpy
     context.try_shutdown()
     return window.rate
 
