@@ -99,7 +99,10 @@ class Outage:
     def down(self) -> bool:
         return self._since is not None
 
-    def failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException, *, retry_in: float | None = None) -> None:
+        """``retry_in``: the wait before the next attempt, logged at DEBUG on every failure."""
+        if retry_in is not None:
+            self._logger.debug("%s failed; retrying in %.3fs", self._what, retry_in)
         transient = self._expected(exc)
         if self._since is not None and transient == self._transient:
             return

@@ -1,7 +1,7 @@
 """The command channel: rest_api → hub, and the hub's replies back.
 
 Delivery to the hub is at least once: a command is acknowledged only after
-the hub's handler returned, so a command in flight when a hub dies is
+the hub's handler returned (a batch whose handler failed is handed over again), so a command in flight when a hub dies is
 delivered again (to the next hub). The hub makes that exactly once by
 recording each idempotency key before acting.
 
@@ -21,6 +21,10 @@ CommandHandler = Callable[[list[Command]], Awaitable[None]]
 
 COMMAND_BATCH = 100
 """Most commands handed to the handler at once."""
+
+BACKOFF_INITIAL_S = 0.05
+BACKOFF_MAX_S = 2.0
+"""The waits of a consumer whose handler failed, and of a reply listener, before retrying."""
 
 
 class CommandChannel(Protocol):

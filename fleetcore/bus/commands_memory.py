@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from fleetcore.bus.commands_base import COMMAND_BATCH, CommandChannel, CommandHandler
+from fleetcore.backoff import Backoff
+from fleetcore.bus.commands_base import (
+    BACKOFF_INITIAL_S,
+    BACKOFF_MAX_S,
+    COMMAND_BATCH,
+    CommandChannel,
+    CommandHandler,
+)
 from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.log import bus_logger
 from fleetcore.outage import Outage
@@ -31,17 +38,24 @@ class InMemoryCommandChannel:
             self._consumer = asyncio.create_task(self._run(handler), name="commands-consumer")
 
     async def _run(self, handler: CommandHandler) -> None:
+        """Hand each batch over until its handler returns, as Redis redelivers what was not acked."""
         outage = Outage(bus_logger, "handling commands")
+        backoff = Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S)
         while True:
             batch = [await self._queue.get()]
             while len(batch) < COMMAND_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            try:
-                await handler(batch)
-            except Exception as exc:
-                outage.failed(exc)
-            else:
-                outage.recovered()
+            while True:
+                try:
+                    await handler(batch)
+                except Exception as exc:
+                    delay = backoff.next()
+                    outage.failed(exc, retry_in=delay)
+                    await asyncio.sleep(delay)
+                else:
+                    outage.recovered()
+                    backoff.reset()
+                    break
 
     async def reply(self, reply: CommandReply) -> None:
         self._replies[reply.key] = reply

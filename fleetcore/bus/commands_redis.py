@@ -22,7 +22,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from fleetcore.backoff import Backoff
-from fleetcore.bus.commands_base import COMMAND_BATCH, CommandChannel, CommandHandler
+from fleetcore.bus.commands_base import (
+    BACKOFF_INITIAL_S,
+    BACKOFF_MAX_S,
+    COMMAND_BATCH,
+    CommandChannel,
+    CommandHandler,
+)
 from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.errors import BusError
 from fleetcore.log import bus_logger
@@ -31,9 +37,6 @@ from fleetcore.settings import Settings
 from fleetcore.tasks import cancel_and_wait
 
 GROUP = "hub"
-BACKOFF_INITIAL_S = 0.05
-BACKOFF_MAX_S = 2.0
-"""The waits of the consumer and the reply listener after a failure (:class:`Backoff`)."""
 
 
 class RedisCommandChannel:
@@ -113,8 +116,8 @@ class RedisCommandChannel:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                outage.failed(exc)
                 delay = backoff.next()
+                outage.failed(exc, retry_in=delay)
                 await asyncio.sleep(delay)
 
     async def _drain(self, handler: CommandHandler, start: str) -> None:
@@ -222,8 +225,8 @@ class RedisCommandChannel:
                 raise
             except Exception as exc:
                 self._ready.clear()
-                outage.failed(exc)
                 delay = backoff.next()
+                outage.failed(exc, retry_in=delay)
                 await asyncio.sleep(delay)
 
     async def _wake(self, key: str) -> None:

@@ -14,7 +14,8 @@ import redis.asyncio
 
 from fleetcore.bus.commands_base import CommandChannel
 from fleetcore.bus.commands_memory import InMemoryCommandChannel
-from fleetcore.bus.commands_redis import BACKOFF_INITIAL_S, RedisCommandChannel
+from fleetcore.bus.commands_base import BACKOFF_INITIAL_S
+from fleetcore.bus.commands_redis import RedisCommandChannel
 from fleetcore.contract.commands import Command, CommandReply, CommandStatus
 from tests.bus.conftest import reachable_redis
 from tests.conftest import eventually
@@ -166,6 +167,26 @@ async def test_an_acknowledged_command_is_not_delivered_again(
     assert seen == ["k1", "k2"]
 
 
+async def test_a_batch_whose_handler_failed_is_handed_over_again(
+    make_channel: MakeChannel,
+) -> None:
+    api, hub = await make_channel(), await make_channel()
+    failures = 2
+    attempts: list[list[str]] = []
+
+    async def handle(cmds: list[Command]) -> None:
+        nonlocal failures
+        attempts.append([cmd.key for cmd in cmds])
+        if failures:
+            failures -= 1
+            raise RuntimeError("the store is away")
+
+    hub.consume(handle)
+    await api.send(command("k1"))
+    await eventually(lambda: len(attempts) == 3)
+    assert attempts == [["k1"], ["k1"], ["k1"]]
+
+
 async def test_after_recovering_the_consumer_backs_off_from_the_first_step_again(
     make_redis_channel: MakeChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -180,7 +201,7 @@ async def test_after_recovering_the_consumer_backs_off_from_the_first_step_again
                 raise RuntimeError(f"the handler failed on {cmd.key}")
         handled.extend(cmd.key for cmd in cmds)
 
-    caplog.set_level(logging.ERROR, logger="fleethub.bus")
+    caplog.set_level(logging.DEBUG, logger="fleethub.bus")
     hub.consume(handle)
     await api.send(command("k1"))
     await eventually(lambda: handled == ["k1"])
