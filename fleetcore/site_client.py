@@ -59,6 +59,7 @@ from fleetcore.contract.site_link import (
     number_frame,
 )
 from fleetcore.errors import ConfigError
+from fleetcore.log import loggable_url
 from fleetcore.tasks import cancel_all
 
 site_logger = logging.getLogger("fleethub.site")
@@ -183,7 +184,7 @@ class SiteClient:
                     # A hub starting next to us (``fleethub up``) is often not listening
                     # yet: one miss is routine, a second one is worth a warning.
                     level = logging.INFO if failures == 1 else logging.WARNING
-                    self._log.log(level, "hub unreachable at %s: %s", _redact(self.url), exc)
+                    self._log.log(level, "hub unreachable at %s: %s", loggable_url(self.url), exc)
                 except Exception:
                     self._log.exception("the link to the hub failed; starting it again")
                 finally:
@@ -236,7 +237,7 @@ class SiteClient:
         resend = list(self._unacked)
         self.connected = True
         self.connections += 1
-        self._log.info("connected to the hub at %s", _redact(self.url))
+        self._log.info("connected to the hub at %s", loggable_url(self.url))
         for frame in self._on_connect():
             if self._fits(0, frame):
                 await ws.send_str(frame.decode())
@@ -356,9 +357,3 @@ def _saying_hello(url: str) -> str:
     parts = urlsplit(url)
     query = "&".join(part for part in (parts.query, f"{HELLO_QUERY}=1") if part)
     return urlunsplit(parts._replace(query=query))
-
-
-def _redact(url: str) -> str:
-    """The URL without its query, so the ingest token never reaches a log."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))

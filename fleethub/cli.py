@@ -22,6 +22,7 @@ from aiohttp import web
 
 from fleetcore.bus import Bus, bus_from_settings
 from fleetcore.errors import ConfigError, PartFailed, StoreError
+from fleetcore.log import loggable_url
 from fleetcore.port_file import report_port
 from fleetcore.settings import ENV_PREFIX, UP_DEFAULTS, Settings, field_docs
 from fleetcore.tasks import cancel_all
@@ -183,10 +184,17 @@ async def _up(settings: Settings) -> None:
 
     def banner(base: str) -> str:
         ws = base.replace("http", "ws", 1)
+        database = settings.resolved_database_url
+        store = (
+            f"SQLite {database.removeprefix('sqlite://')}"
+            if database.startswith("sqlite")
+            else f"PostgreSQL {loggable_url(database)}"
+        )
+        bus = (
+            f"Redis {loggable_url(settings.redis_url)}" if settings.redis_url else "in-process bus"
+        )
         return (
-            "fleethub is up (embedded: SQLite "
-            f"{settings.resolved_database_url.removeprefix('sqlite://')}, in-process bus, "
-            f"{settings.sim_robots} simulated robots)\n"
+            f"fleethub is up ({store}, {bus}, {settings.sim_robots} simulated robots)\n"
             f"  dashboard  {base}/\n"
             f"  REST API   {base}/fleets   (OpenAPI {base}/openapi.json, docs {base}/docs)\n"
             f"  socket.io  {base}/socket.io/\n"

@@ -12,9 +12,8 @@ import pytest
 import redis
 import redis.asyncio
 
-from fleetcore.bus.commands_base import CommandChannel
+from fleetcore.bus.commands_base import BACKOFF_INITIAL_S, CommandChannel
 from fleetcore.bus.commands_memory import InMemoryCommandChannel
-from fleetcore.bus.commands_base import BACKOFF_INITIAL_S
 from fleetcore.bus.commands_redis import RedisCommandChannel
 from fleetcore.contract.commands import Command, CommandReply, CommandStatus
 from tests.bus.conftest import reachable_redis
