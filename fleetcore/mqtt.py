@@ -103,7 +103,8 @@ class MqttConfig:
             raise ConfigError("an MQTT client certificate needs both its cert and key file")
         tls = parts.scheme == "mqtts"
         try:
-            port = 0 if unix else parts.port or (8883 if tls else 1883)
+            # paho refuses port 0 even where it connects to a unix socket, and ignores it there.
+            port = 1883 if unix else parts.port or (8883 if tls else 1883)
         except ValueError as exc:
             raise ConfigError(f"the MQTT URL's port: {exc}") from None
         return cls(

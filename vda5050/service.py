@@ -24,7 +24,7 @@ from fleetcore.metrics import metrics_handler
 from fleetcore.mqtt import MqttConfig, MqttLink
 from fleetcore.settings import Settings
 from fleetcore.site_client import SiteClient
-from fleetcore.tasks import CLEANUP_GRACE_S, cancel_all, cancel_and_wait
+from fleetcore.tasks import CLEANUP_GRACE_S, cancel_all, cancel_and_wait, until_one_ends
 from vda5050.graph import NavGraph
 from vda5050.journal import Journal
 from vda5050.master import MASTER_CONTROL_KINDS, MasterConfig, MasterControl, vda_logger
@@ -122,14 +122,15 @@ class MasterControlService:
             self.link.config.display,
             self.settings.resolved_hub_url,
         )
-        links = [
+        parts = [
             asyncio.create_task(self.site.run(), name="vda5050-hub"),
             asyncio.create_task(self.link.run(), name="vda5050-mqtt"),
+            asyncio.create_task(self._loop(), name="vda5050-ticks"),
         ]
         try:
-            await self._loop()
+            await until_one_ends(parts, vda_logger)
         finally:
-            await cancel_all(links)
+            await cancel_all(parts)
             self.journal.close()
 
     async def _loop(self) -> None:

@@ -29,9 +29,10 @@ from fleetcore.contract.vda5050 import (
     v2,
 )
 from fleetcore.errors import ConfigError
+from fleetcore.log import sim_logger
 from fleetcore.mqtt import MqttConfig, MqttLink, Outgoing
 from fleetcore.settings import Settings
-from fleetcore.tasks import cancel_all
+from fleetcore.tasks import cancel_all, until_one_ends
 from simulator.building import Site
 from simulator.vehicles.factsheet import factsheet
 from simulator.vehicles.vehicle import SimVehicle, VehicleProfile
@@ -164,9 +165,11 @@ class SimFleet:
             asyncio.create_task(c.link.run(), name=f"vda-vehicle-{serial}")
             for serial, c in self.clients.items()
         ]
+        ticks = asyncio.create_task(self._ticks(), name="vda-vehicle-ticks")
         try:
-            await self._ticks()
+            await until_one_ends([*links, ticks], sim_logger)
         finally:
+            await cancel_all([ticks])
             with contextlib.suppress(Exception):
                 await asyncio.gather(*(c.say_offline() for c in self.clients.values()))
             await cancel_all(links)
