@@ -32,6 +32,7 @@ from fleetcore.store import migrations
 from fleetcore.store.db import APP, close_database, open_database, tortoise_config
 from tests.helpers import JWT_SECRET, TEST_SITE_TOKEN
 from tests.ports import HeldPort
+from tests.processes import Process
 
 T = TypeVar("T")
 
@@ -53,6 +54,15 @@ def _forget_queries() -> Iterator[None]:
     tests open SQLite in the PostgreSQL pass, so the next test must not reuse their SQL."""
     yield
     EXECUTOR_CACHE.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    """A test stops every process it started, even when it fails."""
+    kept = set(Process.started)
+    yield
+    left = Process.kill_leftovers(kept)
+    assert not left, f"the test left these processes running (now killed): {left}"
 
 
 TEST_DATABASE_URL = os.environ.get("FLEETHUB_TEST_DATABASE_URL", "")

@@ -31,6 +31,9 @@ PORT_DEADLINE_S = 30.0
 class Process:
     """One child process with its output kept in a file, for the failure message."""
 
+    started: set[Process] = set()
+    """Every process started and not yet seen stopped: what a test left behind (tests/conftest.py)."""
+
     def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path) -> None:
         self.name = name
         self.argv = argv
@@ -45,7 +48,23 @@ class Process:
             *self.argv, env=self.env, stdout=log, stderr=asyncio.subprocess.STDOUT
         )
         log.close()
+        Process.started.add(self)
         return self
+
+    @classmethod
+    def kill_leftovers(cls, kept: set[Process]) -> list[str]:
+        """SIGKILL every process started since ``kept`` was taken and still running; their names.
+
+        A child left running keeps pytest from exiting (asyncio waits for it), so a test that
+        forgot one must not pass. ``kept``: those of wider-scoped fixtures, which outlive a test.
+        """
+        cls.started = {p for p in cls.started if p.proc is not None and p.proc.returncode is None}
+        left = cls.started - kept
+        for process in left:
+            with contextlib.suppress(ProcessLookupError):
+                process.signal(signal.SIGKILL)
+        cls.started -= left
+        return sorted(process.name for process in left)
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None

@@ -50,10 +50,9 @@ def _master_control(env: dict[str, str], log_dir: Path, n: int) -> Process:
     return fleethub(f"vda5050-{n}", "vda5050", env, log_dir)
 
 
-async def _started(process: Process) -> Process:
+async def _started(process: Process) -> None:
     await process.start()
     await wait_http(await process.url("vda5050") + "/readyz")
-    return process
 
 
 async def test_a_master_control_killed_mid_order_continues_it_with_the_next_update(
@@ -80,9 +79,10 @@ async def test_a_master_control_killed_mid_order_continues_it_with_the_next_upda
     )
     vehicle = fleet.clients["agv1"].vehicle
     spy = OrderSpy()
-    first = await _started(_master_control(env, tmp_path, 1))
+    first = _master_control(env, tmp_path, 1)
     second: Process | None = None
     try:
+        await _started(first)
         async with (
             running(asyncio.create_task(spy.run(mosquitto.url))),
             running(asyncio.create_task(fleet.run())),
@@ -110,7 +110,8 @@ async def test_a_master_control_killed_mid_order_continues_it_with_the_next_upda
             # decision point until a master control releases more.
             await eventually(lambda: vehicle.order_update_id == last, timeout=10)
 
-            second = await _started(_master_control(env, tmp_path, 2))
+            second = _master_control(env, tmp_path, 2)
+            await _started(second)
 
             async def completed() -> bool:
                 async with http.get(f"/tasks/{task_id}/state") as answer:
