@@ -1,21 +1,21 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
-from tortoise import fields
+from tortoise import fields, migrations
 from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
 
 class Migration(migrations.Migration):
-    dependencies = [('fleethub', '0009_site_sessions')]
+    dependencies = [("fleethub", "0009_site_sessions")]
 
     initial = False
 
     operations = [
         ops.AddField(
-            model_name='RoomState',
-            name='retired',
+            model_name="RoomState",
+            name="retired",
             field=fields.BooleanField(default=False),
         ),
         ops.AddIndex(
-            model_name='RoomState',
-            index=Index(fields=['retired', 'seq']),
+            model_name="RoomState",
+            index=Index(fields=["retired", "seq"]),
         ),
     ]
