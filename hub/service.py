@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 from fleetcore.bus.base import Bus, PublicationHandler
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.ingest import IngestMessage
-from fleetcore.errors import FencedOut, NotLeading, WriterFailed
+from fleetcore.errors import FencedOut, NotLeading, PartFailed, WriterFailed
 from fleetcore.log import hub_logger
 from fleetcore.outage import Outage, describe
 from fleetcore.settings import Settings
@@ -53,7 +53,7 @@ class Hub:
         self._retirement = Retirement(settings, clock_ms)
         self._retiring: asyncio.Task[None] | None = None
         self._accepting = False
-        self._fatal: WriterFailed | None = None
+        self._fatal: WriterFailed | PartFailed | None = None
         self._failed = asyncio.Event()
 
     @property
@@ -66,6 +66,8 @@ class Hub:
         """Why this hub takes no messages (for readiness probes and refused sites), or None."""
         if self.ready:
             return None
+        if isinstance(self._fatal, PartFailed):
+            return str(self._fatal)
         if self._fatal is not None:
             return f"the writer stopped: {describe(self._fatal)}"
         return "this hub is a standby; connect to the active hub"
@@ -75,7 +77,7 @@ class Hub:
         """Whether the writer stopped for good: the leadership hands the lease over by itself."""
         return self._fatal is not None
 
-    async def failed(self) -> WriterFailed:
+    async def failed(self) -> WriterFailed | PartFailed:
         """Wait until the writer stops for good (not fenced out): the process must end."""
         while self._fatal is None:
             await self._failed.wait()
@@ -213,6 +215,22 @@ class Hub:
         # Whatever the writer failed with was reported when it stopped (_on_writer_exit).
         await cancel_all([self._task])
         self._task = None
+
+    def leadership_ended(self, task: asyncio.Task[None]) -> None:
+        """Done callback of the task that leads (:func:`hub.leader.lead`).
+
+        Leading ends only when cancelled or when the writer failed (reported
+        already); anything else, a start-up that failed on a row it cannot
+        restore say, would leave the process standing by without a word. It is
+        logged at once and ends the process, to be restarted.
+        """
+        error = None if task.cancelled() else task.exception()
+        if error is None or self._fatal is not None:
+            return
+        hub_logger.error("the hub cannot lead and the process ends to be restarted", exc_info=error)
+        self._fatal = PartFailed(f"the hub cannot lead: {describe(error)}")
+        self._fatal.__cause__ = error
+        self._failed.set()
 
     async def _retire(self) -> None:
         """Retire quiet rooms from the bus while leading; a failed sweep is logged and retried."""
