@@ -7,7 +7,9 @@ underway and ``--robots`` robots in 10 fleets reporting now. Then it starts
 `fleethub hub` (on a private redis-server each time, so Redis's used memory
 is the hub's alone) and reports start-to-ready (spawn to the first 200 on
 ``/readyz``), the hub's RSS once ready, Redis's used memory (less an empty
-server's) and the sticky rooms in Redis, for:
+server's), the sticky rooms in Redis and, through `fleethub api`, the p50 and
+p99 of ``GET /tasks/{id}/state`` for a task underway and for year-old ones,
+for:
 
 - **no retirement** (``retire_after_s`` 0): every room ever seen is restored,
   as before rooms were retired. The baseline, measured in the same run.
@@ -38,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import secrets
 import shutil
 import sys
@@ -49,13 +52,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import orjson
 import redis.asyncio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.processes import PrivateRedis, fleethub, ready
+from tests.processes import PrivateRedis, fleethub, ready, wait_http
 
 DAY_MS = 86_400_000
 YEAR_MS = 365 * DAY_MS
@@ -63,6 +67,8 @@ ACTIVE_TASKS = 7
 FLEETS = 10
 CHUNK = 20_000
 """Rows per COPY."""
+PROBES = 500
+"""Task state reads per kind of task."""
 
 
 def task_state(task_id: str, status: str, start_ms: int, finish_ms: int | None) -> bytes:
@@ -284,10 +290,65 @@ async def stop(parts: Any) -> None:
     await private.stop()
 
 
-async def run(name: str, env: dict[str, str], tmp: Path) -> Figures:
+@dataclass
+class Latency:
+    live: tuple[float, float]
+    old: tuple[float, float]
+    """p50 and p99 of ``GET /tasks/{id}/state``, ms, for a task underway and for finished ones."""
+
+
+def _p50_p99(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.99)] * 1000
+
+
+async def state_latency(
+    name: str, env: dict[str, str], parts: Any, tmp: Path, tasks: int
+) -> Latency:
+    """``fleethub api`` beside the hub: task state reads, 10 at a time, for live and old tasks."""
+    _, private, _ = parts
+    api_env = {
+        **env,
+        "FLEETHUB_REDIS_URL": private.url,
+        "FLEETHUB_API_PORT": "0",
+        "FLEETHUB_AUTH_MODE": "off",
+    }
+    api = await fleethub(f"api-{name}", "api", api_env, tmp).start()
+    try:
+        base = await api.url("api")
+        await wait_http(base + "/healthz")
+        async with aiohttp.ClientSession(base) as http:
+
+            async def timed(task_ids: list[str]) -> list[float]:
+                samples: list[float] = []
+
+                async def one(task_id: str) -> None:
+                    started = time.monotonic()
+                    async with http.get(f"/tasks/{task_id}/state") as response:
+                        await response.read()
+                        assert response.status == 200, response.status
+                    samples.append(time.monotonic() - started)
+
+                for start in range(0, len(task_ids), 10):
+                    await asyncio.gather(*(one(t) for t in task_ids[start : start + 10]))
+                return samples
+
+            live = f"task-{tasks - 1:07d}"
+            finished = tasks - ACTIVE_TASKS
+            rng = random.Random(7)
+            old = [f"task-{rng.randrange(finished):07d}" for _ in range(PROBES)]
+            await timed([live] * 50 + old[:50])
+            return Latency(_p50_p99(await timed([live] * PROBES)), _p50_p99(await timed(old)))
+    finally:
+        await api.stop()
+
+
+async def run(name: str, env: dict[str, str], tmp: Path, tasks: int) -> tuple[Figures, Latency]:
     figures, parts = await measure(name, env, tmp)
-    await stop(parts)
-    return figures
+    try:
+        return figures, await state_latency(name, env, parts, tmp, tasks)
+    finally:
+        await stop(parts)
 
 
 async def retire_all(
@@ -374,14 +435,15 @@ async def main() -> None:
         year = await seed(conn, args.database_url, env, tmp, args.tasks, args.robots)
         created.append(year.schema)
         year_env = _env(env, args.database_url, year.schema)
-        before = await run("no-retirement", {**year_env, "FLEETHUB_RETIRE_AFTER_S": "0"}, tmp)
+        no_retire = {**year_env, "FLEETHUB_RETIRE_AFTER_S": "0"}
+        before, before_reads = await run("no-retirement", no_retire, tmp, args.tasks)
         first = await retire_all(conn, year, year_env, tmp)
-        after = await run("retired", year_env, tmp)
+        after, after_reads = await run("retired", year_env, tmp, args.tasks)
         site = await seed(conn, args.database_url, env, tmp, args.site_tasks, args.robots)
         created.append(site.schema)
         site_env = _env(env, args.database_url, site.schema)
         await retire_all(conn, site, site_env, tmp)
-        small = await run("site-size", site_env, tmp)
+        small, _ = await run("site-size", site_env, tmp, args.site_tasks)
 
         print(
             f"\n{'hub on ' + format(args.tasks, ',') + ' tasks':<34} {'start-to-ready':>19}"
@@ -391,6 +453,12 @@ async def main() -> None:
         print(_row("first start with retirement", first, before))
         print(_row("retired (steady state)", after, before))
         print(_row(f"site-size: {args.site_tasks:,} tasks, retired", small, None))
+        print(f"\nGET /tasks/{{id}}/state, ms (p50 / p99), {PROBES} reads each, 10 at a time")
+        for label, reads in (("no retirement", before_reads), ("retired", after_reads)):
+            print(
+                f"{label:<34} task underway {reads.live[0]:6.1f} / {reads.live[1]:6.1f}"
+                f"   year-old tasks {reads.old[0]:6.1f} / {reads.old[1]:6.1f}"
+            )
         kept, per_pub = await stream_at_cap(tmp)
         print(
             f"\nthe stream at its cap: {kept:,} publications, {per_pub / 1024:.2f} kB each, "
