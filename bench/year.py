@@ -16,8 +16,8 @@ for:
 - **first start** with retirement (the default ``retire_after_s``) on the same
   rows, none marked retired yet: the start right after the upgrade. Its sweep
   then marks the year's rooms retired; the bench waits for it.
-- **retired**: the next start, the steady state of a site that runs with
-  retirement.
+- **retired**: the next start (after a VACUUM, as autovacuum does), the
+  steady state of a site that runs with retirement.
 - **site-size**: the same, on a schema with ``--site-tasks`` tasks (default
   10,000): what the live site alone costs, for the issue's goal (start under
   5 s, memory within 10 % of this).
@@ -365,6 +365,9 @@ async def retire_all(
             break
         await asyncio.sleep(0.5)
     await stop(parts)
+    # What autovacuum does after the sweep's updates, which leave an index entry per
+    # retired row's old version for the next restore's scan to skip until then.
+    await conn.execute(f'VACUUM ANALYZE "{seeded.schema}".room_state')
     return figures
 
 

@@ -74,11 +74,13 @@ class Hub:
 
     @property
     def has_failed(self) -> bool:
-        """Whether the writer stopped for good: the leadership hands the lease over by itself."""
+        """Whether the writer stopped for good (the leadership hands the lease over by itself),
+        or leading failed: either way the process must end."""
         return self._fatal is not None
 
     async def failed(self) -> WriterFailed | PartFailed:
-        """Wait until the writer stops for good (not fenced out): the process must end."""
+        """Wait until the writer stops for good (not fenced out) or leading fails: the process
+        must end."""
         while self._fatal is None:
             await self._failed.wait()
         return self._fatal
@@ -151,7 +153,7 @@ class Hub:
         )
 
     async def _on_bus_reset(self, reason: str) -> None:
-        """The bus lost its data (e.g. Redis restarted empty): put every room's last value back."""
+        """The bus lost its data (e.g. Redis restarted empty): put every live room's last value back."""
         sticky = await self._retirement.live_rooms()
         await self._bus.restore(sticky, self.writer.position)
         hub_logger.warning("bus reset (%s): %d sticky rooms restored", reason, len(sticky))
