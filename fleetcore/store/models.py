@@ -70,6 +70,8 @@ class TaskState(Model):
 
     class Meta:
         table = "task_state"
+        # A hub's restore reads the latest finished tasks, of a year's worth, by seq.
+        indexes = (("seq",),)
 
 
 # One booking label of a task, split at ``=`` as rmf-web does (dashboard → value "").

@@ -18,4 +18,8 @@ class Migration(migrations.Migration):
             model_name="RoomState",
             index=Index(fields=["retired", "seq"]),
         ),
+        ops.AddIndex(
+            model_name="TaskState",
+            index=Index(fields=["seq"]),
+        ),
     ]
