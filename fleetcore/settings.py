@@ -143,6 +143,15 @@ class Settings:
 
     replay_window: int = 1000
     """Publications kept per log room for resume with ``since``."""
+    retire_after_s: float = 3600.0
+    """A task's rooms (state and log) and a command's outcome leave the live bus (the hub's
+    restored set, Redis, the in-process bus) this long after their last publication, so the bus
+    holds the live site, not its history. Their last value stays in the database, where
+    subscribers and REST still find it. 0: rooms are never retired."""
+    retire_interval_s: float = 60.0
+    """How often the leading hub retires rooms."""
+    redis_stream_keep: int = 20_000
+    """Publications kept (roughly) in Redis's global stream: a reader further behind resyncs."""
     batch_max_rows: int = 500
     """Group commit: a write batch closes at this many rows..."""
     batch_max_delay_ms: float = 5.0

@@ -1,9 +1,11 @@
 """The hub's lifetime: restore on start, accept ingest, drain on stop.
 
 On start the hub takes the next epoch (its leadership term), reloads the
-last persisted ``seq`` and puts every room's last value back on the bus, so
-the first subscriber after a restart sees the last known state and the
-sequence continues without reuse.
+last persisted ``seq`` and puts every live room's last value back on the bus,
+so the first subscriber after a restart sees the last known state and the
+sequence continues without reuse. Rooms retired from the bus
+(:mod:`hub.retirement`) stay in the database, so what a start loads is the
+size of the live site, not of its history.
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ from tortoise.transactions import in_transaction
 from fleetcore.bus.base import Bus, PublicationHandler
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.ingest import IngestMessage
-from fleetcore.errors import FencedOut, NotLeading, WriterFailed
+from fleetcore.errors import FencedOut, NotLeading, PartFailed, WriterFailed
 from fleetcore.log import hub_logger
-from fleetcore.outage import describe
+from fleetcore.outage import Outage, describe
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from fleetcore.tasks import cancel_all
+from fleetcore.tasks import cancel_all, cancel_and_wait
 from hub.changes import SiteFrame, changes_for, site_frame_row
 from hub.derive.publish import merge
 from hub.derive.stage import DeriveStage
+from hub.retirement import Retirement
 from hub.writer import Writer
 
 
@@ -47,8 +50,10 @@ class Hub:
         self._warm: dict[str, Publication] = {}
         self._warm_seq = 0
         self._derive = DeriveStage(settings, clock_ms)
+        self._retirement = Retirement(settings, clock_ms)
+        self._retiring: asyncio.Task[None] | None = None
         self._accepting = False
-        self._fatal: WriterFailed | None = None
+        self._fatal: WriterFailed | PartFailed | None = None
         self._failed = asyncio.Event()
 
     @property
@@ -61,17 +66,21 @@ class Hub:
         """Why this hub takes no messages (for readiness probes and refused sites), or None."""
         if self.ready:
             return None
+        if isinstance(self._fatal, PartFailed):
+            return str(self._fatal)
         if self._fatal is not None:
             return f"the writer stopped: {describe(self._fatal)}"
         return "this hub is a standby; connect to the active hub"
 
     @property
     def has_failed(self) -> bool:
-        """Whether the writer stopped for good: the leadership hands the lease over by itself."""
+        """Whether the writer stopped for good (the leadership hands the lease over by itself),
+        or leading failed: either way the process must end."""
         return self._fatal is not None
 
-    async def failed(self) -> WriterFailed:
-        """Wait until the writer stops for good (not fenced out): the process must end."""
+    async def failed(self) -> WriterFailed | PartFailed:
+        """Wait until the writer stops for good (not fenced out) or leading fails: the process
+        must end."""
         while self._fatal is None:
             await self._failed.wait()
         return self._fatal
@@ -106,17 +115,19 @@ class Hub:
         self._bus.add_listener(while_leading)
 
     async def warm_up(self) -> None:
-        """Load sticky values written since the last call: a standby stays ready to take over."""
-        for row in await models.RoomState.filter(seq__gt=self._warm_seq).order_by("seq"):
-            self._warm[row.room] = Publication(
-                row.room, row.seq, row.epoch, row.received_ms, row.data.encode()
-            )
-            self._warm_seq = row.seq
+        """Load live rooms' values written since the last call: a standby stays ready to take over."""
+        for pub in await self._retirement.live_rooms(self._warm_seq):
+            self._warm[pub.room] = pub
+            self._warm_seq = pub.seq
 
     async def start(self) -> None:
         position = await _take_next_epoch()
         await self._republish_outbox()
         await self.warm_up()
+        # Rooms that went quiet while this hub stood by are not restored (nor kept).
+        self._warm = {
+            room: pub for room, pub in self._warm.items() if self._retirement.is_live(pub)
+        }
         sticky = sorted(self._warm.values(), key=lambda pub: pub.seq)
         await self._bus.restore(sticky, position)
         self._bus.add_resync_listener(self._on_bus_reset)
@@ -131,6 +142,8 @@ class Hub:
         self._task = asyncio.create_task(self._writer.run(), name="hub-writer")
         self._task.add_done_callback(self._on_writer_exit)
         await self._derive.start(self._writer)
+        if self._retirement.enabled:
+            self._retiring = asyncio.create_task(self._retire(), name="hub-retirement")
         self._accepting = True
         hub_logger.info(
             "hub started: epoch %d, seq %d, %d sticky rooms restored",
@@ -140,8 +153,8 @@ class Hub:
         )
 
     async def _on_bus_reset(self, reason: str) -> None:
-        """The bus lost its data (e.g. Redis restarted empty): put every room's last value back."""
-        sticky = await _sticky_from_database()
+        """The bus lost its data (e.g. Redis restarted empty): put every live room's last value back."""
+        sticky = await self._retirement.live_rooms()
         await self._bus.restore(sticky, self.writer.position)
         hub_logger.warning("bus reset (%s): %d sticky rooms restored", reason, len(sticky))
 
@@ -194,6 +207,9 @@ class Hub:
             return
         self._accepting = False
         self._bus.remove_resync_listener(self._on_bus_reset)
+        if self._retiring is not None:
+            await cancel_and_wait(self._retiring)
+            self._retiring = None
         await self._derive.stop()
         if not self._task.done() and drain_timeout > 0:
             with contextlib.suppress(asyncio.TimeoutError):
@@ -201,6 +217,36 @@ class Hub:
         # Whatever the writer failed with was reported when it stopped (_on_writer_exit).
         await cancel_all([self._task])
         self._task = None
+
+    def leadership_ended(self, task: asyncio.Task[None]) -> None:
+        """Done callback of the task that leads (:func:`hub.leader.lead`).
+
+        Leading ends only when cancelled or when the writer failed (reported
+        already); anything else, a start-up that failed on a row it cannot
+        restore say, would leave the process standing by without a word. It is
+        logged at once and ends the process, to be restarted.
+        """
+        error = None if task.cancelled() else task.exception()
+        if error is None or self._fatal is not None:
+            return
+        hub_logger.error("the hub cannot lead and the process ends to be restarted", exc_info=error)
+        self._fatal = PartFailed(f"the hub cannot lead: {describe(error)}")
+        self._fatal.__cause__ = error
+        self._failed.set()
+
+    async def _retire(self) -> None:
+        """Retire quiet rooms from the bus while leading; a failed sweep is logged and retried."""
+        outage = Outage(hub_logger, "retiring rooms")
+        while True:
+            try:
+                retired = await self._retirement.sweep(self._bus, self.writer.position.seq)
+            except Exception as exc:
+                outage.failed(exc)
+            else:
+                outage.recovered()
+                if retired:
+                    hub_logger.info("retired %d quiet rooms from the bus", retired)
+            await asyncio.sleep(self._retirement.interval_s)
 
     def _on_writer_exit(self, task: asyncio.Task[None]) -> None:
         """Report why the writer stopped: a fenced-out writer steps down, any other failure is fatal."""
@@ -220,13 +266,6 @@ class Hub:
             self._fatal = WriterFailed(f"the writer stopped: {describe(error)}")
             self._fatal.__cause__ = error
         self._failed.set()
-
-
-async def _sticky_from_database() -> list[Publication]:
-    return [
-        Publication(r.room, r.seq, r.epoch, r.received_ms, r.data.encode())
-        for r in await models.RoomState.all().order_by("seq")
-    ]
 
 
 async def _take_next_epoch() -> StreamPosition:

@@ -15,7 +15,7 @@ from fleetcore.errors import WriterFailed
 from fleetcore.metrics import metrics_handler
 from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
-from fleetcore.tasks import CLEANUP_GRACE_S, cancel_and_wait
+from fleetcore.tasks import CLEANUP_GRACE_S, cancel_all, cancel_and_wait
 from hub.commands import CommandExecutor
 from hub.derive.reassigner import Reassigner
 from hub.ingest_ws import ingest_handler
@@ -78,16 +78,19 @@ def create_app(settings: Settings, bus: Bus) -> web.Application:
         leadership = asyncio.create_task(
             lead(hub, lease, roles=[executor, scheduler, reassigner]), name="hub-leadership"
         )
+        leadership.add_done_callback(hub.leadership_ended)
         yield
         try:
             # A writer that failed for good makes the leadership hand the lease over and
             # end by itself: a cancel now would cut that short. Otherwise cancelling starts
             # a graceful handover: drain the writer, release the lease. A leadership that
-            # ended with the writer's failure has reported it already.
+            # ended with a failure has reported it already (Hub.leadership_ended).
             if hub.has_failed:
                 await asyncio.wait({leadership}, timeout=CLEANUP_GRACE_S)
-            with contextlib.suppress(WriterFailed):
-                await cancel_and_wait(leadership, grace_s=CLEANUP_GRACE_S)
+                await cancel_all([leadership])
+            else:
+                with contextlib.suppress(WriterFailed):
+                    await cancel_and_wait(leadership, grace_s=CLEANUP_GRACE_S)
         finally:
             try:
                 await bus.aclose()

@@ -293,9 +293,10 @@ SEQ_STAMPED = (
 
 
 def _publication_row(pub: Publication, *, key: str) -> dict[str, Any]:
+    """A ``room_state`` row (``key`` "room"), live again if it was retired, or an ``outbox`` row."""
     return {
         key: pub.room if key == "room" else pub.seq,
-        **({"seq": pub.seq} if key == "room" else {"room": pub.room}),
+        **({"seq": pub.seq, "retired": False} if key == "room" else {"room": pub.room}),
         "epoch": pub.epoch,
         "received_ms": pub.received_ms,
         "data": pub.data_json.decode(),

@@ -31,8 +31,8 @@ def attach(
 ) -> SocketHandler:
     """Serve socket.io at /socket.io on ``app``; the caller owns the bus's and the database's lifetime.
 
-    Clients are authenticated against the user store (the database must be
-    open while the app runs, unless ``auth_mode`` is ``off``). engine.io
+    Clients are authenticated against the user store, and retired rooms are
+    read from it (the database must be open while the app runs). engine.io
     checks origins with the same policy as :mod:`fleetcore.http_guard` and
     closes a client that sends a message over ``socket_max_message_bytes``.
     """
@@ -75,23 +75,21 @@ def attach(
 def create_app(
     settings: Settings, bus: Bus, delivery: DeliveryConfig = DEFAULT_DELIVERY
 ) -> web.Application:
-    """The standalone proxy process; it reads the user store unless ``auth_mode`` is ``off``."""
+    """The standalone proxy process; it reads the user store (unless ``auth_mode`` is ``off``)
+    and the last values of rooms retired from the bus, so it opens the database."""
     app = web.Application(
         middlewares=[guard_middleware(settings)], client_max_size=client_max_size(settings)
     )
-    authenticating = settings.auth_mode != "off"
     url = settings.resolved_database_url
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        if authenticating:
-            await open_database(url, apply_migrations=url.startswith("sqlite://"))
+        await open_database(url, apply_migrations=url.startswith("sqlite://"))
         await bus.start()
         yield
         bus.remove_listener(handler.on_publications)
         bus.remove_resync_listener(handler.on_bus_resync)
         await bus.aclose()
-        if authenticating:
-            await close_database()
+        await close_database()
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "alive"})

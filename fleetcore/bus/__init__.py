@@ -11,6 +11,7 @@ from fleetcore.bus.commands_base import CommandChannel, CommandHandler
 from fleetcore.bus.commands_memory import InMemoryCommandChannel
 from fleetcore.bus.memory import InMemoryBus
 from fleetcore.settings import Settings
+from fleetcore.store.archive import archived
 
 __all__ = [
     "Bus",
@@ -26,12 +27,15 @@ __all__ = [
 
 
 def bus_from_settings(settings: Settings) -> Bus:
-    """Redis when ``redis_url`` is set, else the in-process bus (one process only)."""
+    """Redis when ``redis_url`` is set, else the in-process bus (one process only).
+
+    Either reads retired rooms from the database, which its process must open.
+    """
     if settings.redis_url:
         from fleetcore.bus.redis import RedisStreamsBus
 
-        return RedisStreamsBus.from_settings(settings)
-    return InMemoryBus(settings.replay_window)
+        return RedisStreamsBus.from_settings(settings, archive=archived)
+    return InMemoryBus(settings.replay_window, archive=archived)
 
 
 def command_channel_from_settings(settings: Settings, consumer: str = "hub") -> CommandChannel:

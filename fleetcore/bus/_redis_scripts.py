@@ -75,6 +75,13 @@ for i = 1, n do
       redis.call('HSET', KEYS[5 + i], room, env)
     end
   else
+    if redis.call('EXISTS', KEYS[5 + i]) == 0 then
+      -- A new stream (or one retired before): it holds nothing up to the last retired seq.
+      local retired = redis.call('HGET', KEYS[2], 'retired')
+      if retired then
+        redis.call('HSET', KEYS[5], room, retired)
+      end
+    end
     redis.call('XADD', KEYS[5 + i], seq .. '-0', 'e', env)
     local excess = redis.call('XLEN', KEYS[5 + i]) - window
     if excess > 0 then
@@ -156,12 +163,56 @@ HISTORY = r"""
 -- KEYS: 1 the room's log stream, 2 meta hash, 3 log trimmed-through hash
 -- ARGV: 1 since, 2 room
 -- Returns {floor or -1 when the bus has no meta, trimmed-through, entries}:
--- read together so no trim can slip between the check and the read.
+-- read together so no trim can slip between the check and the read. A room
+-- without a stream may have been retired: anything up to the last seq ever
+-- retired counts as trimmed.
 local floor = redis.call('HGET', KEYS[2], 'floor')
 if not floor then
   return {-1, 0, {}}
 end
 local trimmed = redis.call('HGET', KEYS[3], ARGV[2]) or '0'
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  trimmed = redis.call('HGET', KEYS[2], 'retired') or '0'
+end
 local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1] .. '-0', '+')
 return {tonumber(floor), tonumber(trimmed), entries}
+"""
+
+RETIRE = r"""
+-- KEYS: 1 sticky seq hash, 2 log trimmed-through hash, 3 meta hash,
+--       3+i the key of room i (its template's sticky hash, or its log stream)
+-- ARGV: three per room: kind ('s' or 'l'), room, through (its last seq that may go)
+-- A room published after its 'through' stays. A log room's last seq raises
+-- meta's 'retired', which history() of a room without a stream respects.
+local n = #ARGV / 3
+local retired = tonumber(redis.call('HGET', KEYS[3], 'retired') or '0')
+local raised = false
+for i = 1, n do
+  local kind, room, through = ARGV[3 * i - 2], ARGV[3 * i - 1], tonumber(ARGV[3 * i])
+  if kind == 's' then
+    local held = redis.call('HGET', KEYS[1], room)
+    if held and tonumber(held) <= through then
+      redis.call('HDEL', KEYS[1], room)
+      redis.call('HDEL', KEYS[3 + i], room)
+    end
+  else
+    local last = redis.call('XREVRANGE', KEYS[3 + i], '+', '-', 'COUNT', 1)
+    if #last == 1 then
+      local seq = tonumber(string.match(last[1][1], '^(%d+)'))
+      if seq <= through then
+        redis.call('DEL', KEYS[3 + i])
+        redis.call('HDEL', KEYS[2], room)
+        if seq > retired then
+          retired, raised = seq, true
+        end
+      end
+    end
+  end
+end
+-- Only a bus that has a run keeps its marks: meta without one would pass for
+-- a run that never began.
+if raised and redis.call('HEXISTS', KEYS[3], 'run') == 1 then
+  redis.call('HSET', KEYS[3], 'retired', string.format('%d', retired))
+end
+return 1
 """

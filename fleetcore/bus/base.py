@@ -18,11 +18,15 @@ Recovery rules (after centrifuge): ``history(room, since)`` returns the
 publications of a log room strictly after ``since``; it raises
 :class:`~fleetcore.errors.UnrecoverablePosition` when the window no longer
 holds everything after ``since`` (trimmed), so the client must resync.
+
+Rooms of families that grow with history (``RoomTemplate.retires``) leave
+the bus once quiet (:meth:`Bus.retire`); their last values stay in the
+database (:mod:`fleetcore.store.archive`), so the bus holds the live site.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from fleetcore.contract.envelope import Publication, StreamPosition
@@ -38,6 +42,10 @@ Everything delivered before the call preceded the gap and everything after
 follows it: the reader must treat whatever its clients hold as possibly
 stale (state rooms: send the sticky value again; log rooms: resync).
 """
+
+
+Archive = Callable[[str], Awaitable[Publication | None]]
+"""Where a bus reads the last value of a state room retired from it (the database's)."""
 
 
 class Bus(Protocol):
@@ -64,8 +72,18 @@ class Bus(Protocol):
 
     def remove_resync_listener(self, handler: ResyncHandler) -> None: ...
 
+    async def retire(self, rooms: Mapping[str, int]) -> None:
+        """Hub only: remove each room (state or log) published at or before its given seq.
+
+        A room published since keeps its value. A log room's entries go with
+        it: ``history`` from before its last entry then raises
+        :class:`~fleetcore.errors.UnrecoverablePosition` (the client reads the
+        log from REST). A retired state room's value is read from the bus's
+        archive (``sticky``), if it has one.
+        """
+
     async def sticky(self, room: str) -> Publication | None:
-        """The latest publication of a state room."""
+        """The latest publication of a state room; a retired room's from the archive."""
 
     async def sticky_all(self, template: RoomTemplate) -> list[Publication]:
         """The latest publication of every room of one template (e.g. every fleet)."""

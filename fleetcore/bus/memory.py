@@ -7,10 +7,10 @@ listener that awaits slows the hub: the proxy's listener only enqueues.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from fleetcore.bus._listeners import Listeners
-from fleetcore.bus.base import Bus, PublicationHandler, ResyncHandler
+from fleetcore.bus.base import Archive, Bus, PublicationHandler, ResyncHandler
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.rooms import RoomKind, RoomTemplate, match_room
 from fleetcore.errors import BusError, UnrecoverablePosition
@@ -33,13 +33,20 @@ class _LogWindow:
 
 
 class InMemoryBus:
-    def __init__(self, replay_window: int = Settings.replay_window) -> None:
+    """:class:`~fleetcore.bus.base.Bus` in one process; ``archive`` answers for retired rooms."""
+
+    def __init__(
+        self, replay_window: int = Settings.replay_window, *, archive: Archive | None = None
+    ) -> None:
         self._window = replay_window
+        self._archive = archive
         self._listeners = Listeners()
         self._sticky: dict[str, dict[str, Publication]] = {}
         self._logs: dict[str, _LogWindow] = {}
         self._top = StreamPosition(0, 0)
         self._floor = 0
+        self._retired_through = 0
+        """The last seq of any log room retired: history from before it is unknown."""
 
     async def start(self) -> None:
         return None
@@ -56,7 +63,9 @@ class InMemoryBus:
             else:
                 window = self._logs.get(pub.room)
                 if window is None:
-                    window = self._logs[pub.room] = _LogWindow(self._window, self._floor)
+                    window = self._logs[pub.room] = _LogWindow(
+                        self._window, max(self._floor, self._retired_through)
+                    )
                 window.append(pub)
         self._top = batch[-1].position
         await self._listeners.emit(batch)
@@ -90,9 +99,26 @@ class InMemoryBus:
     def remove_resync_listener(self, handler: ResyncHandler) -> None:
         self._listeners.remove_resync(handler)
 
+    async def retire(self, rooms: Mapping[str, int]) -> None:
+        for room, through in rooms.items():
+            match = match_room(room)
+            if match.kind is RoomKind.STATE:
+                held = self._sticky.get(match.template.pattern, {})
+                pub = held.get(match.room)
+                if pub is not None and pub.seq <= through:
+                    del held[match.room]
+                continue
+            window = self._logs.get(match.room)
+            if window is not None and window.items and window.items[-1].seq <= through:
+                del self._logs[match.room]
+                self._retired_through = max(self._retired_through, window.items[-1].seq)
+
     async def sticky(self, room: str) -> Publication | None:
         match = match_room(room)
-        return self._sticky.get(match.template.pattern, {}).get(match.room)
+        pub = self._sticky.get(match.template.pattern, {}).get(match.room)
+        if pub is None and self._archive is not None and match.template.retires:
+            return await self._archive(match.room)
+        return pub
 
     async def sticky_all(self, template: RoomTemplate) -> list[Publication]:
         return list(self._sticky.get(template.pattern, {}).values())
@@ -103,6 +129,10 @@ class InMemoryBus:
             if since < self._floor:
                 raise UnrecoverablePosition(
                     f"{room}: seq {since} predates this bus (from {self._floor})"
+                )
+            if since < self._retired_through:
+                raise UnrecoverablePosition(
+                    f"{room}: seq {since} predates rooms retired up to seq {self._retired_through}"
                 )
             return []
         if since < window.trimmed_through:

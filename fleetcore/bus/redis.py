@@ -23,7 +23,15 @@ keep every key in one Redis Cluster slot, which the Lua scripts need there):
     ``run`` (random, created with the first write of a run: a Redis that lost
     its data gets a new one, like centrifuge's epoch), ``origin`` (the seq the
     run started after), ``floor`` (no history before this seq: the origin, or
-    a later gap), ``trimmed`` (``pubs`` may have lost entries up to here).
+    a later gap), ``trimmed`` (``pubs`` may have lost entries up to here),
+    ``retired`` (the last seq of any log room retired: a room without a log
+    stream has no history before it).
+
+Rooms of growing families (tasks, commands) are retired once quiet
+(:meth:`RedisStreamsBus.retire`): their sticky value, sticky seq, log stream
+and trim mark are deleted, so every key and hash field above is bounded by
+the live site; ``pubs`` by ``stream_keep``. A retired state room's value is
+read from ``archive`` (the database).
 
 Commands have keys of their own under the same prefix (the
 ``{prefix}:commands`` stream and the replies, :mod:`fleetcore.bus.commands_redis`);
@@ -41,7 +49,7 @@ import itertools
 import os
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -52,7 +60,7 @@ from redis.exceptions import RedisError, ResponseError
 from fleetcore.backoff import Backoff
 from fleetcore.bus import _redis_scripts as scripts
 from fleetcore.bus._listeners import Listeners
-from fleetcore.bus.base import Bus, PublicationHandler, ResyncHandler
+from fleetcore.bus.base import Archive, Bus, PublicationHandler, ResyncHandler
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.rooms import RoomKind, RoomTemplate, match_room
 from fleetcore.errors import BusError, UnrecoverablePosition
@@ -63,7 +71,7 @@ from fleetcore.tasks import cancel_and_wait
 
 MIN_REDIS_VERSION = (6, 2)
 RESTORE_CHUNK = 1000
-"""Sticky values per restore script call: bounds how long one call blocks Redis."""
+"""Rooms per restore or retire script call: bounds how long one call blocks Redis."""
 
 
 @contextlib.contextmanager
@@ -100,6 +108,7 @@ class RedisStreamsBus:
     :param read_count: most entries taken per read (a tail's delivery batch).
     :param backoff_initial: first wait after a failed read; grows on each
         further failure up to ``backoff_max`` (:class:`~fleetcore.backoff.Backoff`).
+    :param archive: where ``sticky`` reads a retired room's value; None: nowhere.
     """
 
     def __init__(
@@ -108,11 +117,12 @@ class RedisStreamsBus:
         *,
         prefix: str = Settings.redis_prefix,
         replay_window: int = Settings.replay_window,
-        stream_keep: int = 200_000,
+        stream_keep: int = Settings.redis_stream_keep,
         block_ms: int = 1000,
         read_count: int = 500,
         backoff_initial: float = 0.05,
         backoff_max: float = 2.0,
+        archive: Archive | None = None,
     ) -> None:
         if replay_window < 1 or read_count < 1 or block_ms < 1:
             raise BusError("replay_window, read_count and block_ms must be positive")
@@ -121,6 +131,7 @@ class RedisStreamsBus:
                 "read_count must be below stream_keep: a reader trimmed past reads full batches"
             )
         self._prefix = prefix
+        self._archive = archive
         self._window = replay_window
         self._keep = stream_keep
         self._block_ms = block_ms
@@ -142,6 +153,7 @@ class RedisStreamsBus:
         self._restore_sticky_script = self._redis.register_script(scripts.RESTORE_STICKY)
         self._restore_top_script = self._redis.register_script(scripts.RESTORE_TOP)
         self._history_script = self._redis.register_script(scripts.HISTORY)
+        self._retire_script = self._redis.register_script(scripts.RETIRE)
         self._listeners = Listeners()
         self._tail: asyncio.Task[None] | None = None
         self._started = False
@@ -155,12 +167,13 @@ class RedisStreamsBus:
     @classmethod
     def from_settings(cls, settings: Settings, **tunables: Any) -> RedisStreamsBus:
         """The bus a process builds from its settings; ``tunables`` override constructor defaults."""
-        return cls(
-            settings.redis_url,
-            prefix=settings.redis_prefix,
-            replay_window=settings.replay_window,
+        options: dict[str, Any] = {
+            "prefix": settings.redis_prefix,
+            "replay_window": settings.replay_window,
+            "stream_keep": settings.redis_stream_keep,
             **tunables,
-        )
+        }
+        return cls(settings.redis_url, **options)
 
     def _sticky_key(self, template: RoomTemplate) -> str:
         return f"{self._prefix}:sticky:{template.pattern}"
@@ -271,10 +284,29 @@ class RedisStreamsBus:
     def remove_resync_listener(self, handler: ResyncHandler) -> None:
         self._listeners.remove_resync(handler)
 
+    async def retire(self, rooms: Mapping[str, int]) -> None:
+        """Retire ``rooms`` in chunks, each one script call (see the RETIRE script)."""
+        items = list(rooms.items())
+        with _mapped("retiring rooms"):
+            for start in range(0, len(items), RESTORE_CHUNK):
+                keys = [self._sticky_seq, self._log_trimmed, self._meta]
+                args: list[Any] = []
+                for room, through in items[start : start + RESTORE_CHUNK]:
+                    match = match_room(room)
+                    if match.kind is RoomKind.STATE:
+                        keys.append(self._sticky_key(match.template))
+                        args += ("s", match.room, through)
+                    else:
+                        keys.append(self._log_key(match.room))
+                        args += ("l", match.room, through)
+                await self._retire_script(keys, args)
+
     async def sticky(self, room: str) -> Publication | None:
         match = match_room(room)
         with _mapped(f"reading the sticky value of {room}"):
             raw = await self._redis.hget(self._sticky_key(match.template), match.room)
+        if raw is None and self._archive is not None and match.template.retires:
+            return await self._archive(match.room)
         return None if raw is None else Publication.from_envelope_json(raw)
 
     async def sticky_all(self, template: RoomTemplate) -> list[Publication]:

@@ -37,6 +37,10 @@ class RoomTemplate:
     kind: RoomKind
     resource: str
     description: str
+    retires: bool = False
+    """Whether a room of this family leaves the live bus once quiet (``Settings.retire_after_s``):
+    families that grow with the site's history (tasks, commands), not with the site. A retired
+    state room's last value is read from the database instead."""
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -90,9 +94,11 @@ FLEET_STATE = RoomTemplate(
 FLEET_LOG = RoomTemplate(
     "/fleets/{name}/log", RoomKind.LOG, "fleet", "New entries of a fleet's log."
 )
-TASK_STATE = RoomTemplate("/tasks/{task_id}/state", RoomKind.STATE, "task", "A task's state.")
+TASK_STATE = RoomTemplate(
+    "/tasks/{task_id}/state", RoomKind.STATE, "task", "A task's state.", retires=True
+)
 TASK_LOG = RoomTemplate(
-    "/tasks/{task_id}/log", RoomKind.LOG, "task", "New entries of a task's log."
+    "/tasks/{task_id}/log", RoomKind.LOG, "task", "New entries of a task's log.", retires=True
 )
 ALERT_REQUESTS = RoomTemplate("/alerts/requests", RoomKind.LOG, "alert", "Every new alert request.")
 ALERT_RESPONSES = RoomTemplate(
@@ -119,6 +125,7 @@ COMMAND = RoomTemplate(
     RoomKind.STATE,
     "command",
     "A command's outcome (done, failed or unknown) once the hub knows it, for whoever sent it.",
+    retires=True,
 )
 
 TEMPLATES: tuple[RoomTemplate, ...] = (

@@ -39,15 +39,19 @@ class HubMeta(Model):
 
 
 # The latest publication of every state room: the sticky store the hub restores from.
+# ``retired``: the room left the live bus (hub.retirement); readers find its value here.
+# The hub restores only rooms not retired, through the (retired, seq) index.
 class RoomState(Model):
     room = fields.CharField(max_length=MAX_ROOM_LENGTH, primary_key=True)
     seq = fields.BigIntField()
     epoch = fields.BigIntField()
     received_ms = fields.BigIntField()
     data = fields.TextField()
+    retired = fields.BooleanField(default=False)
 
     class Meta:
         table = "room_state"
+        indexes = (("retired", "seq"),)
 
 
 # The latest state of each task, with the columns REST filters on.
@@ -66,6 +70,8 @@ class TaskState(Model):
 
     class Meta:
         table = "task_state"
+        # A hub's restore reads the latest finished tasks, of a year's worth, by seq.
+        indexes = (("seq",),)
 
 
 # One booking label of a task, split at ``=`` as rmf-web does (dashboard → value "").

@@ -64,12 +64,12 @@ def _apply_condition(snapshot: Snapshot, condition: str) -> None:
 
 
 async def _load_tasks(snapshot: Snapshot, start_ms: int) -> None:
-    rows = await models.TaskState.filter(status__in=list(ACTIVE_STATUSES | {"queued"})).values_list(
-        "id", "status", "assigned_group", "assigned_to", "data"
-    )
+    active = models.TaskState.filter(status__in=list(ACTIVE_STATUSES | {"queued"}))
+    rows = await active.values_list("id", "status", "assigned_group", "assigned_to", "data")
+    # A join, not one parameter per task: asyncpg refuses more than 32,767 (a busy site's backlog).
     delayed = set(
         await models.DerivedEvent.filter(
-            kind="task_delayed", task_id__in=[row[0] for row in rows]
+            kind="task_delayed", task_id__in=Subquery(active.values("id"))
         ).values_list("task_id", flat=True)
     )
     for task_id, status, fleet, robot, data in rows:

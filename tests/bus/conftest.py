@@ -18,7 +18,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from fleetcore.bus.base import Bus
+from fleetcore.bus.base import Archive, Bus
 from fleetcore.bus.memory import InMemoryBus
 from fleetcore.bus.redis import RedisStreamsBus
 from fleetcore.contract.envelope import Publication
@@ -86,8 +86,8 @@ async def make_redis_bus(
 async def make_memory_bus() -> AsyncIterator[MakeBus]:
     made: list[InMemoryBus] = []
 
-    async def make(replay_window: int = 1000) -> Bus:
-        bus = InMemoryBus(replay_window)
+    async def make(replay_window: int = 1000, archive: Archive | None = None) -> Bus:
+        bus = InMemoryBus(replay_window, archive=archive)
         made.append(bus)
         await bus.start()
         return bus

@@ -1,4 +1,5 @@
-"""A writer that cannot go on is reported and ends its process; SIGTERM always ends it.
+"""A writer (or a hub's leading) that cannot go on is reported and ends its process; SIGTERM
+always ends it.
 
 Real ``fleethub up`` and ``fleethub hub`` processes, on a SQLite file or a
 PostgreSQL schema, which the tests break (a dropped table: every write is
@@ -22,6 +23,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
+from fleetcore.store import models
+from fleetcore.store.db import close_database, open_database
 from tests.conftest import eventually
 from tests.helpers import TEST_SITE_TOKEN, IngestClient, fleet
 from tests.processes import PrivateRedis, Process, fleethub, wait_http
@@ -206,3 +209,27 @@ async def test_sigterm_ends_fleethub_up_while_its_writer_waits_for_the_database(
 
         assert await ended(process) == 0
     assert "Traceback" not in process.log_path.read_text()
+
+
+@pytest.mark.integration
+async def test_fleethub_hub_that_cannot_start_leading_says_why_at_once_and_ends(
+    tmp_path: Path, database_url: str
+) -> None:
+    redis = await PrivateRedis(tmp_path).start()
+    env = env_for(tmp_path, database_url, FLEETHUB_REDIS_URL=redis.url, FLEETHUB_HUB_PORT="0")
+    hub = fleethub("hub", "hub", env, tmp_path)
+    try:
+        migrate = await fleethub("migrate", "migrate", env, tmp_path).start()
+        assert await ended(migrate) == 0, migrate.output()
+        # A queued task whose stored state is no JSON: the derive restore fails on it.
+        await open_database(database_url, apply_migrations=False)
+        await models.TaskState.create(id="t1", status="queued", data="{not json", seq=1)
+        await close_database()
+        await hub.start()
+
+        assert await ended(hub) == 1
+    finally:
+        await hub.stop()
+        await redis.stop()
+    output = hub.log_path.read_text()
+    assert "ERROR fleethub.hub: the hub cannot lead and the process ends to be restarted" in output

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import socketio
 from aiohttp.test_utils import TestServer
 
 from fleetcore.bus.memory import InMemoryBus
 from fleetcore.settings import Settings
+from fleetcore.store.db import close_database, open_database
 from proxy.app import create_app
 from tests.conftest import eventually
 from tests.ports import HeldPort
 
 
+@pytest.fixture
+async def migrated(settings: Settings) -> None:
+    """The proxy reads retired rooms from the database: it refuses one not migrated."""
+    await open_database(settings.resolved_database_url, apply_migrations=True)
+    await close_database()
+
+
+@pytest.mark.usefixtures("migrated")
 async def test_a_stopping_proxy_announces_it_and_its_clients_reconnect_to_the_next_one(
     settings: Settings, held_port: HeldPort
 ) -> None:
