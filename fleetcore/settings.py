@@ -283,6 +283,9 @@ class Settings:
     """An order update or cancel the vehicle's state does not show after this long is sent again."""
     vda5050_max_message_bytes: int = 256 << 10
     """Largest message taken from a vehicle."""
+    vda5050_blocked_alert_s: float = 60.0
+    """A vehicle traffic control holds back this long gets the ``traffic_blocked`` issue (and the
+    hub's warning alert) until it moves on."""
     vda5050_port: int = 8400
     """Health and metrics of ``fleethub vda5050`` (``/healthz``, ``/readyz``, ``/metrics``)."""
     vda5050_sim_vehicles: int = 0

@@ -49,6 +49,7 @@ def master_config(settings: Settings) -> MasterConfig:
         state_timeout_s=settings.vda5050_state_timeout_s,
         resend_s=settings.vda5050_resend_s,
         max_message_bytes=settings.vda5050_max_message_bytes,
+        blocked_alert_s=settings.vda5050_blocked_alert_s,
         release=ReleasePolicy(
             release_nodes=settings.vda5050_release_nodes,
             horizon_nodes=settings.vda5050_horizon_nodes,
