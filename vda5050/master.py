@@ -19,6 +19,7 @@ stale, then offline with an alert, as for an RMF robot that went silent.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from fleetcore.contract.vda5050 import (
     v2,
 )
 from fleetcore.mqtt import Outgoing
+from vda5050.allocation import BatteryPolicy, Candidate, explain, quote, rank
 from vda5050.deadlock import cycles, passable, side_path, waiting_on
 from vda5050.graph import GraphVertex, NavGraph, NoRoute
 from vda5050.journal import Journal
@@ -90,6 +92,7 @@ class MasterConfig:
     max_message_bytes: int = 256 << 10
     release: ReleasePolicy = field(default_factory=ReleasePolicy)
     finished_tasks_kept: int = 200
+    battery: BatteryPolicy = field(default_factory=BatteryPolicy)
     blocked_alert_s: float = 60.0
     """A vehicle traffic control holds back this long gets the ``traffic_blocked`` issue."""
 
@@ -417,30 +420,54 @@ class MasterControl:
         self._save(task)
 
     def _assign(self, now: int) -> None:
-        """Give queued tasks to idle vehicles of their fleet, nearest first."""
+        """Give queued tasks to the cheapest vehicle (:mod:`vda5050.allocation`).
+
+        When the cheapest is still busy the task waits for it (it is cheaper
+        than an idle vehicle far away), and no later task counts on it.
+        """
+        promised: set[str] = set()
         for task in [t for t in self.tasks.values() if t.status == "queued" and t.order is None]:
-            candidates = [
-                v
-                for v in self.vehicles.values()
-                if v.fleet == task.fleet
-                and v.idle
-                and v.fresh(self._monotonic(), self.config.state_timeout_s)
-                and (not task.requested_robot or v.robot == task.robot)
-            ]
-            ranked = sorted(
-                ((self._cost(v, task), v) for v in candidates), key=lambda pair: pair[0]
-            )
-            for cost, vehicle in ranked:
-                if cost == float("inf"):
+            places = [step.spec.place for step in task.steps if step.spec.kind == "go"]
+            quotes = []
+            for vehicle in self.vehicles.values():
+                if vehicle.fleet != task.fleet or vehicle.robot in promised:
+                    continue
+                if task.requested_robot and vehicle.robot != task.robot:
+                    continue
+                candidate = self._candidate(vehicle)
+                if candidate is not None:
+                    quotes.append(quote(self.graph, candidate, places, self.config.battery))
+            ranked = rank(quotes)
+            for index, best in enumerate(ranked):
+                if math.isinf(best.cost_s):
                     break
-                if self._start(vehicle, task, now):
+                vehicle = self._by_key[_robot_key(task.fleet, best.robot)]
+                if not vehicle.idle:
+                    promised.add(best.robot)
+                    break
+                if self._start(vehicle, task, now, explain(ranked[index:])):
                     break
 
-    def _cost(self, vehicle: Vehicle, task: VdaTask) -> float:
+    def _candidate(self, vehicle: Vehicle) -> Candidate | None:
+        """``vehicle`` as a candidate for a task: from where it stands, or where its task ends."""
+        state = vehicle.state
+        if state is None or not vehicle.fresh(self._monotonic(), self.config.state_timeout_s):
+            return None
+        speed = self._speed(vehicle)
+        battery = v2.battery_fraction(state)
+        task = self.tasks.get(vehicle.task_id)
+        if task is not None and task.order is not None and not task.terminal:
+            queue_s = sum(phase.remaining_ms for phase in task.phases) / 1000
+            return Candidate(vehicle.robot, task.order.nodes[-1].vertex, queue_s, battery, speed)
         origin = self._origin(vehicle)
-        if origin is None:
-            return float("inf")
-        return self.graph.distance(origin[0].id, task.steps[0].spec.place)
+        if not vehicle.idle or origin is None:
+            return None
+        return Candidate(vehicle.robot, origin[0].id, 0.0, battery, speed)
+
+    def _speed(self, vehicle: Vehicle) -> float:
+        if vehicle.factsheet is not None and vehicle.factsheet.physicalParameters.speedMax > 0:
+            return vehicle.factsheet.physicalParameters.speedMax
+        return DEFAULT_SPEED_MPS
 
     def _origin(self, vehicle: Vehicle) -> tuple[GraphVertex, float] | None:
         """Where an order for ``vehicle`` starts: its last node if it stands there, else the nearest."""
@@ -455,7 +482,7 @@ class MasterControl:
                 return last, gap
         return self.graph.nearest(position.mapId, position.x, position.y)
 
-    def _start(self, vehicle: Vehicle, task: VdaTask, now: int) -> bool:
+    def _start(self, vehicle: Vehicle, task: VdaTask, now: int, why: str = "") -> bool:
         origin = self._origin(vehicle)
         if origin is None:
             return False
@@ -471,10 +498,9 @@ class MasterControl:
         key = _robot_key(vehicle.fleet, vehicle.robot)
         self._conflicts(key, self.traffic.follow(key, [node.vertex for node in track.nodes]))
         first_release(track, self._claim(key, self.config.release.release_nodes, now))
-        speed = DEFAULT_SPEED_MPS
-        if vehicle.factsheet is not None and vehicle.factsheet.physicalParameters.speedMax > 0:
-            speed = vehicle.factsheet.physicalParameters.speedMax
-        task.assign(vehicle.robot, track, speed, lengths)
+        task.assign(vehicle.robot, track, self._speed(vehicle), lengths)
+        if why:
+            task.log.add(now, why)
         task.begin(now)
         vehicle.task_id = task.id
         self._save(task)
@@ -627,6 +653,7 @@ class MasterControl:
                 else:
                     self._send_cancel(vehicle, task, "cancel_resend")
         self._traffic(now)
+        self._charge(now)
         self._assign(now)
         self._dirty |= {v.fleet for v in self.vehicles.values()} | self.config.fleets
 
@@ -730,24 +757,57 @@ class MasterControl:
             metrics.VDA_DEADLOCKS.labels("unresolved").inc()
             return
         place = side[-1]
-        step = StepSpec(kind="go", place=place)
-        task = VdaTask.create(
-            f"yield.vda-{uuid.uuid4().hex[:12]}",
-            {"category": "yield", "description": {"place": place}},
-            [PhaseSpec(category="Yield", detail={"place": place}, steps=[step])],
-            vehicle.fleet,
-            now,
-            vehicle.robot,
-        )
-        self.tasks[task.id] = task
-        self._save(task)
-        if self._start(vehicle, task, now):
+        if self._errand(vehicle, "yield", place, now):
             metrics.VDA_DEADLOCKS.labels("move_aside").inc()
             self._fleet_note(
                 vehicle.fleet,
                 vehicle.robot,
                 f"Moves aside to [place:{place}] for [robot:{waiter.partition('/')[2]}]",
             )
+
+    def _errand(self, vehicle: Vehicle, category: str, place: str, now: int) -> bool:
+        """Send ``vehicle`` to ``place`` on the master control's own account (yield, charge).
+
+        An errand is a task like any other (journaled, shown to the hub, in
+        the robot's log), so an operator sees why the vehicle moves.
+        """
+        step = StepSpec(kind="go", place=place)
+        task = VdaTask.create(
+            f"{category}.vda-{uuid.uuid4().hex[:12]}",
+            {"category": category, "description": {"place": place}},
+            [PhaseSpec(category=category.capitalize(), detail={"place": place}, steps=[step])],
+            vehicle.fleet,
+            now,
+            vehicle.robot,
+        )
+        self.tasks[task.id] = task
+        self._save(task)
+        return self._start(vehicle, task, now)
+
+    def _charge(self, now: int) -> None:
+        """Idle vehicles at or below the critical charge go to the nearest free charger."""
+        for vehicle in self.vehicles.values():
+            state = vehicle.state
+            origin = self._origin(vehicle)
+            if state is None or origin is None or not vehicle.idle or origin[0].charger:
+                continue
+            if v2.battery_fraction(state) > self.config.battery.critical:
+                continue
+            key = _robot_key(vehicle.fleet, vehicle.robot)
+            chargers = [
+                (self.graph.distance(origin[0].id, v.id), v.id)
+                for v in self.graph.vertices.values()
+                if v.charger and self.traffic.owner.get(node_key(v.id)) in (None, key)
+            ]
+            reachable = sorted(c for c in chargers if not math.isinf(c[0]))
+            if reachable and self._errand(vehicle, "charge", reachable[0][1], now):
+                self._fleet_note(
+                    vehicle.fleet,
+                    vehicle.robot,
+                    f"Battery {v2.battery_fraction(state):.0%} is critical: goes to charge at"
+                    f" [place:{reachable[0][1]}]",
+                    "warning",
+                )
 
     def flush(self) -> None:
         """Send the hub the fleets that changed and the fleet log entries made since the last flush."""
