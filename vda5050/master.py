@@ -499,9 +499,9 @@ class MasterControl:
         self._conflicts(key, self.traffic.follow(key, [node.vertex for node in track.nodes]))
         first_release(track, self._claim(key, self.config.release.release_nodes, now))
         task.assign(vehicle.robot, track, self._speed(vehicle), lengths)
+        task.begin(now)
         if why:
             task.log.add(now, why)
-        task.begin(now)
         vehicle.task_id = task.id
         self._save(task)
         self._send_order(vehicle, task, "order")
