@@ -279,7 +279,9 @@ class MasterControl:
             self._follow(vehicle, task, state, now)
         if not vehicle.task_id and not state.nodeStates and not state.driving:
             self._stand(vehicle)
-        self._assign(now)
+        if vehicle.idle:
+            # Only a vehicle free for a task can change an assignment; the tick covers the rest.
+            self._assign(now)
 
     def _note_errors(self, vehicle: Vehicle, state: v2.State) -> None:
         errors = {(e.errorType, e.errorLevel): e for e in state.errors}
