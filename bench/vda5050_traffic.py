@@ -5,7 +5,9 @@ vertices a side, 5 m apart, every vertex a place, chargers in two corners)
 under the master control, in memory and on a simulated clock (the harness
 of ``tests/vda5050/loopback.py``: the same codec and messages as over MQTT,
 no broker), while a stream keeps ``--backlog`` patrols to random places
-queued for ``--seconds`` simulated seconds. Reported for each run:
+queued for ``--seconds`` simulated seconds. Vehicles drive at 2 m/s and
+their batteries do not drain: this measures traffic, not charging. Reported
+for each run:
 
 - tasks completed per hour, mean and p95 task time (dispatch to completed);
 - conflicts: two vehicles on one node or lane at the same moment (counted
@@ -40,6 +42,7 @@ from prometheus_client import REGISTRY
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from simulator.vehicles import VehicleProfile
 from tests.vda5050.loopback import TOPICS, Loopback, patrol
 from vda5050.graph import GraphVertex, Lane, NavGraph
 from vda5050.master import MasterConfig
@@ -105,7 +108,13 @@ def run(args: argparse.Namespace, *, reserved: bool) -> dict[str, float]:
     deadlocks = {r: _deadlocks(r) for r in ("reroute", "yield", "move_aside", "unresolved")}
     with tempfile.TemporaryDirectory() as directory:
         loop = Loopback(
-            Path(directory) / "j.sqlite3", config=config, nav_graph=graph, starts=starts
+            Path(directory) / "j.sqlite3",
+            config=config,
+            nav_graph=graph,
+            starts=starts,
+            profile=VehicleProfile(
+                speed_mps=2.0, action_s=2.0, drain_per_m=0.0, idle_drain_per_s=0.0
+            ),
         )
         master = loop.master
         if not reserved:

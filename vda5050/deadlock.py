@@ -31,7 +31,8 @@ from vda5050.traffic import Traffic, Wait, lane_key, node_key
 def cycles(waits: Mapping[str, Wait]) -> list[list[str]]:
     """Every cycle of the wait-for graph, each in wait order (a waits on b waits on ... a).
 
-    A robot giving way is already the way out of one: its wait is no edge.
+    A robot on its way to the side node it yields at is already the way out
+    of one: its wait is no edge (once it stands there, it is).
     """
     waits = {robot: wait for robot, wait in waits.items() if not wait.giving_way}
     found: list[list[str]] = []

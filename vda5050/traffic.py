@@ -46,7 +46,7 @@ class Wait:
     holder: str
     since_ms: int
     giving_way: bool = False
-    """Held back by its own give-way, not by a reservation: already a deadlock's way out."""
+    """Held back by its own give-way while it drives to the side node: a deadlock's way out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +135,13 @@ class Traffic:
             if blocked is not None:
                 resource, holder, giving_way = blocked
                 wait = self.waits.get(robot)
-                if wait is None or (wait.resource, wait.holder) != (resource, holder):
-                    since = wait.since_ms if wait is not None else now_ms
-                    self.waits[robot] = Wait(resource, holder, since, giving_way)
+                since = wait.since_ms if wait is not None else now_ms
+                # On its way to the side node it yields at, a robot still holds what the other
+                # needs: that wait is the way out. Once there, it is a wait like any other.
+                on_the_way = (
+                    giving_way and path.give_way is not None and (path.passed < path.give_way.index)
+                )
+                self.waits[robot] = Wait(resource, holder, since, on_the_way)
                 return path.reserved_end
             for resource in path.needs(index):
                 self._take(robot, resource)

@@ -12,7 +12,7 @@ from vda5050.deadlock import cycles
 from vda5050.graph import GraphVertex, Lane, NavGraph
 from vda5050.master import MasterConfig
 from vda5050.orders import ReleasePolicy
-from vda5050.traffic import Wait, node_key
+from vda5050.traffic import GiveWay, Traffic, Wait, node_key
 
 
 def nav_graph(places: dict[str, tuple[float, float]], lanes: list[str]) -> NavGraph:
@@ -76,6 +76,18 @@ def test_a_cycle_of_the_wait_for_graph_is_found_in_wait_order() -> None:
 def test_a_robot_giving_way_closes_no_cycle() -> None:
     waits = {"a": Wait("node:b", "b", 0, giving_way=True), "b": Wait("node:a", "a", 0)}
     assert cycles(waits) == []
+
+
+def test_a_robot_that_reached_its_side_node_and_is_waited_on_there_closes_a_cycle() -> None:
+    traffic = Traffic()
+    traffic.follow("other", ["c", "d", "side"])
+    traffic.follow("yielding", ["d", "side", "d", "f"])
+    traffic.claim("yielding", 1, 0)
+    traffic.replan("yielding", ["d", "side", "d", "f"], GiveWay(1, "other"))
+    traffic.passed("yielding", 1)
+    traffic.claim("yielding", 3, 1)
+    traffic.claim("other", 2, 1)
+    assert cycles(traffic.waits) == [["other", "yielding"]]
 
 
 def test_two_robots_head_on_in_a_corridor_pass_once_one_yields_to_a_side_node(
