@@ -146,6 +146,21 @@ VDA_SENT = Counter(
 VDA_ONLINE = Gauge(
     "fleethub_vda5050_vehicles_online", "VDA 5050 vehicles whose connection is ONLINE."
 )
+VDA_TRAFFIC_CONFLICTS = Counter(
+    "fleethub_vda5050_traffic_conflicts_total",
+    "Nodes or lanes a vehicle was found on while another held them (two vehicles reported on "
+    "one node, or a restored order overlapping another); traffic control keeps this at 0.",
+)
+VDA_DEADLOCKS = Counter(
+    "fleethub_vda5050_deadlocks_total",
+    "Vehicles that would have waited forever, by what traffic control did: reroute, yield "
+    "(a cycle broken), move_aside (a parked vehicle in the way sent off), unresolved.",
+    ["resolution"],
+)
+VDA_TRAFFIC_WAITS = Counter(
+    "fleethub_vda5050_traffic_waits_total",
+    "Times a vehicle's base stopped short because another vehicle held the next node or lane.",
+)
 
 
 async def metrics_handler(request: web.Request) -> web.Response:

@@ -292,6 +292,14 @@ class Settings:
     """An order update or cancel the vehicle's state does not show after this long is sent again."""
     vda5050_max_message_bytes: int = 256 << 10
     """Largest message taken from a vehicle."""
+    vda5050_blocked_alert_s: float = 60.0
+    """A vehicle traffic control holds back this long gets the ``traffic_blocked`` issue (and the
+    hub's warning alert) until it moves on."""
+    vda5050_battery_critical: float = 0.1
+    """At or below this charge (0..1) a VDA 5050 vehicle takes no task and goes to charge."""
+    vda5050_battery_drain_per_m: float = 0.0005
+    """Charge (0..1) a metre of driving costs, to check a vehicle can afford a task and the way
+    on to a charger (0.0005: 5 % per 100 m, the simulated vehicles' drain)."""
     vda5050_port: int = 8400
     """Health and metrics of ``fleethub vda5050`` (``/healthz``, ``/readyz``, ``/metrics``)."""
     vda5050_sim_vehicles: int = 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,10 +120,19 @@ class NavGraph:
                 best = (vertex, gap)
         return best
 
+    def neighbours(self, vertex_id: str) -> list[Lane]:
+        """The lanes that leave ``vertex_id``."""
+        return self._out.get(vertex_id, [])
+
     def _tree(self, source: str) -> tuple[dict[str, float], dict[str, Lane]]:
         cached = self._trees.get(source)
-        if cached is not None:
-            return cached
+        if cached is None:
+            cached = self._trees[source] = self._dijkstra(source, None)
+        return cached
+
+    def _dijkstra(
+        self, source: str, blocked: Callable[[Lane], bool] | None
+    ) -> tuple[dict[str, float], dict[str, Lane]]:
         dist: dict[str, float] = {source: 0.0}
         via: dict[str, Lane] = {}
         frontier = [(0.0, source)]
@@ -131,20 +141,27 @@ class NavGraph:
             if d > dist[node]:
                 continue
             for lane in self._out[node]:
+                if blocked is not None and blocked(lane):
+                    continue
                 nd = d + lane.length
                 if nd < dist.get(lane.end, math.inf):
                     dist[lane.end] = nd
                     via[lane.end] = lane
                     heapq.heappush(frontier, (nd, lane.end))
-        self._trees[source] = (dist, via)
         return dist, via
 
     def distance(self, source: str, target: str) -> float:
         return self._tree(source)[0].get(target, math.inf)
 
-    def route(self, source: str, target: str) -> list[Lane]:
-        """The lanes from ``source`` to ``target``, in order; empty if already there."""
-        dist, via = self._tree(source)
+    def route(
+        self, source: str, target: str, blocked: Callable[[Lane], bool] | None = None
+    ) -> list[Lane]:
+        """The lanes from ``source`` to ``target``, in order; empty if already there.
+
+        ``blocked``: lanes not to take (traffic control's re-route around held
+        ones); such a route is planned afresh, not cached.
+        """
+        dist, via = self._tree(source) if blocked is None else self._dijkstra(source, blocked)
         if target not in dist:
             raise NoRoute(f"no lane leads from {source} to {target}")
         lanes: list[Lane] = []

@@ -19,6 +19,7 @@ stale, then offline with an alert, as for an RMF robot that went silent.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -37,19 +38,24 @@ from fleetcore.contract.vda5050 import (
     v2,
 )
 from fleetcore.mqtt import Outgoing
+from vda5050.allocation import BatteryPolicy, Candidate, explain, quote, rank
+from vda5050.deadlock import cycles, passable, side_path, waiting_on
 from vda5050.graph import GraphVertex, NavGraph, NoRoute
 from vda5050.journal import Journal
 from vda5050.orders import (
     ReleasePolicy,
     cancel_action,
-    extend,
+    due_end,
     first_release,
     lay_route,
     order_body,
+    relay,
+    release,
 )
 from vda5050.outbox import Outbox
-from vda5050.requests import TaskRefused, read_request
-from vda5050.tasks import VdaTask
+from vda5050.requests import PhaseSpec, StepSpec, TaskRefused, read_request
+from vda5050.tasks import OrderTrack, VdaTask
+from vda5050.traffic import GiveWay, Traffic, node_key
 from vda5050.vehicles import AUTOMATIC_MODES, Vehicle
 
 vda_logger = logging.getLogger("fleethub.vda5050")
@@ -86,6 +92,9 @@ class MasterConfig:
     max_message_bytes: int = 256 << 10
     release: ReleasePolicy = field(default_factory=ReleasePolicy)
     finished_tasks_kept: int = 200
+    battery: BatteryPolicy = field(default_factory=BatteryPolicy)
+    blocked_alert_s: float = 60.0
+    """A vehicle traffic control holds back this long gets the ``traffic_blocked`` issue."""
 
     @property
     def fleets(self) -> set[str]:
@@ -125,6 +134,8 @@ class MasterControl:
         self._dirty: set[str] = set()
         self._fleet_log: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self._fleet_log_seq: dict[tuple[str, str], int] = {}
+        self.traffic = Traffic()
+        self._by_key: dict[str, Vehicle] = {}
         self._restore()
 
     # ------------------------------------------------------------ restore
@@ -135,6 +146,18 @@ class MasterControl:
             task = VdaTask.model_validate_json(doc)
             self.tasks[task.id] = task
         running = [t for t in self.tasks.values() if not t.terminal and t.order is not None]
+        for task in running:
+            assert task.order is not None
+            track = task.order
+            self._conflicts(
+                _robot_key(task.fleet, task.robot),
+                self.traffic.follow(
+                    _robot_key(task.fleet, task.robot),
+                    [node.vertex for node in track.nodes],
+                    passed=max(track.traversed, 0),
+                    reserved_end=track.released_end,
+                ),
+            )
         if running:
             vda_logger.info(
                 "carrying on %d orders from the journal: %s",
@@ -199,6 +222,7 @@ class MasterControl:
         if running:
             vehicle.task_id = running[0].id
         self.vehicles[vehicle_id] = vehicle
+        self._by_key[_robot_key(fleet, robot)] = vehicle
         return vehicle
 
     def _register(self, vehicle_id: VehicleId) -> tuple[str, str]:
@@ -253,7 +277,11 @@ class MasterControl:
         task = self.tasks.get(vehicle.task_id)
         if task is not None:
             self._follow(vehicle, task, state, now)
-        self._assign(now)
+        if not vehicle.task_id and not state.nodeStates and not state.driving:
+            self._stand(vehicle)
+        if vehicle.idle:
+            # Only a vehicle free for a task can change an assignment; the tick covers the rest.
+            self._assign(now)
 
     def _note_errors(self, vehicle: Vehicle, state: v2.State) -> None:
         errors = {(e.errorType, e.errorLevel): e for e in state.errors}
@@ -311,8 +339,9 @@ class MasterControl:
             task.progress(now, track.traversed, actions)
         if not task.terminal:
             self._blocked(vehicle, task, state, now)
-        due = not task.terminal and extend(
-            track, self.config.release, asked=bool(state.newBaseRequest)
+            self.traffic.passed(_robot_key(vehicle.fleet, vehicle.robot), track.traversed)
+        due = not task.terminal and self._release(
+            vehicle, track, now, asked=bool(state.newBaseRequest)
         )
         if task.terminal:
             vehicle.task_id = ""
@@ -320,6 +349,58 @@ class MasterControl:
             self._save(task)  # before the update goes out: the journal is write-ahead
         if due:
             self._send_order(vehicle, task, "order_update")
+
+    def _release(self, vehicle: Vehicle, track: OrderTrack, now: int, *, asked: bool) -> bool:
+        """Release more of ``track`` if an update is due and traffic control grants any."""
+        wanted = due_end(track, self.config.release, asked=asked)
+        if wanted is None:
+            return False
+        end = self._claim(_robot_key(vehicle.fleet, vehicle.robot), wanted, now)
+        if end <= track.released_end:
+            return False
+        release(track, end)
+        return True
+
+    def _claim(self, key: str, upto: int, now: int) -> int:
+        """Extend ``key``'s base towards node ``upto``; parked vehicles on its way move aside first.
+
+        A parked vehicle is asked before the mover holds the nodes around it:
+        on a dead-end spur it could not get out past them.
+        """
+        path = self.traffic.paths[key]
+        for vertex in path.nodes[path.reserved_end + 1 :]:
+            holder = self.traffic.owner.get(node_key(vertex))
+            if holder is not None and holder != key and holder not in self.traffic.paths:
+                parked = self._by_key.get(holder)
+                if parked is not None:
+                    self._move_aside(parked, key, now)
+        waiting = key in self.traffic.waits
+        end = self.traffic.claim(key, upto, now)
+        if key in self.traffic.waits and not waiting:
+            metrics.VDA_TRAFFIC_WAITS.inc()
+        return end
+
+    def _stand(self, vehicle: Vehicle) -> None:
+        """A vehicle without an order holds the node it stands on, and nothing else."""
+        origin = self._origin(vehicle)
+        if origin is None:
+            return
+        key = _robot_key(vehicle.fleet, vehicle.robot)
+        if key in self.traffic.paths or self.traffic.held(key) != {node_key(origin[0].id)}:
+            if not self.traffic.stand(key, origin[0].id):
+                self._conflicts(key, [node_key(origin[0].id)])
+
+    def _conflicts(self, robot: str, resources: list[str]) -> None:
+        """Resources ``robot`` is on that another robot holds: never expected, so counted and logged."""
+        if not resources:
+            return
+        metrics.VDA_TRAFFIC_CONFLICTS.inc(len(resources))
+        vda_logger.error(
+            "traffic conflict: %s is on %s, held by %s",
+            robot,
+            ", ".join(resources),
+            ", ".join(sorted({self.traffic.owner.get(r, "?") for r in resources})),
+        )
 
     def _blocked(self, vehicle: Vehicle, task: VdaTask, state: v2.State, now: int) -> None:
         """``blocked`` while a warning holds the vehicle still, or a person took it over."""
@@ -341,30 +422,54 @@ class MasterControl:
         self._save(task)
 
     def _assign(self, now: int) -> None:
-        """Give queued tasks to idle vehicles of their fleet, nearest first."""
+        """Give queued tasks to the cheapest vehicle (:mod:`vda5050.allocation`).
+
+        When the cheapest is still busy the task waits for it (it is cheaper
+        than an idle vehicle far away), and no later task counts on it.
+        """
+        promised: set[str] = set()
         for task in [t for t in self.tasks.values() if t.status == "queued" and t.order is None]:
-            candidates = [
-                v
-                for v in self.vehicles.values()
-                if v.fleet == task.fleet
-                and v.idle
-                and v.fresh(self._monotonic(), self.config.state_timeout_s)
-                and (not task.requested_robot or v.robot == task.robot)
-            ]
-            ranked = sorted(
-                ((self._cost(v, task), v) for v in candidates), key=lambda pair: pair[0]
-            )
-            for cost, vehicle in ranked:
-                if cost == float("inf"):
+            places = [step.spec.place for step in task.steps if step.spec.kind == "go"]
+            quotes = []
+            for vehicle in self.vehicles.values():
+                if vehicle.fleet != task.fleet or vehicle.robot in promised:
+                    continue
+                if task.requested_robot and vehicle.robot != task.robot:
+                    continue
+                candidate = self._candidate(vehicle)
+                if candidate is not None:
+                    quotes.append(quote(self.graph, candidate, places, self.config.battery))
+            ranked = rank(quotes)
+            for index, best in enumerate(ranked):
+                if math.isinf(best.cost_s):
                     break
-                if self._start(vehicle, task, now):
+                vehicle = self._by_key[_robot_key(task.fleet, best.robot)]
+                if not vehicle.idle:
+                    promised.add(best.robot)
+                    break
+                if self._start(vehicle, task, now, explain(ranked[index:])):
                     break
 
-    def _cost(self, vehicle: Vehicle, task: VdaTask) -> float:
+    def _candidate(self, vehicle: Vehicle) -> Candidate | None:
+        """``vehicle`` as a candidate for a task: from where it stands, or where its task ends."""
+        state = vehicle.state
+        if state is None or not vehicle.fresh(self._monotonic(), self.config.state_timeout_s):
+            return None
+        speed = self._speed(vehicle)
+        battery = v2.battery_fraction(state)
+        task = self.tasks.get(vehicle.task_id)
+        if task is not None and task.order is not None and not task.terminal:
+            queue_s = sum(phase.remaining_ms for phase in task.phases) / 1000
+            return Candidate(vehicle.robot, task.order.nodes[-1].vertex, queue_s, battery, speed)
         origin = self._origin(vehicle)
-        if origin is None:
-            return float("inf")
-        return self.graph.distance(origin[0].id, task.steps[0].spec.place)
+        if not vehicle.idle or origin is None:
+            return None
+        return Candidate(vehicle.robot, origin[0].id, 0.0, battery, speed)
+
+    def _speed(self, vehicle: Vehicle) -> float:
+        if vehicle.factsheet is not None and vehicle.factsheet.physicalParameters.speedMax > 0:
+            return vehicle.factsheet.physicalParameters.speedMax
+        return DEFAULT_SPEED_MPS
 
     def _origin(self, vehicle: Vehicle) -> tuple[GraphVertex, float] | None:
         """Where an order for ``vehicle`` starts: its last node if it stands there, else the nearest."""
@@ -379,7 +484,7 @@ class MasterControl:
                 return last, gap
         return self.graph.nearest(position.mapId, position.x, position.y)
 
-    def _start(self, vehicle: Vehicle, task: VdaTask, now: int) -> bool:
+    def _start(self, vehicle: Vehicle, task: VdaTask, now: int, why: str = "") -> bool:
         origin = self._origin(vehicle)
         if origin is None:
             return False
@@ -392,12 +497,13 @@ class MasterControl:
                 )
                 self._save(task)
             return False
-        first_release(track, self.config.release)
-        speed = DEFAULT_SPEED_MPS
-        if vehicle.factsheet is not None and vehicle.factsheet.physicalParameters.speedMax > 0:
-            speed = vehicle.factsheet.physicalParameters.speedMax
-        task.assign(vehicle.robot, track, speed, lengths)
+        key = _robot_key(vehicle.fleet, vehicle.robot)
+        self._conflicts(key, self.traffic.follow(key, [node.vertex for node in track.nodes]))
+        first_release(track, self._claim(key, self.config.release.release_nodes, now))
+        task.assign(vehicle.robot, track, self._speed(vehicle), lengths)
         task.begin(now)
+        if why:
+            task.log.add(now, why)
         vehicle.task_id = task.id
         self._save(task)
         self._send_order(vehicle, task, "order")
@@ -548,8 +654,162 @@ class MasterControl:
                     self._save(task)
                 else:
                     self._send_cancel(vehicle, task, "cancel_resend")
+        self._traffic(now)
+        self._charge(now)
         self._assign(now)
         self._dirty |= {v.fleet for v in self.vehicles.values()} | self.config.fleets
+
+    # ------------------------------------------------------------ traffic
+
+    def _traffic(self, now: int) -> None:
+        """Break deadlocks, move parked vehicles out of the way, flag vehicles held back long."""
+        by_key = self._by_key
+        for cycle in cycles(self.traffic.waits):
+            self._break(cycle, by_key, now)
+        for robot, stopped in list(self.traffic.waits.items()):
+            if stopped.holder not in self.traffic.paths and stopped.holder in by_key:
+                self._move_aside(by_key[stopped.holder], robot, now)
+        for key, vehicle in by_key.items():
+            wait = self.traffic.waits.get(key)
+            path = self.traffic.paths.get(key)
+            issues = vehicle.traffic_issues
+            if wait is not None and now - wait.since_ms >= self.config.blocked_alert_s * 1000:
+                if "traffic_blocked" not in issues:
+                    holder = wait.holder.partition("/")[2]
+                    issues["traffic_blocked"] = f"waiting for {holder} on {wait.resource}"
+                    self._fleet_note(
+                        vehicle.fleet,
+                        vehicle.robot,
+                        f"Held back by traffic control for {(now - wait.since_ms) / 1000:.0f} s:"
+                        f" [robot:{holder}] holds {wait.resource}",
+                        "warning",
+                    )
+            elif "traffic_blocked" in issues:
+                del issues["traffic_blocked"]
+            if (
+                "traffic_deadlock" in issues
+                and wait is None
+                and (path is None or not path.give_way)
+            ):
+                del issues["traffic_deadlock"]
+
+    def _break(self, cycle: list[str], by_key: dict[str, Vehicle], now: int) -> None:
+        """Re-route one robot of ``cycle`` around the others, or else let one yield."""
+        names = ", ".join(f"[robot:{robot.partition('/')[2]}]" for robot in cycle)
+        for allow_yield in (False, True):
+            for robot in cycle:
+                vehicle = by_key.get(robot)
+                task = self.tasks.get(vehicle.task_id) if vehicle is not None else None
+                if vehicle is None or task is None or task.order is None:
+                    continue
+                how = self._detour(robot, task, task.order, allow_yield)
+                if how is None:
+                    continue
+                metrics.VDA_DEADLOCKS.labels("yield" if allow_yield else "reroute").inc()
+                text = f"Deadlock between {names}: [robot:{vehicle.robot}] {how}"
+                vda_logger.warning("%s", text)
+                task.log.add(now, text, tier="warning")
+                vehicle.traffic_issues["traffic_deadlock"] = text
+                for other in cycle:
+                    if other in by_key:
+                        self._fleet_note(by_key[other].fleet, by_key[other].robot, text, "warning")
+                self._save(task)
+                if self._release(vehicle, task.order, now, asked=True):
+                    self._send_order(vehicle, task, "order_update")
+                return
+        metrics.VDA_DEADLOCKS.labels("unresolved").inc()
+
+    def _detour(
+        self, robot: str, task: VdaTask, track: OrderTrack, allow_yield: bool
+    ) -> str | None:
+        """Lay ``track`` again after its base so ``robot`` gets out of a deadlock; how, or None."""
+        decision = track.nodes[track.released_end].vertex
+        if not allow_yield:
+            try:
+                relay(self.graph, task, track, [], passable(self.traffic, robot))
+            except NoRoute:
+                return None
+            self.traffic.replan(robot, [node.vertex for node in track.nodes])
+            return "takes another way"
+        waiting = waiting_on(self.traffic.waits, robot)
+        keep_clear = (
+            {node for other in waiting for node in self.traffic.paths[other].ahead()}
+            if all(other in self.traffic.paths for other in waiting)
+            else set()
+        )
+        side = side_path(self.graph, self.traffic, robot, decision, keep_clear)
+        if side is None or not waiting:
+            return None
+        relay(self.graph, task, track, side, None)
+        give_way = GiveWay(track.released_end + len(side), waiting[0])
+        self.traffic.replan(robot, [node.vertex for node in track.nodes], give_way)
+        return f"yields at [place:{side[-1]}]"
+
+    def _move_aside(self, vehicle: Vehicle, waiter: str, now: int) -> None:
+        """Send a parked ``vehicle`` to the nearest node off ``waiter``'s path."""
+        if not vehicle.idle or not vehicle.fresh(self._monotonic(), self.config.state_timeout_s):
+            return
+        key = _robot_key(vehicle.fleet, vehicle.robot)
+        path = self.traffic.paths.get(waiter)
+        origin = self._origin(vehicle)
+        if path is None or origin is None:
+            return
+        side = side_path(self.graph, self.traffic, key, origin[0].id, set(path.ahead()))
+        if side is None:
+            metrics.VDA_DEADLOCKS.labels("unresolved").inc()
+            return
+        place = side[-1]
+        if self._errand(vehicle, "yield", place, now):
+            metrics.VDA_DEADLOCKS.labels("move_aside").inc()
+            self._fleet_note(
+                vehicle.fleet,
+                vehicle.robot,
+                f"Moves aside to [place:{place}] for [robot:{waiter.partition('/')[2]}]",
+            )
+
+    def _errand(self, vehicle: Vehicle, category: str, place: str, now: int) -> bool:
+        """Send ``vehicle`` to ``place`` on the master control's own account (yield, charge).
+
+        An errand is a task like any other (journaled, shown to the hub, in
+        the robot's log), so an operator sees why the vehicle moves.
+        """
+        step = StepSpec(kind="go", place=place)
+        task = VdaTask.create(
+            f"{category}.vda-{uuid.uuid4().hex[:12]}",
+            {"category": category, "description": {"place": place}},
+            [PhaseSpec(category=category.capitalize(), detail={"place": place}, steps=[step])],
+            vehicle.fleet,
+            now,
+            vehicle.robot,
+        )
+        self.tasks[task.id] = task
+        self._save(task)
+        return self._start(vehicle, task, now)
+
+    def _charge(self, now: int) -> None:
+        """Idle vehicles at or below the critical charge go to the nearest free charger."""
+        for vehicle in self.vehicles.values():
+            state = vehicle.state
+            origin = self._origin(vehicle)
+            if state is None or origin is None or not vehicle.idle or origin[0].charger:
+                continue
+            if v2.battery_fraction(state) > self.config.battery.critical:
+                continue
+            key = _robot_key(vehicle.fleet, vehicle.robot)
+            chargers = [
+                (self.graph.distance(origin[0].id, v.id), v.id)
+                for v in self.graph.vertices.values()
+                if v.charger and self.traffic.owner.get(node_key(v.id)) in (None, key)
+            ]
+            reachable = sorted(c for c in chargers if not math.isinf(c[0]))
+            if reachable and self._errand(vehicle, "charge", reachable[0][1], now):
+                self._fleet_note(
+                    vehicle.fleet,
+                    vehicle.robot,
+                    f"Battery {v2.battery_fraction(state):.0%} is critical: goes to charge at"
+                    f" [place:{reachable[0][1]}]",
+                    "warning",
+                )
 
     def flush(self) -> None:
         """Send the hub the fleets that changed and the fleet log entries made since the last flush."""
@@ -583,6 +843,11 @@ class MasterControl:
         self._fleet_log_seq[key] = seq + 1
         entry = {"seq": seq, "tier": tier, "unix_millis_time": self._clock_ms(), "text": text}
         self._fleet_log.setdefault(fleet, []).append((robot, entry))
+
+
+def _robot_key(fleet: str, robot: str) -> str:
+    """A robot in traffic control: robots of every fleet share one graph."""
+    return f"{fleet}/{robot}"
 
 
 def _refusal(state: v2.State, order_id: str) -> str | None:

@@ -1,7 +1,8 @@
 """A task's route as a VDA 5050 order: laid once, released a few nodes at a time.
 
 The first message (``orderUpdateId`` 0) starts at the node where the vehicle
-stands, releases the base up to ``release_nodes`` nodes ahead and shows the
+stands, releases the base up to ``release_nodes`` nodes ahead (no further
+than traffic control grants: :mod:`vda5050.traffic`) and shows the
 next ``horizon_nodes`` as the unreleased horizon. As the vehicle reports
 nodes traversed, the next update (``orderUpdateId`` + 1) starts at the last
 released node (the stitching node, sent unchanged, as the spec requires)
@@ -14,11 +15,12 @@ lost one is the same message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fleetcore.contract.vda5050 import v2
-from vda5050.graph import GraphVertex, NavGraph
+from vda5050.graph import GraphVertex, Lane, NavGraph
 from vda5050.tasks import OrderTrack, PlanNode, VdaTask
 
 
@@ -62,33 +64,80 @@ def lay_route(
     return track, lengths
 
 
-def first_release(track: OrderTrack, policy: ReleasePolicy) -> None:
-    """Make ``track`` describe update 0."""
+def relay(
+    graph: NavGraph,
+    task: VdaTask,
+    track: OrderTrack,
+    via: list[str],
+    blocked: Callable[[Lane], bool] | None,
+) -> None:
+    """Lay again what lies after ``track``'s base: first through ``via``, then the steps left.
+
+    The base stays as released (the vehicle may already drive it); only the
+    horizon changes, as the spec allows an update to. ``blocked`` keeps the
+    first leg off lanes another robot holds (a re-route), raising
+    :class:`~vda5050.graph.NoRoute` when there is no such way; ``track`` and
+    ``task`` are changed only once the whole route is laid.
+    """
+    keep = track.released_end
+    nodes = track.nodes[: keep + 1]
+    lanes = track.lanes[:keep]
+    ends: dict[int, int] = {}
+
+    def go(target: str, avoid: Callable[[Lane], bool] | None) -> None:
+        for lane in graph.route(nodes[-1].vertex, target, avoid):
+            lanes.append(lane.id)
+            nodes.append(PlanNode(vertex=lane.end))
+
+    for vertex in via:
+        go(vertex, None)
+    avoid = None if via else blocked
+    for index, step in enumerate(task.steps):
+        if step.node_index <= keep:
+            continue
+        if step.spec.kind == "go":
+            go(step.spec.place, avoid)
+            avoid = None
+        else:
+            nodes[-1].actions.append(step.action_id)
+        ends[index] = len(nodes) - 1
+    for index, step in enumerate(task.steps):
+        step.node_index = ends.get(index, step.node_index)
+    track.nodes = nodes
+    track.lanes = lanes
+
+
+def first_release(track: OrderTrack, end: int) -> None:
+    """Make ``track`` describe update 0, its base released up to node ``end``."""
     track.update_id = 0
     track.from_index = 0
-    track.released_end = min(track.last, policy.release_nodes)
+    track.released_end = end
     track.acked = False
     track.traversed = 0
 
 
-def extend(track: OrderTrack, policy: ReleasePolicy, *, asked: bool) -> bool:
-    """Move ``track`` to the next update if it is due; True if there is one to send.
+def due_end(track: OrderTrack, policy: ReleasePolicy, *, asked: bool) -> int | None:
+    """How far the next update should release, or None while none is due.
 
     Due once the vehicle holds the last update and has half the released
     nodes ahead of it left, or asks for a new base (``newBaseRequest``).
+    Traffic control may grant less (:meth:`vda5050.traffic.Traffic.claim`).
     """
     if not track.acked or track.released_end >= track.last:
-        return False
+        return None
     at = max(track.traversed, 0)
     ahead = track.released_end - at
     if ahead > policy.release_nodes // 2 and not asked:
-        return False
-    new_end = min(track.last, max(at + policy.release_nodes, track.released_end + 1))
+        return None
+    return min(track.last, max(at + policy.release_nodes, track.released_end + 1))
+
+
+def release(track: OrderTrack, end: int) -> None:
+    """Move ``track`` to the next update, which releases up to node ``end``."""
     track.from_index = track.released_end
-    track.released_end = new_end
+    track.released_end = end
     track.update_id += 1
     track.acked = False
-    return True
 
 
 def order_body(

@@ -25,6 +25,7 @@ from fleetcore.mqtt import MqttConfig, MqttLink
 from fleetcore.settings import Settings
 from fleetcore.site_client import SiteClient
 from fleetcore.tasks import CLEANUP_GRACE_S, cancel_all, cancel_and_wait, until_one_ends
+from vda5050.allocation import BatteryPolicy
 from vda5050.graph import NavGraph
 from vda5050.journal import Journal
 from vda5050.master import MASTER_CONTROL_KINDS, MasterConfig, MasterControl, vda_logger
@@ -49,6 +50,11 @@ def master_config(settings: Settings) -> MasterConfig:
         state_timeout_s=settings.vda5050_state_timeout_s,
         resend_s=settings.vda5050_resend_s,
         max_message_bytes=settings.vda5050_max_message_bytes,
+        blocked_alert_s=settings.vda5050_blocked_alert_s,
+        battery=BatteryPolicy(
+            critical=settings.vda5050_battery_critical,
+            drain_per_m=settings.vda5050_battery_drain_per_m,
+        ),
         release=ReleasePolicy(
             release_nodes=settings.vda5050_release_nodes,
             horizon_nodes=settings.vda5050_horizon_nodes,

@@ -74,6 +74,8 @@ class Vehicle:
     infos: set[tuple[str, str]] = field(default_factory=set)
     visual: v2.AgvPosition | None = None
     """The position from ``visualization``, when newer than the state's."""
+    traffic_issues: dict[str, str] = field(default_factory=dict)
+    """Traffic control's issues with the vehicle (``traffic_blocked``, ``traffic_deadlock``)."""
 
     @property
     def online(self) -> bool:
@@ -139,7 +141,8 @@ class Vehicle:
             "task_id": self.task_id,
             "unix_millis_time": now_ms,
             "battery": round(v2.battery_fraction(state), 4),
-            "issues": _issues(state),
+            "issues": _issues(state)
+            + [{"category": c, "detail": d} for c, d in sorted(self.traffic_issues.items())],
             "commission": {"dispatch_tasks": True, "direct_tasks": True, "idle_behavior": True},
         }
         position = self.visual or state.agvPosition

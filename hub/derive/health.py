@@ -55,6 +55,12 @@ def _issue_set(state: RobotState) -> set[tuple[str, str]]:
     return {(i.category or "", str(i.detail or "")) for i in state.issues or []}
 
 
+ALERTING_ISSUES = frozenset({"traffic_blocked"})
+"""Issue categories that also open a warning alert while they last: the VDA 5050 master
+control's ``traffic_blocked`` (a vehicle its traffic control held back past
+``vda5050_blocked_alert_s``) needs an operator, most issues clear by themselves."""
+
+
 def condition(kind: str, fleet: str, robot: str) -> str:
     return f"{kind}/{fleet}/{robot}"
 
@@ -209,7 +215,36 @@ class HealthTracker:
                         detail={"category": category, "detail": detail},
                     )
                 )
+                if category in ALERTING_ISSUES:
+                    self._issue_alert(
+                        out, kind == "issue_raised", category, detail, fleet, name, now_ms
+                    )
         health.issues = current
+
+    def _issue_alert(
+        self,
+        out: Output,
+        raised: bool,
+        category: str,
+        detail: str,
+        fleet: str,
+        name: str,
+        now_ms: int,
+    ) -> None:
+        key = condition(category, fleet, name)
+        if not raised:
+            self._alerts.close(out, key, now_ms)
+            return
+        self._alerts.open(
+            out,
+            key,
+            now_ms,
+            "warning",
+            f"Robot {name}: {category.replace('_', ' ')}",
+            f"Robot {name} of fleet {fleet}: {detail}",
+            subtitle=fleet,
+            parameters=(("fleet", fleet), ("robot", name)),
+        )
 
     def _movement(
         self,

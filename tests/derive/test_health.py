@@ -124,6 +124,16 @@ def test_error_status_opens_an_error_alert_and_clearing_closes_it() -> None:
     assert [c.condition for c in out.closed] == ["robot_error/f/r1"]
 
 
+def test_a_traffic_blocked_issue_opens_a_warning_alert_until_it_clears() -> None:
+    d = Driver()
+    issue = [{"category": "traffic_blocked", "detail": "waiting for r2 on node:b"}]
+    out = d.at(0).feed(fleet_state("f", robot(issues=issue)))
+    assert _health(out) == ["issue_raised"]
+    assert [(a.condition, a.tier) for a in out.opened] == [("traffic_blocked/f/r1", "warning")]
+    out = d.at(1).feed(fleet_state("f", robot()))
+    assert [c.condition for c in out.closed] == ["traffic_blocked/f/r1"]
+
+
 def test_an_unchanged_issue_list_derives_nothing() -> None:
     d = Driver()
     issue = [{"category": "door", "detail": "waiting"}]

@@ -40,7 +40,10 @@ class Loopback:
         vehicles: int = 2,
         config: MasterConfig | None = None,
         profile: VehicleProfile | None = None,
+        nav_graph: NavGraph | None = None,
+        starts: list[str] | None = None,
     ) -> None:
+        """``nav_graph`` and ``starts`` (its vertices, one per vehicle): another map than the demo's."""
         self.now_ms = START_MS
         self.mono = 0.0
         self.to_hub: list[tuple[dict[str, Any], bool]] = []
@@ -51,22 +54,23 @@ class Loopback:
         """Which of the master control's messages never reach their vehicle."""
         self.journal_path = journal_path
         self.config = config or MasterConfig(topics=TOPICS, vehicles={}, default_fleet="vda")
-        self.graph = graph()
+        self.graph = nav_graph or graph()
         self.master = self._master()
-        site = sample_site()
-        spots = [v for v in site.spawn_points() if v.level == "L1"]
+        if starts is None:
+            site = sample_site()
+            starts = [v.name for v in site.spawn_points() if v.level == "L1"][:vehicles]
         self.vehicles: dict[str, SimVehicle] = {}
         self.headers: dict[tuple[str, Topic], int] = {}
-        for i in range(vehicles):
-            spot = spots[i]
+        for i, start in enumerate(starts):
+            spot = self.graph.vertices[start]
             serial = f"v{i + 1}"
             self.vehicles[serial] = SimVehicle(
                 manufacturer=MANUFACTURER,
                 serial_number=serial,
-                map_id="L1",
+                map_id=spot.map,
                 x=spot.x,
                 y=spot.y,
-                node_id=spot.name,
+                node_id=spot.id,
                 profile=profile or VehicleProfile(speed_mps=2.0, action_s=2.0),
             )
             self.connect(serial)

@@ -307,3 +307,40 @@ async def test_the_master_control_and_vehicles_reconnect_after_the_broker_restar
             return await site.task_status(task_id) == "completed"
 
         await eventually(completed, timeout=30)
+
+
+async def test_vehicles_crossing_one_corridor_never_share_a_node_or_lane(
+    settings: Settings, broker_url: str
+) -> None:
+    """Traffic control over MQTT: every task completes, and at every look no node or lane has
+    two holders and each standing vehicle holds the node it reports."""
+    conflicts = "fleethub_vda5050_traffic_conflicts_total"
+    before = REGISTRY.get_sample_value(conflicts) or 0.0
+    async with vda_site(settings, broker_url) as site:
+        tasks = [
+            await site.dispatch(patrol("room_102", "lobby")),
+            await site.dispatch(patrol("lobby", "room_102")),
+            await site.dispatch(patrol("pantry", "parking_2", "charger_1")),
+            await site.dispatch(patrol("room_101", "pantry")),
+        ]
+        traffic = site.service.master.traffic
+        looks = 0
+
+        async def safe_until_done() -> bool:
+            nonlocal looks
+            looks += 1
+            holders: dict[str, str] = {}
+            for robot in {*traffic.paths, *traffic.owner.values()}:
+                for resource in traffic.held(robot):
+                    assert holders.setdefault(resource, robot) == robot, resource
+            for name, client in site.fleet.clients.items():
+                vehicle = client.vehicle
+                if not vehicle.driving and vehicle.map_id == "L1":
+                    assert holders.get(f"node:{vehicle.last_node_id}") == f"{FLEET}/{name}"
+            statuses = [await site.task_status(t) for t in tasks]
+            assert "failed" not in statuses, statuses
+            return all(status == "completed" for status in statuses)
+
+        await eventually(safe_until_done, timeout=90, interval=0.05)
+    assert looks > 10
+    assert (REGISTRY.get_sample_value(conflicts) or 0.0) == before

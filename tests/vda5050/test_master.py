@@ -194,6 +194,19 @@ def test_after_a_restart_the_running_order_goes_on_with_the_next_update_id(
     assert len({o.orderUpdateId for o in loop.orders()}) == len(loop.orders())
 
 
+def test_a_restarted_master_control_holds_again_what_its_running_orders_were_released(
+    loop: Loopback,
+) -> None:
+    task = loop.dispatch(patrol("room_102"))
+    loop.run(2.0)
+    robot = f"vda/{loop.master.tasks[task].robot}"
+    held = loop.master.traffic.held(robot)
+    assert len(held) > 1
+    loop.restart_master()
+    assert loop.master.traffic.held(robot) == held
+    loop.until(lambda: loop.status(task) == "completed")
+
+
 def test_commands_for_other_fleets_and_tasks_get_no_answer(loop: Loopback) -> None:
     for kind, body in (
         ("dispatch_task", {"request": {**patrol("lobby"), "fleet_name": "tinyRobot"}}),

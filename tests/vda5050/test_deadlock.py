@@ -1,0 +1,193 @@
+"""Deadlocks: robots that wait on each other in a cycle are detected and let through, on small maps."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from prometheus_client import REGISTRY
+
+from tests.vda5050.loopback import TOPICS, Loopback, patrol
+from vda5050.deadlock import cycles
+from vda5050.graph import GraphVertex, Lane, NavGraph
+from vda5050.master import MasterConfig
+from vda5050.orders import ReleasePolicy
+from vda5050.traffic import GiveWay, Traffic, Wait, node_key
+
+
+def nav_graph(places: dict[str, tuple[float, float]], lanes: list[str]) -> NavGraph:
+    """Places by name and position; ``lanes`` as ``"a-b"``, both ways."""
+    vertices = [GraphVertex(name, "L1", x, y, place=True) for name, (x, y) in places.items()]
+    both: list[Lane] = []
+    for lane in lanes:
+        a, b = lane.split("-")
+        length = math.dist(places[a], places[b])
+        both += [Lane(f"{a}-{b}", a, b, length), Lane(f"{b}-{a}", b, a, length)]
+    return NavGraph(vertices, both)
+
+
+def loopback(tmp_path: Path, graph: NavGraph, starts: list[str]) -> Loopback:
+    config = MasterConfig(
+        topics=TOPICS,
+        vehicles={},
+        default_fleet="vda",
+        release=ReleasePolicy(release_nodes=1),
+        blocked_alert_s=30.0,
+    )
+    return Loopback(tmp_path / "j.sqlite3", config=config, nav_graph=graph, starts=starts)
+
+
+def deadlocks(resolution: str) -> float:
+    return (
+        REGISTRY.get_sample_value("fleethub_vda5050_deadlocks_total", {"resolution": resolution})
+        or 0.0
+    )
+
+
+def safe(loop: Loopback) -> None:
+    """Every vehicle stands on a node it holds, and no two hold one resource."""
+    traffic = loop.master.traffic
+    owners = traffic.owner
+    for serial, vehicle in loop.vehicles.items():
+        if not vehicle.driving:
+            assert owners.get(node_key(vehicle.last_node_id)) == f"vda/{serial}", serial
+    seen: set[str] = set()
+    for robot in [f"vda/{serial}" for serial in loop.vehicles]:
+        held = traffic.held(robot)
+        assert not held & seen
+        seen |= held
+
+
+def completed(loop: Loopback, *tasks: str) -> bool:
+    safe(loop)
+    return all(loop.status(task) == "completed" for task in tasks)
+
+
+def test_a_cycle_of_the_wait_for_graph_is_found_in_wait_order() -> None:
+    waits = {
+        "a": Wait("node:q", "b", 0),
+        "b": Wait("node:r", "c", 0),
+        "c": Wait("node:p", "a", 0),
+        "d": Wait("node:p", "a", 0),
+    }
+    assert cycles(waits) == [["a", "b", "c"]]
+
+
+def test_a_robot_giving_way_closes_no_cycle() -> None:
+    waits = {"a": Wait("node:b", "b", 0, giving_way=True), "b": Wait("node:a", "a", 0)}
+    assert cycles(waits) == []
+
+
+def test_a_robot_that_reached_its_side_node_and_is_waited_on_there_closes_a_cycle() -> None:
+    traffic = Traffic()
+    traffic.follow("other", ["c", "d", "side"])
+    traffic.follow("yielding", ["d", "side", "d", "f"])
+    traffic.claim("yielding", 1, 0)
+    traffic.replan("yielding", ["d", "side", "d", "f"], GiveWay(1, "other"))
+    traffic.passed("yielding", 1)
+    traffic.claim("yielding", 3, 1)
+    traffic.claim("other", 2, 1)
+    assert cycles(traffic.waits) == [["other", "yielding"]]
+
+
+def test_two_robots_head_on_in_a_corridor_pass_once_one_yields_to_a_side_node(
+    tmp_path: Path,
+) -> None:
+    graph = nav_graph(
+        {
+            "west": (-5, 0),
+            "a": (0, 0),
+            "b": (10, 0),
+            "c": (20, 0),
+            "d": (30, 0),
+            "east": (35, 0),
+            "bay": (10, 5),
+            "west_dock": (-5, 5),
+            "east_dock": (35, 5),
+        },
+        ["west-a", "a-b", "b-c", "c-d", "d-east", "b-bay", "a-west_dock", "d-east_dock"],
+    )
+    loop = loopback(tmp_path, graph, ["west", "east"])
+    before = deadlocks("yield")
+    eastward = loop.dispatch(patrol("east_dock"), robot="v1")
+    westward = loop.dispatch(patrol("west_dock"), robot="v2")
+    loop.until(lambda: bool(cycles(loop.master.traffic.waits)) or completed(loop, eastward))
+    loop.until(lambda: completed(loop, eastward, westward))
+    assert deadlocks("yield") == before + 1
+    logs = [e["text"] for log in loop.hub("task_log_update") for e in log.get("log", [])]
+    assert any("yields at [place:bay]" in text for text in logs)
+
+
+def test_a_cycle_of_three_robots_is_broken_by_rerouting_one(tmp_path: Path) -> None:
+    graph = nav_graph(
+        {
+            "p": (0, 0),
+            "q": (10, 0),
+            "r": (5, 8),
+            "sp": (-5, -3),
+            "sq": (15, -3),
+            "sr": (5, 13),
+            "tp": (-5, 3),
+            "tq": (15, 3),
+            "tr": (10, 12),
+            "bypass": (7, -12),
+        },
+        [
+            "p-q",
+            "q-r",
+            "r-p",
+            "sp-p",
+            "sq-q",
+            "sr-r",
+            "tp-p",
+            "tq-q",
+            "tr-r",
+            "p-bypass",
+            "bypass-tq",
+        ],
+    )
+    loop = loopback(tmp_path, graph, ["sp", "sq", "sr"])
+    before = deadlocks("reroute")
+    tasks = [
+        loop.dispatch(patrol("tq"), robot="v1"),
+        loop.dispatch(patrol("tr"), robot="v2"),
+        loop.dispatch(patrol("tp"), robot="v3"),
+    ]
+    loop.until(lambda: completed(loop, *tasks))
+    assert deadlocks("reroute") == before + 1
+    taken = {n.nodeId for o in loop.orders("v1") for n in o.nodes if n.released}
+    assert "bypass" in taken
+
+
+def test_a_parked_robot_in_the_way_moves_aside(tmp_path: Path) -> None:
+    graph = nav_graph(
+        {"a": (0, 0), "b": (10, 0), "c": (20, 0), "niche": (10, 5)},
+        ["a-b", "b-c", "b-niche"],
+    )
+    loop = loopback(tmp_path, graph, ["a", "b"])
+    task = loop.dispatch(patrol("c"), robot="v1")
+    loop.until(lambda: completed(loop, task))
+    assert loop.vehicles["v2"].last_node_id == "niche"
+
+
+def test_a_robot_held_back_past_the_threshold_has_a_traffic_blocked_issue(
+    tmp_path: Path,
+) -> None:
+    graph = nav_graph(
+        {"a": (0, 0), "b": (10, 0), "c": (20, 0), "niche": (10, 5)},
+        ["a-b", "b-c", "b-niche"],
+    )
+    loop = loopback(tmp_path, graph, ["a", "b"])
+    loop.vehicles["v2"].operating_mode = "MANUAL"
+    loop.report("v2")
+    task = loop.dispatch(patrol("c"), robot="v1")
+    loop.run(40.0)
+    assert loop.status(task) == "underway"
+    issues = [
+        issue
+        for state in loop.hub("fleet_state_update")
+        for issue in state["robots"].get("v1", {}).get("issues", [])
+    ]
+    assert {"category": "traffic_blocked", "detail": "waiting for v2 on node:b"} in issues
+    loop.vehicles["v2"].operating_mode = "AUTOMATIC"
+    loop.until(lambda: completed(loop, task))

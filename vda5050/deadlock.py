@@ -1,0 +1,96 @@
+"""Deadlocks in traffic control: robots waiting on each other in a cycle, and a way out.
+
+The wait-for graph has an edge from each robot stopped at its decision
+point to the robot that holds the node or lane it needs
+(:attr:`vda5050.traffic.Traffic.waits`). A robot waits on at most one
+other, so each weakly connected part has at most one cycle, found by
+walking the edges. A cycle never clears by itself: each robot holds what
+the next one needs. The master control breaks it by moving one robot of
+the cycle:
+
+- **re-route**: a route from its decision point to its goals that takes no
+  node or lane another robot holds (:func:`passable`); or else
+- **yield**: it drives to the nearest side node off the path of the robot
+  waiting on it (:func:`side_path`), gives that robot way, and goes on.
+
+A robot that waits on one *without* an order (parked, idle) is not a
+deadlock but would wait forever all the same: the parked robot is sent to a
+side node the same way.
+
+Pure: the master control applies what these return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from vda5050.graph import Lane, NavGraph
+from vda5050.traffic import Traffic, Wait, lane_key, node_key
+
+
+def cycles(waits: Mapping[str, Wait]) -> list[list[str]]:
+    """Every cycle of the wait-for graph, each in wait order (a waits on b waits on ... a).
+
+    A robot on its way to the side node it yields at is already the way out
+    of one: its wait is no edge (once it stands there, it is).
+    """
+    waits = {robot: wait for robot, wait in waits.items() if not wait.giving_way}
+    found: list[list[str]] = []
+    seen: set[str] = set()
+    for start in sorted(waits):
+        walk: list[str] = []
+        at: dict[str, int] = {}
+        robot = start
+        while robot in waits and robot not in seen and robot not in at:
+            at[robot] = len(walk)
+            walk.append(robot)
+            robot = waits[robot].holder
+        if robot in at:
+            found.append(walk[at[robot] :])
+        seen.update(walk)
+    return found
+
+
+def passable(traffic: Traffic, robot: str) -> Callable[[Lane], bool]:
+    """For :meth:`NavGraph.route`'s ``blocked``: a lane or its end held by another robot."""
+
+    def blocked(lane: Lane) -> bool:
+        for resource in (lane_key(lane.start, lane.end), node_key(lane.end)):
+            holder = traffic.owner.get(resource)
+            if holder is not None and holder != robot:
+                return True
+        return False
+
+    return blocked
+
+
+def side_path(
+    graph: NavGraph, traffic: Traffic, robot: str, start: str, keep_clear: set[str]
+) -> list[str] | None:
+    """The nodes from ``start`` to the nearest node not in ``keep_clear`` that ``robot`` can reach.
+
+    Only over nodes and lanes no other robot holds; None if there is none.
+    """
+    blocked = passable(traffic, robot)
+    came: dict[str, str] = {start: start}
+    frontier = [start]
+    while frontier:
+        following: list[str] = []
+        for vertex in frontier:
+            for lane in sorted(graph.neighbours(vertex), key=lambda lane: lane.length):
+                if lane.end in came or blocked(lane):
+                    continue
+                came[lane.end] = vertex
+                if lane.end not in keep_clear:
+                    nodes = [lane.end]
+                    while came[nodes[-1]] != start:
+                        nodes.append(came[nodes[-1]])
+                    return nodes[::-1]
+                following.append(lane.end)
+        frontier = following
+    return None
+
+
+def waiting_on(waits: Mapping[str, Wait], robot: str) -> list[str]:
+    """The robots that wait on ``robot``."""
+    return sorted(other for other, wait in waits.items() if wait.holder == robot)

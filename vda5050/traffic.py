@@ -1,0 +1,199 @@
+"""Traffic control: which robot holds which node and lane of the navigation graph.
+
+The safety invariant: **no resource is ever held by two robots**, and a
+robot is released (VDA 5050 base) only onto what it holds. The resources
+are the graph's nodes and its lanes; a bidirectional lane (two directed
+``Lane``s in the graph) is one resource, keyed by its two ends, so two
+robots never meet head-on on it.
+
+- A robot without an order holds the node it stands on (:meth:`Traffic.stand`).
+- A robot with an order follows a path (the order's nodes). It holds the
+  node it last passed and, for every node of its base after it, that node
+  and the lane into it. :meth:`Traffic.claim` extends the base node by node,
+  each node together with its lane, and stops at the first one another
+  robot holds: that robot is what it waits for (:attr:`Traffic.waits`, the
+  wait-for graph of :mod:`vda5050.deadlock`).
+- As the vehicle reports nodes passed (``lastNodeSequenceId``),
+  :meth:`Traffic.passed` frees the nodes and lanes behind it. The lane it is
+  driving on and the node it drives to stay held until it reaches that node.
+
+A robot that yields (:mod:`vda5050.deadlock`) gives way on a node: it does
+not claim that node again while the robot it yields to still has it ahead.
+
+Pure: no clock but the one passed in, no I/O; the master control calls it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def node_key(vertex: str) -> str:
+    return f"node:{vertex}"
+
+
+def lane_key(a: str, b: str) -> str:
+    """One key for both directions of a lane."""
+    low, high = sorted((a, b))
+    return f"lane:{low}|{high}"
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A robot stopped at its decision point because ``holder`` holds ``resource``."""
+
+    resource: str
+    holder: str
+    since_ms: int
+    giving_way: bool = False
+    """Held back by its own give-way while it drives to the side node: a deadlock's way out."""
+
+
+@dataclass(frozen=True, slots=True)
+class GiveWay:
+    """Do not claim past ``index`` a node that ``to`` still has ahead."""
+
+    index: int
+    to: str
+
+
+@dataclass(slots=True)
+class Path:
+    nodes: list[str]
+    passed: int = 0
+    """The index of the last node the vehicle reported passing (it stands there or beyond)."""
+    reserved_end: int = 0
+    """The last index held: the end of the base."""
+    give_way: GiveWay | None = None
+
+    def needs(self, index: int) -> list[str]:
+        """What reaching node ``index`` takes: the lane into it and the node."""
+        return [lane_key(self.nodes[index - 1], self.nodes[index]), node_key(self.nodes[index])]
+
+    def ahead(self) -> list[str]:
+        return self.nodes[self.passed :]
+
+    def wanted(self) -> set[str]:
+        held = {node_key(self.nodes[self.passed])}
+        for index in range(self.passed + 1, self.reserved_end + 1):
+            held.update(self.needs(index))
+        return held
+
+
+@dataclass
+class Traffic:
+    """The reservation table and each robot's path; see the module doc."""
+
+    owner: dict[str, str] = field(default_factory=dict)
+    """Each held resource's robot."""
+    paths: dict[str, Path] = field(default_factory=dict)
+    waits: dict[str, Wait] = field(default_factory=dict)
+    _held: dict[str, set[str]] = field(default_factory=dict)
+
+    def held(self, robot: str) -> set[str]:
+        return set(self._held.get(robot, ()))
+
+    def stand(self, robot: str, vertex: str) -> bool:
+        """``robot`` has no order and stands on ``vertex``: it holds that node only.
+
+        False if another robot holds it (two robots on one node: a conflict
+        the caller reports); then ``robot`` holds nothing.
+        """
+        self.paths.pop(robot, None)
+        self.waits.pop(robot, None)
+        return not self._set(robot, {node_key(vertex)})
+
+    def follow(
+        self, robot: str, nodes: list[str], passed: int = 0, reserved_end: int = 0
+    ) -> list[str]:
+        """``robot`` takes the path ``nodes`` and holds it from ``passed`` to ``reserved_end``.
+
+        A new order starts with both 0 (the node it stands on); a restored
+        one with what was released before. Returns the resources another
+        robot already held (a conflict, normally none).
+        """
+        path = Path(nodes, passed, max(passed, reserved_end))
+        self.paths[robot] = path
+        self.waits.pop(robot, None)
+        return self._set(robot, path.wanted())
+
+    def replan(self, robot: str, nodes: list[str], give_way: GiveWay | None = None) -> None:
+        """The nodes after the base change (a re-route or a detour); the base is kept."""
+        path = self.paths[robot]
+        assert nodes[: path.reserved_end + 1] == path.nodes[: path.reserved_end + 1]
+        path.nodes = nodes
+        path.give_way = give_way
+        self.waits.pop(robot, None)
+
+    def claim(self, robot: str, upto: int, now_ms: int) -> int:
+        """Extend ``robot``'s base towards ``upto``, as far as it can; the new base end."""
+        path = self.paths[robot]
+        upto = min(upto, len(path.nodes) - 1)
+        while path.reserved_end < upto:
+            index = path.reserved_end + 1
+            blocked = self._blocked(robot, path, index)
+            if blocked is not None:
+                resource, holder, giving_way = blocked
+                wait = self.waits.get(robot)
+                since = wait.since_ms if wait is not None else now_ms
+                # On its way to the side node it yields at, a robot still holds what the other
+                # needs: that wait is the way out. Once there, it is a wait like any other.
+                on_the_way = (
+                    giving_way and path.give_way is not None and (path.passed < path.give_way.index)
+                )
+                self.waits[robot] = Wait(resource, holder, since, on_the_way)
+                return path.reserved_end
+            for resource in path.needs(index):
+                self._take(robot, resource)
+            path.reserved_end = index
+        self.waits.pop(robot, None)
+        return path.reserved_end
+
+    def _blocked(self, robot: str, path: Path, index: int) -> tuple[str, str, bool] | None:
+        """The resource and robot that keep ``robot`` from node ``index`` (and if it gives way)."""
+        for resource in path.needs(index):
+            holder = self.owner.get(resource)
+            if holder is not None and holder != robot:
+                return resource, holder, False
+        give_way = path.give_way
+        if give_way is not None and index > give_way.index:
+            other = self.paths.get(give_way.to)
+            if other is not None and path.nodes[index] in other.ahead():
+                return node_key(path.nodes[index]), give_way.to, True
+        return None
+
+    def passed(self, robot: str, index: int) -> None:
+        """The vehicle reported passing node ``index``: free what lies behind it."""
+        path = self.paths.get(robot)
+        if path is None or index <= path.passed:
+            return
+        path.passed = min(index, path.reserved_end)
+        if path.give_way is not None and path.passed > path.give_way.index:
+            path.give_way = None
+        self._set(robot, path.wanted())
+
+    def clear(self, robot: str) -> None:
+        """Forget ``robot``: it holds nothing (an operator cleared it)."""
+        self.paths.pop(robot, None)
+        self.waits.pop(robot, None)
+        self._set(robot, set())
+
+    # ----------------------------------------------------------- table
+
+    def _take(self, robot: str, resource: str) -> bool:
+        holder = self.owner.get(resource)
+        if holder is not None and holder != robot:
+            return False
+        self.owner[resource] = robot
+        self._held.setdefault(robot, set()).add(resource)
+        return True
+
+    def _set(self, robot: str, wanted: set[str]) -> list[str]:
+        """Hold exactly ``wanted``; returns what another robot held instead."""
+        for resource in self._held.pop(robot, set()) - wanted:
+            del self.owner[resource]
+        self._held[robot] = {r for r in wanted if self.owner.get(r) == robot}
+        refused = sorted(r for r in wanted if not self._take(robot, r))
+        if not self._held[robot]:
+            del self._held[robot]
+        return refused
