@@ -125,12 +125,26 @@ async def test_a_chunked_body_over_the_limit_is_refused_too(server: TestServer) 
         assert response.status == 413
 
 
-def test_no_origin_is_allowed_by_default_but_the_own_and_local_ones() -> None:
+def test_no_origin_is_allowed_by_default_but_the_local_ones_and_the_own_ip_address() -> None:
     policy = OriginPolicy.from_settings(Settings())
     assert not policy.any_origin and not policy.allowed
     assert not policy.allows("https://evil.example", ("fleethub.example",))
     assert not policy.allows("null", ("fleethub.example",))
+    assert policy.allows("http://localhost:5173", ("fleethub.example",))
+    assert policy.allows("http://10.0.0.5:8000", ("10.0.0.5:8000",))
+    assert policy.allows("http://[fd00::5]:8000", ("[fd00::5]:8000",))
+
+
+def test_an_origin_equal_to_the_host_header_is_not_enough_dns_rebinding() -> None:
+    policy = OriginPolicy.from_settings(Settings())
+    assert not policy.allows("http://evil.example:8000", ("evil.example:8000",))
+    assert not policy.allows("https://fleethub.example", ("fleethub.example",))
+
+
+def test_the_public_urls_origin_is_allowed() -> None:
+    policy = OriginPolicy.from_settings(Settings(public_url="https://Fleethub.example/api"))
     assert policy.allows("https://fleethub.example", ("fleethub.example",))
+    assert not policy.allows("http://fleethub.example", ("fleethub.example",))
 
 
 def test_a_malformed_allowed_origin_is_a_configuration_error() -> None:
