@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -150,3 +152,23 @@ def test_the_public_urls_origin_is_allowed() -> None:
 def test_a_malformed_allowed_origin_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="ALLOWED_ORIGINS"):
         OriginPolicy.from_settings(Settings(allowed_origins=("ops.example/path",)))
+
+
+async def test_a_malformed_request_is_logged_without_its_bytes_and_counted(
+    server: TestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "hunter2-password"
+    before = rejected("malformed_request")
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    # A header line without a colon: aiohttp's parser refuses the request, quoting what it read.
+    writer.write(f"POST /auth/token HTTP/1.1\r\nHost: x\r\npassword={secret}\r\n\r\n".encode())
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+
+    assert b" 400 " in status_line
+    assert rejected("malformed_request") == before + 1
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert records and all(r.levelno < logging.WARNING and r.exc_info is None for r in records)
+    assert secret not in caplog.text
