@@ -102,7 +102,7 @@ def add_routes(
     if commands is not None:
         app[COMMANDS_KEY] = commands
     operations = [op for table in ROUTE_TABLES for op in table]
-    app.middlewares.append(failures_middleware())
+    app.middlewares.append(failures_middleware({op.handler for op in operations}))
     mount(app, operations)
     document = openapi.build_document(operations)
     app[OPENAPI_KEY] = orjson.dumps(document)

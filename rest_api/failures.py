@@ -18,6 +18,8 @@ traceback: that one needs a human.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from asyncpg.exceptions import DataError
@@ -30,12 +32,19 @@ from rest_api.responses import json_body, not_found
 RETRY_AFTER_S = "5"
 
 
-def failures_middleware() -> Middleware:
-    """The middleware of one app: its requests share one outage state."""
+def failures_middleware(operations: Collection[object]) -> Middleware:
+    """The middleware of one app: its requests share one outage state.
+
+    Only the REST ``operations`` (their handlers) are answered so; on a shared
+    app, socket.io and the hub's websocket handle their own failures (a
+    websocket's response is sent before a failure could be answered).
+    """
     outage = Outage(api_logger, "the REST API's database or bus")
 
     @web.middleware
     async def failures(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.match_info.handler not in operations:
+            return await handler(request)
         try:
             response = await handler(request)
         except web.HTTPException:
