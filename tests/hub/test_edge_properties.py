@@ -69,7 +69,7 @@ def calls(name: str, key: str, depth: int, pad: int) -> list[tuple[str, str, Any
 
 
 @examples(
-    max_examples=40,
+    max_examples=100,
     derandomize=True,
     deadline=None,
     database=None,
