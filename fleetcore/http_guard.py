@@ -2,16 +2,29 @@
 
 **Origin.** A browser names the page that makes a request in ``Origin``
 (websocket handshakes included, which CORS does not protect). A request
-whose origin is neither the server's own host, nor localhost, nor one of
-``settings.allowed_origins`` is refused with 403 before any handler, and
-counted; ``*`` allows every origin but is never the default. Requests
-without ``Origin`` (scripts, fleet adapters, other servers) are not
-browsers' and pass.
+whose origin is none of ``settings.allowed_origins``, the origin of
+``settings.public_url``, localhost, or the server's own address when that is
+an IP address, is refused with 403 before any handler, and counted; ``*``
+allows every origin but is never the default. Requests without ``Origin``
+(scripts, fleet adapters, other servers) are not browsers' and pass.
+
+An origin is *not* accepted because it names the host the request came to:
+that is what DNS rebinding forges (a page at ``http://evil.example`` whose
+name the attacker then points at this server sends ``Host: evil.example``
+too). A server reached by name must be told its name (``public_url`` or
+``allowed_origins``); one reached by IP address needs nothing, as a
+rebinding page can never be at an IP address.
 
 **CORS.** An allowed cross-origin request gets ``Access-Control-Allow-Origin``
 for its origin (never ``*``) and a preflight is answered here. socket.io
 paths are left to engine.io, which answers its own preflights with the same
 :class:`OriginPolicy` (:meth:`OriginPolicy.engineio`).
+
+**Malformed requests.** aiohttp logs a request it cannot parse at ERROR
+with a traceback whose message quotes the raw bytes it read, which may hold
+a password or a token (:class:`MalformedRequestFilter`). Any client can
+send one, so it is no news for a human: it is logged at INFO as one line
+naming the error but not the bytes, and counted (``malformed_request``).
 
 **Size.** A body over ``api_max_body_bytes`` (socket.io long-polling:
 ``socket_max_message_bytes``) is refused with 413 from its Content-Length,
@@ -24,6 +37,8 @@ neither refuses nor counts a bad origin.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +46,7 @@ from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
 
 from fleetcore import metrics
@@ -68,6 +84,9 @@ class OriginPolicy:
     def from_settings(cls, settings: Settings) -> OriginPolicy:
         """The policy of ``settings.allowed_origins``; :class:`ConfigError` names a malformed entry."""
         allowed: set[str] = set()
+        public = _normalized(_origin_of(settings.public_url)) if settings.public_url else None
+        if public is not None:
+            allowed.add(public)
         for entry in settings.allowed_origins:
             if entry == "*":
                 api_logger.warning("allowed_origins contains '*': any web page may call fleethub")
@@ -92,7 +111,9 @@ class OriginPolicy:
         netloc = urlsplit(normalized)
         if netloc.hostname in LOCAL_HOSTS:
             return True
-        return any(netloc.netloc == host.strip().lower() for host in hosts if host)
+        return _is_ip_address(netloc.hostname) and any(
+            netloc.netloc == host.strip().lower() for host in hosts if host
+        )
 
     def engineio(self, origin: str | None, environ: Mapping[str, Any]) -> bool:
         """engine.io's ``cors_allowed_origins`` callable: the same decision for socket.io.
@@ -100,6 +121,20 @@ class OriginPolicy:
         engine.io also asks without an origin (for its CORS headers): no origin, no headers.
         """
         return origin is not None and self.allows(origin, _environ_hosts(environ))
+
+
+def _origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL that may have a path (``public_url``)."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _is_ip_address(hostname: str | None) -> bool:
+    try:
+        ipaddress.ip_address(hostname or "")
+    except ValueError:
+        return False
+    return True
 
 
 def _environ_hosts(environ: Mapping[str, Any]) -> tuple[str, ...]:
@@ -145,8 +180,33 @@ def client_max_size(settings: Settings) -> int:
     return max(settings.api_max_body_bytes, settings.socket_max_message_bytes)
 
 
+class MalformedRequestFilter(logging.Filter):
+    """Rewrites aiohttp's record of an unparsable request: INFO, no traceback, no raw bytes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            metrics.HTTP_REJECTED.labels("malformed_request").inc()
+            record.msg = "malformed request refused (%s %d)"
+            record.args = (type(exc).__name__, exc.code)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def _filter_malformed_requests() -> None:
+    server_logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequestFilter) for f in server_logger.filters):
+        server_logger.addFilter(MalformedRequestFilter())
+
+
 def guard_middleware(settings: Settings) -> Middleware:
-    """The aiohttp middleware that applies the module's checks; put it first."""
+    """The aiohttp middleware that applies the module's checks; put it first.
+
+    Also keeps raw request bytes out of aiohttp's log (:class:`MalformedRequestFilter`).
+    """
+    _filter_malformed_requests()
     policy = OriginPolicy.from_settings(settings)
     body_limit, socket_limit = settings.api_max_body_bytes, settings.socket_max_message_bytes
 
@@ -194,4 +254,4 @@ def guard_middleware(settings: Settings) -> Middleware:
     return guard
 
 
-__all__ = ["OriginPolicy", "client_max_size", "guard_middleware"]
+__all__ = ["MalformedRequestFilter", "OriginPolicy", "client_max_size", "guard_middleware"]

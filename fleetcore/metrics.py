@@ -96,7 +96,8 @@ SOCKET_CLOSED = Counter(
 )
 HTTP_REJECTED = Counter(
     "fleethub_http_rejected_total",
-    "HTTP requests refused before their handler, by reason (origin_not_allowed, body_too_large).",
+    "HTTP requests refused before their handler, by reason (origin_not_allowed, body_too_large, "
+    "malformed_request).",
     ["reason"],
 )
 

@@ -46,7 +46,7 @@ _SQLITE_TRANSIENT = frozenset(
 """SQLite's primary result codes of a database that is busy, locked or out of room or reach."""
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def causes(exc: BaseException) -> Iterator[BaseException]:
     """``exc`` and what caused it: drivers' errors arrive wrapped (tortoise, the bus)."""
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -58,7 +58,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` is an outage of the database or the bus, which retrying waits out."""
-    for cause in _chain(exc):
+    for cause in causes(exc):
         if isinstance(cause, _TRANSIENT):
             return True
         if isinstance(cause, sqlite3.OperationalError):

@@ -117,8 +117,10 @@ class Settings:
 
     allowed_origins: tuple[str, ...] = ()
     """Browser origins (``https://host[:port]``, comma separated) allowed to call the REST API and
-    socket.io besides the server's own host and localhost; ``*`` allows any origin (never the default).
-    A request with another ``Origin`` is refused (403)."""
+    socket.io besides ``public_url``'s, localhost and the server's own IP address; ``*`` allows any
+    origin (never the default). A request with another ``Origin`` is refused (403). A server
+    browsers reach by name needs its name here or in ``public_url``: an ``Origin`` that merely
+    equals the ``Host`` header is what DNS rebinding forges."""
     api_max_body_bytes: int = 1 << 20
     """Largest REST request body; a larger one is refused with 413."""
     socket_max_message_bytes: int = 64 << 10

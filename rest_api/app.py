@@ -41,6 +41,7 @@ from rest_api import (
 )
 from rest_api.access import AUTH_KEY
 from rest_api.docs_page import render_docs
+from rest_api.failures import failures_middleware
 from rest_api.first_run import announce_first_admin
 from rest_api.keys import (
     BUS_KEY,
@@ -48,6 +49,7 @@ from rest_api.keys import (
     DOCS_KEY,
     MAP_IMAGES_KEY,
     OPENAPI_KEY,
+    READINESS_SEEN_KEY,
     REPLY_TIMEOUT_KEY,
 )
 from rest_api.login_throttle import LOGIN_THROTTLE_KEY, LoginThrottle
@@ -96,9 +98,11 @@ def add_routes(
     app[LOGIN_THROTTLE_KEY] = LoginThrottle(settings.login_attempts_per_min)
     app.cleanup_ctx.append(_first_admin)
     app[REPLY_TIMEOUT_KEY] = settings.command_reply_timeout_s
+    app[READINESS_SEEN_KEY] = []
     if commands is not None:
         app[COMMANDS_KEY] = commands
     operations = [op for table in ROUTE_TABLES for op in table]
+    app.middlewares.append(failures_middleware({op.handler for op in operations}))
     mount(app, operations)
     document = openapi.build_document(operations)
     app[OPENAPI_KEY] = orjson.dumps(document)

@@ -22,3 +22,5 @@ MAP_IMAGES_KEY = web.AppKey("rest_api_map_images", MapImageUrls)
 """Makes the building map's image URLs absolute and signed, and checks them."""
 READINESS_KEY = web.AppKey[Callable[[], str | None]]("rest_api_readiness")
 """What else the process needs to be ready (in ``fleethub up``, its hub): why it is not, or None."""
+READINESS_SEEN_KEY = web.AppKey("readiness_seen", list[str])
+"""The problems the last readiness probe found, so each change is logged once."""

@@ -6,6 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+NoContent = type(None)
+"""The response of a change that answers ``null`` (as rmf-web's do)."""
+
 
 class Dispenser(BaseModel):
     """An entry of ``GET /dispensers``, as rmf-web lists them."""

@@ -7,9 +7,27 @@ to RMF as given; the fleet that bids on the task validates them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _no_bool(value: object) -> object:
+    """``true``/``false`` are not the numbers 1/0, though Python compares them equal."""
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not a boolean")
+    return value
+
+
+def _not_null(value: object) -> object:
+    """A required free-form value: ``null`` would be dropped when stored, so it is no value."""
+    if value is None:
+        raise ValueError("a value is required (it may be {}), not null")
+    return value
+
+
+DoorMode = Annotated[Literal[0, 2], BeforeValidator(_no_bool)]
+"""rmf_door_msgs' modes: 0 closed, 2 open."""
 
 
 class _Strict(BaseModel):
@@ -25,8 +43,9 @@ class TaskRequest(_Strict):
     unix_millis_request_time: int | None = None
     priority: dict[str, Any] | None = None
     category: str = Field(min_length=1)
-    description: Any = Field(
-        description="Matches the schema a fleet supports for the category; required (may be {})."
+    description: Annotated[Any, BeforeValidator(_not_null)] = Field(
+        description="Matches the schema a fleet supports for the category; required (may be {}).",
+        json_schema_extra={"not": {"type": "null"}},
     )
     labels: list[str] | None = None
     requester: str | None = None
@@ -68,15 +87,15 @@ class TaskKillRequest(_Strict):
 class DoorRequest(_Strict):
     """rmf-web's door request: the mode to put the door in (0 closed, 2 open)."""
 
-    mode: Literal[0, 2]
+    mode: DoorMode
 
 
 class LiftRequest(_Strict):
     """rmf-web's lift request (RMF ``LiftRequest``'s request_type, door_mode, destination)."""
 
-    request_type: Literal[0, 1, 2]
+    request_type: Annotated[Literal[0, 1, 2], BeforeValidator(_no_bool)]
     """rmf_lift_msgs' numbers: 0 end session, 1 AGV mode, 2 human mode."""
-    door_mode: Literal[0, 2]
+    door_mode: DoorMode
     destination: str = Field(min_length=1)
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
 from pydantic_core import CoreSchema
 
+from fleetcore.contract.limits import NAME_BYTES
 from rest_api.access import PUBLIC
 from rest_api.keys import DOCS_KEY, OPENAPI_KEY
 from rest_api.models import CommandPending, ErrorBody, ValidationErrorBody
@@ -43,21 +44,30 @@ took over; reload the snapshot.
 A REST path and the socket.io room of the same resource are one string.
 """
 
+PATH_PARAM = {"type": "string", "minLength": 1, "maxLength": NAME_BYTES}
+"""A name in a path: no stored name is longer (in characters, so in bytes too)."""
+
 _ERRORS: dict[int, tuple[str, type[BaseModel] | None]] = {
+    201: ("Created.", None),
     202: ("RMF has not answered yet; the command's outcome is at its Location.", CommandPending),
     400: ("RMF refused the request; its errors are listed.", None),
     401: (
         "No valid bearer token; `detail` is the reason (missing_token, expired, bad_signature, "
         "wrong_audience, wrong_issuer, not_yet_valid, unknown_kid, malformed, "
-        "disallowed_algorithm, unknown_user...).",
+        "disallowed_algorithm, unknown_user, revoked...).",
         ErrorBody,
     ),
     403: ("The user lacks the permission this operation needs on this object.", ErrorBody),
-    409: ("It exists already, or conflicts with what exists.", ErrorBody),
     404: ("No such resource.", ErrorBody),
+    409: ("It exists already, or conflicts with what exists.", ErrorBody),
+    413: ("The request body is over the configured limit.", ErrorBody),
     422: ("A query or body field is invalid; each bad field is listed.", ValidationErrorBody),
     429: ("Too many attempts from this address; retry after Retry-After seconds.", ErrorBody),
-    503: ("Not ready; the failing parts are listed.", None),
+    503: (
+        "Unavailable: the database or the bus is unreachable (retry after Retry-After), or a "
+        "part this operation needs is missing; `detail` says which.",
+        ErrorBody,
+    ),
 }
 
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -82,6 +92,8 @@ def build_document(operations: Sequence[Operation]) -> dict[str, Any]:
             inputs.append(((index, "query"), "validation", op.query.__pydantic_core_schema__))
         if op.body is not None:
             inputs.append(((index, "body"), "validation", op.body.__pydantic_core_schema__))
+        for status, shape in op.bodies:
+            inputs.append(((index, status), "serialization", _core(shape)))
     for status, (_, model) in _ERRORS.items():
         if model is not None:
             inputs.append(((status, "error"), "serialization", model.__pydantic_core_schema__))
@@ -92,7 +104,7 @@ def build_document(operations: Sequence[Operation]) -> dict[str, Any]:
     for index, op in enumerate(operations):
         response_schema = schemas.get(((index, "response"), "serialization"))
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {"name": name, "in": "path", "required": True, "schema": PATH_PARAM}
             for name in _PATH_PARAM.findall(op.path)
         ]
         if op.query is not None:
@@ -101,7 +113,7 @@ def build_document(operations: Sequence[Operation]) -> dict[str, Any]:
             "operationId": op.operation_id,
             "tags": [op.tag],
             "summary": op.summary,
-            "responses": _responses(op, response_schema, schemas),
+            "responses": _responses(index, op, response_schema, schemas),
         }
         access = op.access.describe() if op.access is not None else ""
         description = "\n\n".join(part for part in (op.description, access) if part)
@@ -180,7 +192,7 @@ def _query_parameters(model: type[BaseModel], components: dict[str, Any]) -> lis
 
 
 def _responses(
-    op: Operation, response_schema: dict[str, Any] | None, schemas: dict[Any, Any]
+    index: int, op: Operation, response_schema: dict[str, Any] | None, schemas: dict[Any, Any]
 ) -> dict[str, Any]:
     if response_schema is None:
         binary = {"type": "string", "format": "binary"}
@@ -194,9 +206,18 @@ def _responses(
             name: {"$ref": f"#/components/headers/{name}"} for name in (SEQ_HEADER, EPOCH_HEADER)
         }
     responses: dict[str, Any] = {"200": ok}
-    for status in op.errors:
+    # Any operation may meet an outage, any body may be too large (fleetcore.http_guard), and
+    # a path may name nothing stored (rest_api.failures).
+    statuses = {*op.errors, 503}
+    if op.body is not None:
+        statuses.add(413)
+    if _PATH_PARAM.search(op.path):
+        statuses.add(404)
+    for status in sorted(statuses):
         description, model = _ERRORS[status]
-        body = schemas[((status, "error"), "serialization")] if model else response_schema
+        body = schemas.get(((index, status), "serialization"))
+        if body is None:
+            body = schemas[((status, "error"), "serialization")] if model else response_schema
         responses[str(status)] = {
             "description": description,
             "content": {"application/json": {"schema": body}},

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+import orjson
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -230,11 +231,24 @@ def parse_query(model: type[Q], request: web.Request) -> Q:
 
 
 async def parse_body(model: type[Q], request: web.Request) -> Q:
-    """Validate the request's JSON body or raise a 422 naming each bad field."""
+    """Validate the request's JSON body or raise a 422 naming each bad field.
+
+    JSON allows what no store or client here can carry: an integer beyond
+    64 bits, a lone surrogate (``"\\ud800"``). A free-form field (a task's
+    description) would pass the model and fail later, when it is encoded to
+    be stored or answered; such a body is refused here instead.
+    """
     try:
-        return model.model_validate_json(await request.read())
+        body = model.model_validate_json(await request.read())
     except ValidationError as exc:
         raise unprocessable(_field_errors("body", exc)) from None
+    try:
+        orjson.dumps(body.model_dump(mode="json"))
+    except TypeError as exc:
+        raise unprocessable(
+            [{"loc": ["body"], "msg": f"cannot be stored: {exc}", "type": "value_error"}]
+        ) from None
+    return body
 
 
 def _field_errors(where: str, exc: ValidationError) -> list[dict[str, Any]]:
@@ -251,4 +265,16 @@ def _field_errors(where: str, exc: ValidationError) -> list[dict[str, Any]]:
 
 
 def _text(value: Any) -> Any:
-    return value.decode(errors="replace") if isinstance(value, bytes) else value
+    """The rejected input as JSON can carry it back: bytes as text, integers beyond 64 bits
+    (which JSON allows but the encoder, like most peers, cannot write) as their digits."""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _text(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_text(item) for item in value]
+    return value

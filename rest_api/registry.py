@@ -59,6 +59,9 @@ class Operation:
     """The model a POST's JSON body is validated with."""
     access: Access | None = None
     """Who may call it; :func:`mount` refuses an operation that does not say."""
+    bodies: tuple[tuple[int, Any], ...] = ()
+    """(status, type) of the statuses this operation answers in another shape than the usual
+    one for the status (rmf-web's 404 of a commission is a commission response)."""
 
 
 class ApiRoutes:
@@ -131,11 +134,13 @@ class ApiRoutes:
         errors: tuple[int, ...] = (),
         positioned: bool = False,
         access: Access | None = None,
+        bodies: dict[int, Any] | None = None,
     ) -> Callable[[InputHandler], InputHandler]:
         """Any method, with a query model, a body model, both or neither.
 
         The handler receives the validated inputs as keyword arguments
         ``query`` and ``body`` (each only when declared); a bad one is a 422.
+        ``bodies`` documents statuses answered in another shape than usual.
         """
 
         def register(fn: InputHandler) -> InputHandler:
@@ -160,7 +165,13 @@ class ApiRoutes:
                 access=access,
             )
             last = self._operations[-1]
-            self._operations[-1] = replace(last, method=method, body=body)
+            self._operations[-1] = replace(
+                last,
+                method=method,
+                body=body,
+                bodies=tuple((bodies or {}).items()),
+                errors=tuple(sorted({*last.errors, *(bodies or {})})),
+            )
             return fn
 
         return register

@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from fleetcore.auth import users
 from rest_api.access import ADMIN, AUTH_KEY
+from rest_api.models import NoContent
 from rest_api.query import MAX_LIMIT
 from rest_api.registry import ApiRoutes
-from rest_api.responses import JSON, json_body
+from rest_api.responses import JSON, json_body, unprocessable
 from rest_api.routes_auth import Permission, User
 
 routes = ApiRoutes("Admin")
@@ -29,8 +30,6 @@ routes = ApiRoutes("Admin")
 T = TypeVar("T")
 Name = Annotated[str, Field(min_length=1, max_length=256)]
 ERRORS = (404, 409, 422)
-NoContent = type(None)
-"""Changes answer 200 with ``null``, as rmf-web's do."""
 
 
 class PostUsers(BaseModel):
@@ -109,7 +108,12 @@ async def _store(request: web.Request, change: Awaitable[T]) -> T:
     try:
         result = await change
     except users.UserStoreError as exc:
-        refusal = _REFUSALS.get(exc.status, web.HTTPUnprocessableEntity)
+        refusal = _REFUSALS.get(exc.status)
+        if refusal is None:
+            # FastAPI's shape, as every 422 of this API (a store rule is about the request).
+            raise unprocessable(
+                [{"loc": ["body"], "msg": exc.detail, "type": "value_error"}]
+            ) from None
         raise refusal(
             text=orjson.dumps({"detail": exc.detail}).decode(), content_type=JSON
         ) from None
@@ -152,7 +156,9 @@ async def get_admin_user(request: web.Request) -> web.Response:
     return json_body({"username": username, "is_admin": is_admin, "roles": roles})
 
 
-@routes.route("delete", "/admin/users/{username}", response=NoContent, errors=(404,), access=ADMIN)
+@routes.route(
+    "delete", "/admin/users/{username}", response=NoContent, errors=(404, 409), access=ADMIN
+)
 async def delete_user(request: web.Request) -> web.Response:
     """Delete a user. A user of an identity provider is added again, without roles, at their next login."""
     await _store(request, users.delete_user(request.match_info["username"]))

@@ -29,6 +29,7 @@ from fleetcore.auth import Permission
 from fleetcore.store import models as db
 from rest_api.access import ADMIN, commands, forbidden, principal_of, reads
 from rest_api.keys import BUS_KEY
+from rest_api.models import ErrorBody
 from rest_api.query import MAX_LIMIT
 from rest_api.registry import ApiRoutes
 from rest_api.responses import JSON, json_array, json_body, not_found, positioned
@@ -108,7 +109,9 @@ def _answered() -> Q:
     )
 
 
-@routes.post("/alerts/request", body=AlertRequest, response=AlertRequest, access=ADMIN)
+@routes.post(
+    "/alerts/request", body=AlertRequest, response=AlertRequest, errors=(201, 409), access=ADMIN
+)
 async def create_new_alert(request: web.Request, body: AlertRequest) -> web.Response:
     """Creates a new alert; 201, or 409 when an alert with this id exists.
 
@@ -156,7 +159,8 @@ async def get_alert(request: web.Request) -> web.Response:
     "/alerts/request/{alert_id}/respond",
     query=RespondQuery,
     response=AlertResponse,
-    errors=(404,),
+    errors=(201, 404, 409),
+    bodies={400: ErrorBody},
     access=commands(Permission.alert_respond),
 )
 async def respond_to_alert(request: web.Request, *, query: RespondQuery) -> web.Response:

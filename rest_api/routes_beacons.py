@@ -46,7 +46,7 @@ class SaveBeaconQuery(BaseModel):
     "/beacons",
     query=SaveBeaconQuery,
     response=BeaconState,
-    errors=(202, 400),
+    errors=(201, 202, 400),
     access=ADMIN,
 )
 async def save_beacon_state(request: web.Request, *, query: SaveBeaconQuery) -> web.Response:

@@ -89,10 +89,11 @@ async def _refuse_reuse(key: str, kind: CommandKind, body: dict[str, Any], reque
     ):
         return
     metrics.COMMAND_KEY_CONFLICTS.inc()
+    # The same words whoever sent the first request and whatever it was: a key another user
+    # chose tells nothing of their command (its kind, its target) to a caller who guesses it.
     raise _bad_key(
         key,
-        f"this key was used for a different {record.kind} request (or by another user); "
-        "use a new key for a new request",
+        "this key was used for a different request; use a new key for a new request",
         "idempotency_key_reused",
     )
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fleetcore.auth import Permission
 from fleetcore.store import models as db
 from rest_api.access import commands, principal_of, reads
+from rest_api.models import NoContent
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_body, not_found
 
@@ -82,7 +83,7 @@ async def get_favorites_tasks(request: web.Request) -> web.Response:
 @routes.route(
     "delete",
     "/favorite_tasks/{favorite_task_id}",
-    response=None,
+    response=NoContent,
     errors=(404,),
     access=commands(Permission.task_submit),
 )

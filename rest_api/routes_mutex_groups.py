@@ -20,6 +20,7 @@ from fleetcore.contract.rooms import FLEET_STATE
 from rest_api.access import commands, principal_of
 from rest_api.command_access import authorize_command
 from rest_api.keys import BUS_KEY
+from rest_api.models import ErrorBody, NoContent
 from rest_api.registry import ApiRoutes
 from rest_api.responses import JSON, not_found
 from rest_api.rooms import latest
@@ -43,8 +44,9 @@ class UnlockMutexGroupQuery(BaseModel):
     "post",
     "/fleets/{name}/unlock_mutex_group",
     query=UnlockMutexGroupQuery,
-    response=None,
-    errors=(202, 400, 404),
+    response=NoContent,
+    errors=(202, 404),
+    bodies={400: ErrorBody},
     access=commands(Permission.task_submit),
 )
 async def unlock_mutex_group(request: web.Request, *, query: UnlockMutexGroupQuery) -> web.Response:

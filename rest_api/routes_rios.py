@@ -19,6 +19,7 @@ from fleetcore.contract.commands import CommandKind
 from fleetcore.store import models as db
 from rest_api.access import ADMIN, AUTHENTICATED
 from rest_api.keys import BUS_KEY
+from rest_api.models import NoContent
 from rest_api.query import CommaList
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_array, positioned
@@ -59,7 +60,7 @@ async def query_rios(request: web.Request, query: RiosQuery) -> web.Response:
     return positioned(json_array(data.encode() for data in found), position)
 
 
-@routes.route("put", "/rios", body=Rio, response=None, errors=(202,), access=ADMIN)
+@routes.route("put", "/rios", body=Rio, response=NoContent, errors=(201, 202), access=ADMIN)
 async def put_rio(request: web.Request, *, body: Rio) -> web.Response:
     """Create (201) or replace (200) a RIO; ``null`` once the hub stored and published it."""
 

@@ -31,6 +31,7 @@ from fleetcore.contract.schedules import Schedule
 from fleetcore.store import models as db
 from rest_api.access import commands, principal_of, reads
 from rest_api.command_access import authorize_command
+from rest_api.models import NoContent
 from rest_api.models_commands import TaskRequest
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_body, not_found, unprocessable
@@ -129,7 +130,7 @@ SUBMIT = commands(Permission.task_submit)
     "/scheduled_tasks",
     body=PostScheduledTaskRequest,
     response=ScheduledTask,
-    errors=(404,),
+    errors=(201, 404),
     access=SUBMIT,
 )
 async def post_scheduled_task(
@@ -179,7 +180,9 @@ async def get_scheduled_task(request: web.Request) -> web.Response:
     return json_body(_view(await _owned(request)))
 
 
-@routes.route("delete", "/scheduled_tasks/{task_id}", response=None, errors=(404,), access=SUBMIT)
+@routes.route(
+    "delete", "/scheduled_tasks/{task_id}", response=NoContent, errors=(404,), access=SUBMIT
+)
 async def del_scheduled_task(request: web.Request) -> web.Response:
     """Delete a scheduled task; occurrences already dispatched stay."""
     row = await _owned(request)
@@ -191,7 +194,7 @@ async def del_scheduled_task(request: web.Request) -> web.Response:
     "put",
     "/scheduled_tasks/{task_id}/clear",
     query=EventDateQuery,
-    response=None,
+    response=NoContent,
     errors=(404,),
     access=SUBMIT,
 )
@@ -207,8 +210,8 @@ async def del_scheduled_tasks_event(request: web.Request, *, query: EventDateQue
     "post",
     "/scheduled_tasks/{task_id}/except_date",
     body=AddExceptDateRequest,
-    response=None,
-    errors=(404,),
+    response=NoContent,
+    errors=(201, 404),
     access=SUBMIT,
 )
 async def add_except_date(request: web.Request, *, body: AddExceptDateRequest) -> web.Response:
@@ -225,7 +228,7 @@ async def add_except_date(request: web.Request, *, body: AddExceptDateRequest) -
     query=ExceptDateQuery,
     body=PostScheduledTaskRequest,
     response=ScheduledTask,
-    errors=(404,),
+    errors=(201, 404),
     access=SUBMIT,
 )
 async def update_schedule_task(

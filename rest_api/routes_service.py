@@ -8,7 +8,7 @@ from tortoise.connection import get_connection
 from fleetcore.log import api_logger
 from fleetcore.metrics import metrics_handler
 from rest_api.access import PUBLIC
-from rest_api.keys import BUS_KEY, READINESS_KEY
+from rest_api.keys import BUS_KEY, READINESS_KEY, READINESS_SEEN_KEY
 from rest_api.models import Health
 from rest_api.query import now_ms
 from rest_api.registry import ApiRoutes
@@ -44,15 +44,15 @@ async def get_readyz(request: web.Request) -> web.Response:
     try:
         await get_connection("default").execute_query("SELECT 1")
     except Exception as exc:
-        api_logger.warning("readiness: database unavailable", exc_info=exc)
         problems.append(f"database: {type(exc).__name__}")
     try:
         await request.app[BUS_KEY].position()
     except Exception as exc:
-        api_logger.warning("readiness: bus unavailable", exc_info=exc)
         problems.append(f"bus: {type(exc).__name__}")
+    _log_change(request.app, problems)
     if problems:
-        return json_body({"status": "not ready", "problems": problems}, status=503)
+        body = {"status": "not ready", "problems": problems, "detail": "; ".join(problems)}
+        return json_body(body, status=503)
     return json_body({"status": "ready", "problems": []})
 
 
@@ -60,3 +60,16 @@ async def get_readyz(request: web.Request) -> web.Response:
 async def get_metrics(request: web.Request) -> web.Response:
     """Prometheus metrics of this process, in the text exposition format."""
     return await metrics_handler(request)
+
+
+def _log_change(app: web.Application, problems: list[str]) -> None:
+    """Log at WARNING when readiness changes: a load balancer probes every few seconds, and an
+    outage (already logged by whatever retries it) is no news at each probe."""
+    seen = app[READINESS_SEEN_KEY]
+    if problems == seen:
+        return
+    if problems:
+        api_logger.warning("not ready: %s", "; ".join(problems))
+    else:
+        api_logger.warning("ready again")
+    seen[:] = problems

@@ -116,7 +116,8 @@ async def post_task_discovery(request: web.Request, body: TaskDiscoveryRequest) 
     "/fleets/{name}/decommission",
     query=DecommissionQuery,
     response=RmfResponse,
-    errors=(202, 400, 404),
+    errors=(202, 400),
+    bodies={404: RmfResponse},
     access=ADMIN,
 )
 async def decommission_robot(request: web.Request, *, query: DecommissionQuery) -> web.Response:
@@ -145,7 +146,8 @@ async def decommission_robot(request: web.Request, *, query: DecommissionQuery) 
     "/fleets/{name}/recommission",
     query=RecommissionQuery,
     response=RmfResponse,
-    errors=(202, 400, 404),
+    errors=(202, 400),
+    bodies={404: RmfResponse},
     access=ADMIN,
 )
 async def recommission_robot(request: web.Request, *, query: RecommissionQuery) -> web.Response:

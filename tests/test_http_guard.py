@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -125,14 +127,48 @@ async def test_a_chunked_body_over_the_limit_is_refused_too(server: TestServer) 
         assert response.status == 413
 
 
-def test_no_origin_is_allowed_by_default_but_the_own_and_local_ones() -> None:
+def test_no_origin_is_allowed_by_default_but_the_local_ones_and_the_own_ip_address() -> None:
     policy = OriginPolicy.from_settings(Settings())
     assert not policy.any_origin and not policy.allowed
     assert not policy.allows("https://evil.example", ("fleethub.example",))
     assert not policy.allows("null", ("fleethub.example",))
+    assert policy.allows("http://localhost:5173", ("fleethub.example",))
+    assert policy.allows("http://10.0.0.5:8000", ("10.0.0.5:8000",))
+    assert policy.allows("http://[fd00::5]:8000", ("[fd00::5]:8000",))
+
+
+def test_an_origin_equal_to_the_host_header_is_not_enough_dns_rebinding() -> None:
+    policy = OriginPolicy.from_settings(Settings())
+    assert not policy.allows("http://evil.example:8000", ("evil.example:8000",))
+    assert not policy.allows("https://fleethub.example", ("fleethub.example",))
+
+
+def test_the_public_urls_origin_is_allowed() -> None:
+    policy = OriginPolicy.from_settings(Settings(public_url="https://Fleethub.example/api"))
     assert policy.allows("https://fleethub.example", ("fleethub.example",))
+    assert not policy.allows("http://fleethub.example", ("fleethub.example",))
 
 
 def test_a_malformed_allowed_origin_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="ALLOWED_ORIGINS"):
         OriginPolicy.from_settings(Settings(allowed_origins=("ops.example/path",)))
+
+
+async def test_a_malformed_request_is_logged_without_its_bytes_and_counted(
+    server: TestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "hunter2-password"
+    before = rejected("malformed_request")
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    # A header line without a colon: aiohttp's parser refuses the request, quoting what it read.
+    writer.write(f"POST /auth/token HTTP/1.1\r\nHost: x\r\npassword={secret}\r\n\r\n".encode())
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+
+    assert b" 400 " in status_line
+    assert rejected("malformed_request") == before + 1
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert records and all(r.levelno < logging.WARNING and r.exc_info is None for r in records)
+    assert secret not in caplog.text

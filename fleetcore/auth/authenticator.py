@@ -62,6 +62,10 @@ class Authenticator:
         try:
             claims = await self._verifier.verify(token)
             stored = await self._grants(claims.username, create=claims.external)
+            if claims.password_stamp is not None and claims.password_stamp != stored.password_stamp:
+                raise Unauthorized(
+                    "revoked", "the password changed since this token was issued; log in again"
+                )
         except Unauthorized as exc:
             AUTH_REJECTED.labels(exc.reason).inc()
             auth_logger.info("token refused: %s", exc.reason)
@@ -92,10 +96,11 @@ class Authenticator:
 
     async def login(self, username: str, password: str) -> tuple[str, float]:
         """A token for an embedded user's password, and its lifetime in seconds."""
-        if not await users.verify_password(username, password):
+        stamp = await users.check_password(username, password)
+        if stamp is None:
             AUTH_REJECTED.labels("bad_credentials").inc()
             raise Unauthorized("bad_credentials", "wrong username or password")
-        return self.verifier.issue(username, self._token_ttl_s)
+        return self.verifier.issue(username, self._token_ttl_s, stamp)
 
     async def aclose(self) -> None:
         self._cache.clear()

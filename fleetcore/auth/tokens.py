@@ -34,6 +34,8 @@ LEEWAY_S = 5.0
 JWKS_LIFESPAN_S = 300.0
 """How long a fetched JWKS is trusted before it is fetched again."""
 JWKS_TIMEOUT_S = 5.0
+PASSWORD_CLAIM = "fleethub_pwd"
+"""The claim naming the password an embedded token was issued for."""
 
 _REASONS: tuple[tuple[type[Exception], str], ...] = (
     (jwt.ExpiredSignatureError, "expired"),
@@ -57,6 +59,8 @@ class Claims:
     expires_at: float | None
     external: bool
     """Signed by an identity provider's key (not the embedded secret): its user may be new here."""
+    password_stamp: str | None = None
+    """The password this token was issued for (:func:`fleetcore.auth.users.password_stamp`)."""
 
 
 def require_jwt_secret(settings: Settings) -> str:
@@ -159,7 +163,13 @@ class TokenVerifier:
         if not isinstance(username, str) or not username:
             raise Unauthorized("missing_claim", f"no {self._user_claim!r} or 'sub' claim")
         exp = claims.get("exp")
-        return Claims(username, float(exp) if exp is not None else None, not alg.startswith("HS"))
+        stamp = claims.get(PASSWORD_CLAIM)
+        return Claims(
+            username,
+            float(exp) if exp is not None else None,
+            not alg.startswith("HS"),
+            stamp if isinstance(stamp, str) else None,
+        )
 
     async def _key(self, alg: str, header: dict[str, Any]) -> Any:
         if alg.startswith("HS"):
@@ -178,8 +188,14 @@ class TokenVerifier:
             raise Unauthorized("unknown_kid", str(exc)) from None
         return signing_key.key
 
-    def issue(self, username: str, ttl_s: float) -> tuple[str, float]:
-        """An HS256 token for an embedded user and its lifetime; only with HS256 pinned."""
+    def issue(
+        self, username: str, ttl_s: float, password_stamp: str | None = None
+    ) -> tuple[str, float]:
+        """An HS256 token for an embedded user and its lifetime; only with HS256 pinned.
+
+        ``password_stamp`` ties it to the password it was issued for: it stops
+        being valid when that password changes.
+        """
         if "HS256" not in self._algorithms:
             raise ConfigError("tokens are issued only with HS256 among jwt_algorithms")
         now = time.time()
@@ -190,6 +206,8 @@ class TokenVerifier:
             "nbf": int(now),
             "exp": int(now + ttl_s),
         }
+        if password_stamp is not None:
+            claims[PASSWORD_CLAIM] = password_stamp
         if self._audience:
             claims["aud"] = self._audience
         if self._issuer:

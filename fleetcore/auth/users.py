@@ -10,6 +10,7 @@ runs in a thread, since it is deliberately slow.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 import time
 from collections.abc import Iterable
@@ -22,6 +23,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from fleetcore.auth.permissions import Permission, Principal, Scope
+from fleetcore.contract.limits import NAME_BYTES, column_problem
 from fleetcore.errors import FleethubError
 from fleetcore.store import models as db
 
@@ -47,6 +49,8 @@ class StoredGrants:
 
     is_admin: bool
     grants: dict[Permission, Scope]
+    password_stamp: str | None = None
+    """The :func:`password_stamp` of the user's password now (None: they have none)."""
 
 
 def generate_password() -> str:
@@ -57,18 +61,38 @@ async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 
 
-async def verify_password(username: str, password: str) -> bool:
-    """Whether the user exists, has a password and it matches; as slow either way."""
-    user = await db.User.get_or_none(username=username)
+def password_stamp(password_hash: str | None) -> str | None:
+    """A short digest of the user's password hash, which a token issued for the password carries.
+
+    Setting a password stores a new hash (argon2 salts each one), so every
+    token issued before no longer matches and is refused: a changed password
+    revokes the sessions of whoever knew the old one. The digest tells nothing
+    of the password (it is of a salted hash the token's reader never sees).
+    """
+    if password_hash is None:
+        return None
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+async def check_password(username: str, password: str) -> str | None:
+    """The :func:`password_stamp` if the user exists, has a password and it matches, else None;
+    as slow either way."""
+    user = await db.User.get_or_none(username=username) if _stored(username) else None
     stored = user.password_hash if user is not None else None
     if stored is None:
         # Hash anyway, so a missing user answers as slowly as a wrong password.
         await hash_password(password)
-        return False
+        return None
     try:
-        return await asyncio.to_thread(_hasher.verify, stored, password)
+        matches = await asyncio.to_thread(_hasher.verify, stored, password)
     except (VerificationError, InvalidHashError):
-        return False
+        return None
+    return password_stamp(stored) if matches else None
+
+
+async def verify_password(username: str, password: str) -> bool:
+    """Whether the user exists, has a password and it matches; as slow either way."""
+    return await check_password(username, password) is not None
 
 
 def _strings(values: list[Any]) -> list[str]:
@@ -80,22 +104,36 @@ def _not_found(kind: str, name: str) -> UserStoreError:
     return UserStoreError(404, f"no {kind} {name!r}")
 
 
+def _checked(kind: str, name: str) -> str:
+    """``name`` if its column can hold it, else a 422: a name is 1 to ``NAME_BYTES`` bytes of
+    UTF-8 (a NUL or a lone surrogate would fail the database, not just the lookup)."""
+    problem = "is empty" if not name else column_problem(name, NAME_BYTES)
+    if problem is not None:
+        raise UserStoreError(422, f"a {kind} name {problem}")
+    return name
+
+
+def _stored(name: str) -> bool:
+    """Whether a row could be named ``name`` at all; a lookup of any other is a plain 404."""
+    return column_problem(name, NAME_BYTES) is None
+
+
 async def _user(username: str) -> db.User:
-    user = await db.User.get_or_none(username=username)
+    user = await db.User.get_or_none(username=username) if _stored(username) else None
     if user is None:
         raise _not_found("user", username)
     return user
 
 
 async def _role(name: str) -> db.Role:
-    role = await db.Role.get_or_none(name=name)
+    role = await db.Role.get_or_none(name=name) if _stored(name) else None
     if role is None:
         raise _not_found("role", name)
     return role
 
 
 async def _group(name: str) -> db.SecurityGroup:
-    group = await db.SecurityGroup.get_or_none(name=name)
+    group = await db.SecurityGroup.get_or_none(name=name) if _stored(name) else None
     if group is None:
         raise _not_found("security group", name)
     return group
@@ -104,8 +142,8 @@ async def _group(name: str) -> db.SecurityGroup:
 async def create_user(
     username: str, *, password: str | None = None, is_admin: bool = False
 ) -> db.User:
-    if not username or len(username) > 256 or not username.isprintable():
-        raise UserStoreError(422, "a username is 1 to 256 printable characters")
+    if not _checked("user", username).isprintable():
+        raise UserStoreError(422, "a username is printable characters")
     password_hash = await hash_password(password) if password is not None else None
     try:
         return await db.User.create(
@@ -127,7 +165,21 @@ async def ensure_user(username: str) -> db.User:
 
 
 async def delete_user(username: str) -> None:
-    await (await _user(username)).delete()
+    user = await _user(username)
+    await _keep_an_admin(user, "deleted")
+    await user.delete()
+
+
+async def _keep_an_admin(user: db.User, change: str) -> None:
+    """Refuse (409) to take the admin flag from the last user who has it: no one could give
+    it back but the command line on the server."""
+    if (
+        user.is_admin
+        and not await db.User.filter(is_admin=True).exclude(username=user.username).exists()
+    ):
+        raise UserStoreError(
+            409, f"{user.username!r} is the last administrator and cannot be {change}"
+        )
 
 
 async def set_password(username: str, password: str) -> None:
@@ -138,6 +190,8 @@ async def set_password(username: str, password: str) -> None:
 
 async def set_admin(username: str, is_admin: bool) -> None:
     user = await _user(username)
+    if not is_admin:
+        await _keep_an_admin(user, "demoted")
     user.is_admin = is_admin
     await user.save(update_fields=["is_admin"])
 
@@ -147,6 +201,8 @@ async def list_users(
 ) -> list[str]:
     users = db.User.all()
     if prefix is not None:
+        if column_problem(prefix, NAME_BYTES) is not None:
+            return []
         users = users.filter(username__istartswith=prefix)
     if is_admin is not None:
         users = users.filter(is_admin=is_admin)
@@ -188,7 +244,8 @@ async def remove_user_role(username: str, role: str) -> None:
 async def set_user_roles(username: str, roles: Iterable[str]) -> None:
     await _user(username)
     wanted = sorted(set(roles))
-    found = await db.Role.filter(name__in=wanted).count()
+    stored = all(_stored(role) for role in wanted)
+    found = await db.Role.filter(name__in=wanted).count() if stored else -1
     if found != len(wanted):
         raise UserStoreError(422, "one or more roles does not exist")
     async with in_transaction():
@@ -198,8 +255,7 @@ async def set_user_roles(username: str, roles: Iterable[str]) -> None:
 
 
 async def create_role(name: str) -> None:
-    if not name or len(name) > 256:
-        raise UserStoreError(422, "a role name is 1 to 256 characters")
+    _checked("role", name)
     try:
         await db.Role.create(name=name)
     except IntegrityError:
@@ -247,12 +303,13 @@ async def grant(role: str, action: str, group: str) -> None:
 
 async def revoke(role: str, action: str, group: str) -> None:
     await _role(role)
+    if not (_stored(action) and _stored(group)):
+        return  # nothing can have been granted under such a name
     await db.RolePermission.filter(role_id=role, permission=action, group_id=group).delete()
 
 
 async def create_group(name: str) -> None:
-    if not name or len(name) > 256:
-        raise UserStoreError(422, "a security group name is 1 to 256 characters")
+    _checked("security group", name)
     try:
         await db.SecurityGroup.create(name=name)
     except IntegrityError:
@@ -271,14 +328,12 @@ def _member(kind: str, name: str) -> tuple[str, str, str]:
     """(kind, fleet, name) of a member; a robot is named ``fleet/robot``."""
     if kind not in MEMBER_KINDS:
         raise UserStoreError(422, f"unknown member kind {kind!r}; one of {list(MEMBER_KINDS)}")
-    if not name or len(name) > 513:
-        raise UserStoreError(422, "a member name is 1 to 256 characters")
     if kind == "robot":
         fleet, slash, robot = name.partition("/")
         if not slash or not fleet or not robot:
             raise UserStoreError(422, f"a robot is named fleet/robot, not {name!r}")
-        return "robot", fleet, robot
-    return kind, "", name
+        return "robot", _checked("fleet", fleet), _checked("robot", robot)
+    return kind, "", _checked(kind, name)
 
 
 async def add_member(group: str, kind: str, name: str) -> None:
@@ -340,7 +395,9 @@ async def load_grants(username: str) -> StoredGrants | None:
         if action in Permission.__members__:
             by_permission.setdefault(Permission(action), []).append(scopes[group])
     grants = {p: Scope.union(s) for p, s in by_permission.items()}
-    return StoredGrants(user.is_admin or Permission.admin in grants, grants)
+    return StoredGrants(
+        user.is_admin or Permission.admin in grants, grants, password_stamp(user.password_hash)
+    )
 
 
 async def load_principal(username: str) -> Principal | None:

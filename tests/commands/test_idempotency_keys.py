@@ -39,7 +39,7 @@ async def test_a_key_reused_with_a_different_body_is_a_422_and_counted(
         ["header", "Idempotency-Key"],
         "idempotency_key_reused",
     )
-    assert "different dispatch_task request" in error["msg"]
+    assert "different request" in error["msg"]
     assert conflicts() == before + 1
     assert site.commands.requests == {request_id_for("k1"): 1}
     record = await (await http.get("/commands/k1")).json()
@@ -57,6 +57,18 @@ async def test_a_key_reused_for_another_kind_of_command_is_a_422(
     assert status == 422
     assert answer["detail"][0]["type"] == "idempotency_key_reused"
     assert len(site.commands.requests) == 1
+
+
+async def test_the_refusal_tells_nothing_of_the_request_the_key_was_first_used_for(
+    site: SimulatorService, http: aiohttp.ClientSession
+) -> None:
+    _, first = await _post(http, "/tasks/dispatch_task", dispatch_body(), "k4")
+    cancel = {"type": "cancel_task_request", "task_id": "another"}
+
+    _, answer = await _post(http, "/tasks/cancel_task", cancel, "k4")
+
+    told = str(answer)
+    assert "dispatch" not in told and first["state"]["booking"]["id"] not in told
 
 
 async def test_the_same_key_and_body_again_returns_the_stored_outcome(

@@ -13,14 +13,11 @@ Derandomized: the same examples every run.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from itertools import count
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-import pytest
-from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
@@ -168,32 +165,6 @@ async def ready(http: aiohttp.ClientSession, base: str) -> bool:
 async def published(http: aiohttp.ClientSession, base: str, door: str) -> bool:
     async with http.get(f"{base}/doors/{door}/state") as resp:
         return resp.status == 200
-
-
-@pytest.fixture
-def base(embedded: TestServer) -> str:
-    return str(embedded.make_url("")).rstrip("/")
-
-
-@pytest.fixture
-async def site(base: str) -> AsyncIterator[IngestClient]:
-    async with IngestClient(base) as client:
-        yield client
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def subscriber(base: str) -> AsyncIterator[Subscriber]:
-    client = await Subscriber().connect(base)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 SENTINELS = count()
