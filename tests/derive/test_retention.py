@@ -139,7 +139,7 @@ async def test_old_rows_beyond_one_batch_are_all_pruned(settings: Settings) -> N
     assert await models.RobotPositionSample.all().count() == 0
 
 
-@pytest.mark.usefixtures("db")
+@pytest.mark.usefixtures("database")
 async def test_site_sessions_silent_longer_than_the_logs_are_kept_are_pruned(
     settings: Settings,
 ) -> None:
