@@ -27,7 +27,7 @@ from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.errors import BusError
 from fleetcore.log import bus_logger
 from fleetcore.outage import Outage, describe
-from fleetcore.settings import Settings
+from fleetcore.settings import DEFAULTS
 from fleetcore.tasks import cancel_and_wait
 
 GROUP = "hub"
@@ -43,7 +43,7 @@ class RedisCommandChannel:
         self,
         url: str,
         *,
-        prefix: str = Settings.redis_prefix,
+        prefix: str = DEFAULTS.redis_prefix,
         consumer: str = "hub",
         claim_idle_ms: int = 5000,
         reply_ttl_s: int = 3600,

@@ -14,7 +14,7 @@ from fleetcore.bus.base import Bus, PublicationHandler, ResyncHandler
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.rooms import RoomKind, RoomTemplate, match_room
 from fleetcore.errors import BusError, UnrecoverablePosition
-from fleetcore.settings import Settings
+from fleetcore.settings import DEFAULTS
 
 
 class _LogWindow:
@@ -33,7 +33,7 @@ class _LogWindow:
 
 
 class InMemoryBus:
-    def __init__(self, replay_window: int = Settings.replay_window) -> None:
+    def __init__(self, replay_window: int = DEFAULTS.replay_window) -> None:
         self._window = replay_window
         self._listeners = Listeners()
         self._sticky: dict[str, dict[str, Publication]] = {}

@@ -58,7 +58,7 @@ from fleetcore.contract.rooms import RoomKind, RoomTemplate, match_room
 from fleetcore.errors import BusError, UnrecoverablePosition
 from fleetcore.log import bus_logger
 from fleetcore.outage import Outage
-from fleetcore.settings import Settings
+from fleetcore.settings import DEFAULTS, Settings
 from fleetcore.tasks import cancel_and_wait
 
 MIN_REDIS_VERSION = (6, 2)
@@ -106,8 +106,8 @@ class RedisStreamsBus:
         self,
         url: str,
         *,
-        prefix: str = Settings.redis_prefix,
-        replay_window: int = Settings.replay_window,
+        prefix: str = DEFAULTS.redis_prefix,
+        replay_window: int = DEFAULTS.replay_window,
         stream_keep: int = 200_000,
         block_ms: int = 1000,
         read_count: int = 500,
