@@ -22,7 +22,7 @@ from rest_api.access import ADMIN, AUTH_KEY
 from rest_api.query import MAX_LIMIT
 from rest_api.registry import ApiRoutes
 from rest_api.responses import JSON, json_body
-from rest_api.routes_auth import Permission, User
+from rest_api.routes.auth import Permission, User
 
 routes = ApiRoutes("Admin")
 

@@ -3,7 +3,7 @@
 rmf-web's paths, bodies and answers (always 200 with RMF's JSON, except
 that a refused (de)commission is a 400 and an unknown fleet or robot a
 404). Each goes through the hub exactly once, like a dispatch: see
-:mod:`rest_api.routes_commands` for the idempotency key and the 202, and
+:mod:`rest_api.routes.commands` for the idempotency key and the 202, and
 :mod:`rest_api.command_access` for who may steer which task or robot.
 """
 
@@ -32,7 +32,7 @@ from rest_api.models_commands import (
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_body
 from rest_api.rooms import latest
-from rest_api.routes_commands import RmfResponse, dump, submit
+from rest_api.routes.commands import RmfResponse, dump, submit
 
 routes = ApiRoutes("Commands")
 STEER = commands(Permission.task_cancel)
