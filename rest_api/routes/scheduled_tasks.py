@@ -35,7 +35,7 @@ from rest_api.models_commands import TaskRequest
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_body, not_found, unprocessable
 
-routes = ApiRoutes("Tasks")
+routes = ApiRoutes("Tasks", access=commands(Permission.task_submit))
 
 MAX_LIMIT = 1000
 _SCHEDULES = TypeAdapter(list[Schedule])
@@ -121,16 +121,12 @@ class ExceptDateQuery(BaseModel):
     )
 
 
-SUBMIT = commands(Permission.task_submit)
-
-
 @routes.route(
     "post",
     "/scheduled_tasks",
     body=PostScheduledTaskRequest,
     response=ScheduledTask,
     errors=(404,),
-    access=SUBMIT,
 )
 async def post_scheduled_task(
     request: web.Request, *, body: PostScheduledTaskRequest
@@ -179,7 +175,7 @@ async def get_scheduled_task(request: web.Request) -> web.Response:
     return json_body(_view(await _owned(request)))
 
 
-@routes.route("delete", "/scheduled_tasks/{task_id}", response=None, errors=(404,), access=SUBMIT)
+@routes.route("delete", "/scheduled_tasks/{task_id}", response=None, errors=(404,))
 async def del_scheduled_task(request: web.Request) -> web.Response:
     """Delete a scheduled task; occurrences already dispatched stay."""
     row = await _owned(request)
@@ -193,7 +189,6 @@ async def del_scheduled_task(request: web.Request) -> web.Response:
     query=EventDateQuery,
     response=None,
     errors=(404,),
-    access=SUBMIT,
 )
 async def del_scheduled_tasks_event(request: web.Request, *, query: EventDateQuery) -> web.Response:
     """Skip one day of a scheduled task (its ``except_dates`` gains the event's date)."""
@@ -209,7 +204,6 @@ async def del_scheduled_tasks_event(request: web.Request, *, query: EventDateQue
     body=AddExceptDateRequest,
     response=None,
     errors=(404,),
-    access=SUBMIT,
 )
 async def add_except_date(request: web.Request, *, body: AddExceptDateRequest) -> web.Response:
     """Skip one day of a scheduled task (201): its ``except_dates`` gains the date."""
@@ -226,7 +220,6 @@ async def add_except_date(request: web.Request, *, body: AddExceptDateRequest) -
     body=PostScheduledTaskRequest,
     response=ScheduledTask,
     errors=(404,),
-    access=SUBMIT,
 )
 async def update_schedule_task(
     request: web.Request, *, query: ExceptDateQuery, body: PostScheduledTaskRequest
