@@ -49,6 +49,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import orjson
 
+from fleetcore.aio import cancel_all
 from fleetcore.backoff import Backoff
 from fleetcore.contract.site_link import (
     ACK,
@@ -59,7 +60,6 @@ from fleetcore.contract.site_link import (
     number_frame,
 )
 from fleetcore.errors import ConfigError
-from fleetcore.tasks import cancel_all
 
 site_logger = logging.getLogger("fleethub.site")
 """The default logger; the simulator and the bridge pass their own."""

@@ -23,6 +23,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
+from fleetcore.aio import cancel_all
 from fleetcore.bus import Bus, bus_from_settings
 from fleetcore.errors import ConfigError, PartFailed, StoreError
 from fleetcore.port_file import report_port
@@ -48,7 +49,6 @@ from fleetcore.settings import (
     WebSettings,
     field_docs,
 )
-from fleetcore.tasks import cancel_all
 from fleethub.users_cli import add_actions as add_user_actions
 from fleethub.users_cli import run as run_user_action
 

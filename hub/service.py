@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from fleetcore.aio import cancel_all
 from fleetcore.bus.base import Bus, PublicationHandler
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.ingest import IngestMessage
@@ -24,10 +25,9 @@ from fleetcore.log import hub_logger
 from fleetcore.outage import describe
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from fleetcore.tasks import cancel_all
 from hub.changes import SiteFrame, changes_for, site_frame_row
 from hub.derive.publish import merge
-from hub.derive.stage import DeriveStage
+from hub.derive_stage import DeriveStage
 from hub.writer import Writer
 
 

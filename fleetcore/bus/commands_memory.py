@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
+from fleetcore.aio import cancel_and_wait
 from fleetcore.bus.commands_base import COMMAND_BATCH, CommandChannel, CommandHandler
 from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.log import bus_logger
 from fleetcore.outage import Outage
-from fleetcore.tasks import cancel_and_wait
 
 
 class InMemoryCommandChannel:

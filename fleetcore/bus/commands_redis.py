@@ -21,6 +21,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from fleetcore.aio import cancel_and_wait
 from fleetcore.backoff import Backoff
 from fleetcore.bus.commands_base import COMMAND_BATCH, CommandChannel, CommandHandler
 from fleetcore.contract.commands import Command, CommandReply
@@ -28,7 +29,6 @@ from fleetcore.errors import BusError
 from fleetcore.log import bus_logger
 from fleetcore.outage import Outage, describe
 from fleetcore.settings import DEFAULTS
-from fleetcore.tasks import cancel_and_wait
 
 GROUP = "hub"
 BACKOFF_INITIAL_S = 0.05

@@ -49,6 +49,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
+from fleetcore.aio import cancel_and_wait
 from fleetcore.backoff import Backoff
 from fleetcore.bus import _redis_scripts as scripts
 from fleetcore.bus._listeners import Listeners
@@ -59,7 +60,6 @@ from fleetcore.errors import BusError, UnrecoverablePosition
 from fleetcore.log import bus_logger
 from fleetcore.outage import Outage
 from fleetcore.settings import DEFAULTS, Settings
-from fleetcore.tasks import cancel_and_wait
 
 MIN_REDIS_VERSION = (6, 2)
 RESTORE_CHUNK = 1000
