@@ -25,6 +25,7 @@ from typing import Protocol
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from fleetcore import metrics
 from fleetcore.aio import cancel_and_wait
 from fleetcore.backoff import Backoff
 from fleetcore.errors import FencedOut, WriterFailed
@@ -135,6 +136,7 @@ class PeriodicRole(abc.ABC):
                 await asyncio.sleep(backoff.next())
                 continue
             outage.recovered()
+            metrics.LEADER_ROLE_STEPS.labels(self.name).inc()
             backoff.reset()
             await asyncio.sleep(self.period_s)
 
