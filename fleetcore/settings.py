@@ -2,8 +2,9 @@
 
 Each part reads one or a few sections (:class:`HubSettings`, :class:`DeriveSettings`,
 :class:`ProxySettings`...); ``fleethub <command>`` offers the flags of the sections that
-command runs (:data:`COMMAND_SECTIONS`), so ``fleethub migrate --sim-robots`` is refused
-rather than silently ignored. A process holds one :class:`Settings`, the union of every
+command runs (``COMMAND_SECTIONS`` in ``fleethub/cli.py``), so ``fleethub migrate
+--sim-robots`` is refused rather than silently ignored. A new setting goes in the section of
+the part that reads it, prefixed by that part's name. A process holds one :class:`Settings`, the union of every
 section, so a part never has to be handed a settings object per section, and the flat field
 names are the environment names: ``derive_stale_s`` is ``FLEETHUB_DERIVE_STALE_S``.
 
