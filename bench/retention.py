@@ -44,7 +44,7 @@ from fleetcore.store.db import close_database, open_database
 from hub.changes import changes_for
 from hub.derive import DeriveConfig, Deriver
 from hub.derive.publish import change_for, merge
-from hub.derive.retention import Retention
+from hub.retention import Retention
 from hub.writer import Writer
 from simulator.simulation import SimConfig, Simulation
 

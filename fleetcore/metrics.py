@@ -66,6 +66,12 @@ COMMANDS_RECONCILED = Counter(
     "Commands a hub found pending from an earlier term, by outcome (done, unknown).",
     ["outcome"],
 )
+LEADER_ROLE_STEPS = Counter(
+    "fleethub_leader_role_steps_total",
+    "Rounds a leader role (task scheduler, reassigner) finished without failing, by role: "
+    "on the leading hub it grows every period; one that stops growing is stuck.",
+    ["role"],
+)
 SCHEDULED_OCCURRENCES = Counter(
     "fleethub_scheduled_occurrences_total",
     "Occurrences of scheduled tasks, by what became of them (dispatched, missed; refused: "

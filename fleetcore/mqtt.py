@@ -35,9 +35,9 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
+from fleetcore.aio import cancel_all
 from fleetcore.backoff import Backoff
 from fleetcore.errors import ConfigError
-from fleetcore.tasks import cancel_all
 
 mqtt_logger = logging.getLogger("fleethub.mqtt")
 

@@ -1,78 +1,103 @@
-"""One settings object for every process, read from ``FLEETHUB_*`` and an optional file.
+"""fleethub's settings, by component, read from ``FLEETHUB_*`` and an optional TOML file.
+
+Each part reads one or a few sections (:class:`HubSettings`, :class:`DeriveSettings`,
+:class:`ProxySettings`...); ``fleethub <command>`` offers the flags of the sections that
+command runs (``COMMAND_SECTIONS`` in ``fleethub/cli.py``), so ``fleethub migrate
+--sim-robots`` is refused rather than silently ignored. A new setting goes in the section of
+the part that reads it, prefixed by that part's name. A process holds one :class:`Settings`, the union of every
+section, so a part never has to be handed a settings object per section, and the flat field
+names are the environment names: ``derive_stale_s`` is ``FLEETHUB_DERIVE_STALE_S``.
 
 Precedence: explicit overrides (CLI flags) > environment > TOML file
-(``FLEETHUB_CONFIG`` or ``--config``) > embedded defaults. The defaults give
-the embedded system: a SQLite file under the data directory, the in-process
-bus, everything on 127.0.0.1.
+(``FLEETHUB_CONFIG`` or ``--config``) > a run mode's defaults (:data:`UP_DEFAULTS`) >
+the defaults written here, once (:data:`DEFAULTS` for code that needs one as its own
+default). The defaults give the embedded system: a SQLite file under the data directory,
+the in-process bus, everything on 127.0.0.1.
+
+The environment is read by pydantic-settings (prefix ``FLEETHUB_``); a ``Settings(...)``
+built in code reads nothing but its arguments, so tests and embedded parts never pick up
+the environment by accident.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any, Final
 
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from fleetcore.contract.ingest import MAX_FRAME_BYTES, MAX_MAP_BYTES
 from fleetcore.errors import ConfigError
 
 ENV_PREFIX = "FLEETHUB_"
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every knob, with what its default means."""
+class _Section(BaseModel):
+    """A group of settings one component reads; its fields' docstrings are their ``--help``."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", use_attribute_docstrings=True, coerce_numbers_to_str=True
+    )
+
+
+class CommonSettings(_Section):
+    """What every command reads: where its files go, what it binds, how it logs."""
 
     data_dir: Path = Path("./data")
     """Where the embedded SQLite database and cached map images live."""
-    database_url: str = ""
-    """Empty: ``sqlite://<data_dir>/fleethub.sqlite3``. ``postgres://...`` for PostgreSQL."""
-    redis_url: str = ""
-    """Empty: the in-process bus (only for ``fleethub up``). Set it to scale out."""
-    redis_prefix: str = "fleethub"
-    """Key prefix for every Redis key, so several deployments can share one Redis."""
-
     host: str = "127.0.0.1"
     """Interface every listener binds to."""
     port_file: str = ""
     """When set, every server of the process writes the port it listens on into this JSON file
     (``{"api": 8000}``; keys ``hub``, ``proxy``, ``api``, ``sim_control``), so whoever starts it
     with port 0 (any free port) learns the port it got."""
-    hub_port: int = 8100
-    """The hub's ingest websocket (/_internal), health and metrics."""
-    proxy_port: int = 8200
-    """socket.io for dashboards."""
-    api_port: int = 8000
-    """REST API, OpenAPI and the dashboard. ``fleethub up`` serves everything here."""
-    hub_url: str = ""
-    """Where the simulator and a separate ros_bridge find the hub; empty: derived from host/hub_port."""
-    hub_lease_s: float = 5.0
-    """Leadership lease of a separately run hub: a standby takes over this long after the leader stops renewing."""
-    hub_name: str = ""
-    """This hub's name in the lease; empty: hostname:pid."""
+    log_level: str = "INFO"
+    """Level of the process's log: ``DEBUG``, ``INFO``, ``WARNING`` or ``ERROR``."""
 
-    site_heartbeat_s: float = 2.0
-    """How long a site (``fleethub sim``, ``fleethub bridge``) lets the hub be silent before it
-    pings it; without an answer half of that later, it deems the hub gone and reconnects (to the
-    hub that leads by then). Keep it below ``hub_lease_s`` so a hung leader costs about the lease."""
 
-    ingest_token: str = ""
-    """Site token every /_internal connection presents (``?token=`` or ``Authorization: Bearer``).
-    Required (16+ characters): a hub without one refuses to start; ``fleethub up`` generates
-    one into ``<data_dir>/site_token``."""
-    ingest_max_frame_bytes: int = 1 << 20
-    """Largest ingest frame of any type but the building map."""
-    ingest_max_map_bytes: int = 16 << 20
-    """Largest building-map frame (it carries images)."""
+class StoreSettings(_Section):
+    """The database (the hub writes it, the REST API reads it, ``migrate`` and ``user`` change it)."""
+
+    database_url: str = ""
+    """Empty: ``sqlite://<data_dir>/fleethub.sqlite3``. ``postgres://...`` for PostgreSQL."""
+
+
+class BusSettings(_Section):
+    """The bus between the hub, the proxies and the REST readers."""
+
+    redis_url: str = ""
+    """Empty: the in-process bus (only for ``fleethub up``). Set it to scale out."""
+    redis_prefix: str = "fleethub"
+    """Key prefix for every Redis key, so several deployments can share one Redis."""
+    replay_window: int = 1000
+    """Publications kept per log room for resume with ``since``."""
+    redis_stream_keep: int = 20_000
+    """Publications kept (roughly) in Redis's global stream: a reader further behind resyncs."""
+
+
+class AccessSettings(_Section):
+    """Whether fleethub checks who may do what (the hub too: scheduled tasks run with their owner's grants)."""
 
     auth_mode: str = "jwt"
     """``jwt``: every REST route but the public ones needs a bearer token. ``off``: no checks
     at all, everyone is an admin (logged as a warning at start; for tests and local demos)."""
-    jwt_algorithms: tuple[str, ...] = ("HS256",)
+
+
+class AuthSettings(AccessSettings):
+    """How bearer tokens are verified (REST API and proxies)."""
+
+    jwt_algorithms: Annotated[tuple[str, ...], NoDecode] = ("HS256",)
     """The only algorithms a token may be signed with (comma separated), e.g. ``RS256,ES256`` for OIDC."""
     jwt_secret: str = ""
     """HS256 key (32+ bytes), the same for the REST API and every proxy; with auth on and HS256
@@ -96,13 +121,12 @@ class Settings:
     """Required ``iss`` of every token; empty: the issuer is not checked."""
     jwt_user_claim: str = "preferred_username"
     """The claim naming the user; ``sub`` is used when a token lacks it."""
-    token_ttl_s: int = 3600
-    """Lifetime of the tokens ``POST /auth/token`` issues (embedded users)."""
     auth_cache_s: float = 5.0
     """How long a user's grants are cached after a read from the user store."""
-    login_attempts_per_min: float = 30.0
-    """POST /auth/token attempts allowed per client address and username a minute (a burst of
-    as many), so passwords cannot be guessed fast; over it: 429 with Retry-After."""
+
+
+class WebSettings(_Section):
+    """What browsers see of the REST API and the proxies: origins, public URL, image URLs."""
 
     public_url: str = ""
     """The URL browsers reach the REST API under (``https://host[/prefix]``), as rmf-web's
@@ -114,15 +138,35 @@ class Settings:
     url_signing_key: str = ""
     """Signs building-map image URLs (32+ bytes), the same for the REST API and every proxy.
     Empty: derived from ``jwt_secret``; with auth on and no HS256 secret, required."""
-
-    allowed_origins: tuple[str, ...] = ()
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     """Browser origins (``https://host[:port]``, comma separated) allowed to call the REST API and
     socket.io besides ``public_url``'s, localhost and the server's own IP address; ``*`` allows any
     origin (never the default). A request with another ``Origin`` is refused (403). A server
     browsers reach by name needs its name here or in ``public_url``: an ``Origin`` that merely
     equals the ``Host`` header is what DNS rebinding forges."""
+
+
+class RestSettings(_Section):
+    """The REST API."""
+
+    api_port: int = 8000
+    """REST API, OpenAPI and the dashboard. ``fleethub up`` serves everything here."""
     api_max_body_bytes: int = 1 << 20
     """Largest REST request body; a larger one is refused with 413."""
+    command_reply_timeout_s: float = 5.0
+    """How long a command request waits for RMF's answer before it is answered 202 (pending)."""
+    token_ttl_s: int = 3600
+    """Lifetime of the tokens ``POST /auth/token`` issues (embedded users)."""
+    login_attempts_per_min: float = 30.0
+    """POST /auth/token attempts allowed per client address and username a minute (a burst of
+    as many), so passwords cannot be guessed fast; over it: 429 with Retry-After."""
+
+
+class ProxySettings(_Section):
+    """The socket.io proxy and its per-client limits."""
+
+    proxy_port: int = 8200
+    """socket.io for dashboards."""
     socket_max_message_bytes: int = 64 << 10
     """Largest socket.io message (or long-polling payload) a client may send; a larger one closes it."""
     socket_subscribe_rate: float = 20.0
@@ -134,17 +178,26 @@ class Settings:
     socket_command_burst: int = 10
     """...and at once. Over either limit an event is answered ``rate_limited`` and counted."""
 
-    command_reply_timeout_s: float = 5.0
-    """How long a command request waits for RMF's answer before it is answered 202 (pending)."""
+
+class HubSettings(_Section):
+    """The hub: its listener, leadership, ingest limits, commands and group commit."""
+
+    hub_port: int = 8100
+    """The hub's ingest websocket (/_internal), health and metrics."""
+    hub_lease_s: float = 5.0
+    """Leadership lease of a separately run hub: a standby takes over this long after the leader stops renewing."""
+    hub_name: str = ""
+    """This hub's name in the lease; empty: hostname:pid."""
+    ingest_max_frame_bytes: int = MAX_FRAME_BYTES
+    """Largest ingest frame of any type but the building map."""
+    ingest_max_map_bytes: int = MAX_MAP_BYTES
+    """Largest building-map frame (it carries images)."""
     command_site_wait_s: float = 10.0
     """How long the hub holds a command while no RMF site is connected, before it fails unsent."""
     ros_bridge: bool = False
     """Run the ROS 2 bridge inside the hub process (``hub`` and ``up``): RMF's topics are ingested
     directly and the hub's commands are published to RMF. Needs the ROS extra
     (scripts/build_ros_interfaces.sh); ``fleethub bridge`` is the same bridge at a site."""
-
-    replay_window: int = 1000
-    """Publications kept per log room for resume with ``since``."""
     retire_after_s: float = 3600.0
     """A task's rooms (state and log) and a command's outcome leave the live bus (the hub's
     restored set, Redis, the in-process bus) this long after their last publication, so the bus
@@ -152,37 +205,34 @@ class Settings:
     subscribers and REST still find it. 0: rooms are never retired."""
     retire_interval_s: float = 60.0
     """How often the leading hub retires rooms."""
-    redis_stream_keep: int = 20_000
-    """Publications kept (roughly) in Redis's global stream: a reader further behind resyncs."""
     batch_max_rows: int = 500
     """Group commit: a write batch closes at this many rows..."""
     batch_max_delay_ms: float = 5.0
     """...or this many milliseconds after its first row, whichever first."""
 
-    sim_robots: int = 10
-    """Simulated robots (``fleethub up`` and ``fleethub sim``)."""
-    sim_fleets: int = 2
-    """Fleets the simulated robots are spread over."""
-    sim_rate_hz: float = 2.0
-    """How often the simulator publishes each fleet's state."""
-    sim_auto_tasks_s: float = 8.0
-    """Seconds between tasks the simulator creates by itself; 0 disables."""
-    sim_seed: int = 7
-    """Seed of the simulator's random choices, for reproducible demos."""
-    sim_task_failure_probability: float = 0.05
-    """Chance that a simulated dispenser or ingestor hand-over fails, failing its task (0 to 1)."""
-    sim_robot_speed_mps: float = 0.7
-    """How fast simulated robots drive (metres per second); faster makes short demos and tests."""
-    sim_control_port: int = 0
-    """Port of the simulator's control endpoint on 127.0.0.1 (stop and restart a simulated robot,
-    for tests and demos; see ``simulator/control.py``). 0: no control endpoint; -1: any free
-    port (written to ``port_file``)."""
-    sim_ros: bool = False
-    """The simulator publishes its fleet, door and lift states over ROS 2 (fleet_states,
-    door_states, lift_states) instead of /_internal, so they reach the hub through a bridge.
-    Needs the ROS extra (scripts/build_ros_interfaces.sh)."""
 
-    log_level: str = "INFO"
+class SiteTokenSettings(_Section):
+    """The site token: the hub requires it, every site presents it."""
+
+    ingest_token: str = ""
+    """Site token every /_internal connection presents (``?token=`` or ``Authorization: Bearer``).
+    Required (16+ characters): a hub without one refuses to start; ``fleethub up`` generates
+    one into ``<data_dir>/site_token``."""
+
+
+class SiteSettings(_Section):
+    """A site (``sim``, ``bridge``, ``vda5050``): where it finds the hub and how it watches it."""
+
+    hub_url: str = ""
+    """Where the simulator and a separate ros_bridge find the hub; empty: derived from host/hub_port."""
+    site_heartbeat_s: float = 2.0
+    """How long a site (``fleethub sim``, ``fleethub bridge``) lets the hub be silent before it
+    pings it; without an answer half of that later, it deems the hub gone and reconnects (to the
+    hub that leads by then). Keep it below ``hub_lease_s`` so a hung leader costs about the lease."""
+
+
+class DeriveSettings(_Section):
+    """The hub's derivations: stale, offline, stuck, battery, task and escalation thresholds."""
 
     derive_stale_s: float = 10.0
     """A robot with no update for this long is stale (it may just be a slow link)."""
@@ -217,6 +267,10 @@ class Settings:
     derive_tick_ms: int = 1000
     """How often the hub checks time-based conditions (stale, offline, stuck, delayed)."""
 
+
+class HistorySettings(_Section):
+    """What history the hub keeps, and for how long."""
+
     history_position_interval_s: float = 1.0
     """A robot's position is sampled at most this often..."""
     history_position_distance_m: float = 0.1
@@ -240,7 +294,37 @@ class Settings:
     retention_batch_rows: int = 2000
     """Rows deleted per statement, so pruning never holds the database for long."""
 
-    # --- VDA 5050 master control and its MQTT link (vda5050/, fleetcore/mqtt.py) ----------
+
+class SimSettings(_Section):
+    """The simulated RMF fleet (``sim`` and ``up``)."""
+
+    sim_robots: int = 10
+    """Simulated robots (``fleethub up`` and ``fleethub sim``)."""
+    sim_fleets: int = 2
+    """Fleets the simulated robots are spread over."""
+    sim_rate_hz: float = 2.0
+    """How often the simulator publishes each fleet's state."""
+    sim_auto_tasks_s: float = 8.0
+    """Seconds between tasks the simulator creates by itself; 0 disables."""
+    sim_seed: int = 7
+    """Seed of the simulator's random choices, for reproducible demos."""
+    sim_task_failure_probability: float = 0.05
+    """Chance that a simulated dispenser or ingestor hand-over fails, failing its task (0 to 1)."""
+    sim_robot_speed_mps: float = 0.7
+    """How fast simulated robots drive (metres per second); faster makes short demos and tests."""
+    sim_control_port: int = 0
+    """Port of the simulator's control endpoint on 127.0.0.1 (stop and restart a simulated robot,
+    for tests and demos; see ``simulator/control.py``). 0: no control endpoint; -1: any free
+    port (written to ``port_file``)."""
+    sim_ros: bool = False
+    """The simulator publishes its fleet, door and lift states over ROS 2 (fleet_states,
+    door_states, lift_states) instead of /_internal, so they reach the hub through a bridge.
+    Needs the ROS extra (scripts/build_ros_interfaces.sh)."""
+
+
+class MqttSettings(_Section):
+    """The MQTT link of the VDA 5050 master control (``fleetcore/mqtt.py``)."""
+
     mqtt_url: str = ""
     """The MQTT broker of the VDA 5050 vehicles: ``mqtt://host:1883`` or ``mqtts://host:8883``
     (credentials may be in the URL). Empty: ``fleethub up`` runs a broker in its own process
@@ -264,6 +348,11 @@ class Settings:
     mqtt_embedded_port: int = 0
     """Port of the broker ``fleethub up`` embeds when ``mqtt_url`` is empty (on ``host``);
     0: a free port, printed at start."""
+
+
+class Vda5050Settings(_Section):
+    """The VDA 5050 master control (``vda5050/``)."""
+
     vda5050: bool = False
     """Run the VDA 5050 master control inside ``fleethub up`` (on in ``up``, the demo)."""
     vda5050_interface: str = "uagv"
@@ -304,6 +393,11 @@ class Settings:
     on to a charger (0.0005: 5 % per 100 m, the simulated vehicles' drain)."""
     vda5050_port: int = 8400
     """Health and metrics of ``fleethub vda5050`` (``/healthz``, ``/readyz``, ``/metrics``)."""
+
+
+class Vda5050SimSettings(_Section):
+    """The simulated VDA 5050 vehicles ``fleethub up`` runs."""
+
     vda5050_sim_vehicles: int = 0
     """Simulated VDA 5050 vehicles ``fleethub up`` runs as outside MQTT clients (3 in ``up``)."""
     vda5050_sim_speed_mps: float = 1.0
@@ -314,7 +408,56 @@ class Settings:
     """How long a simulated pick or drop takes."""
     vda5050_sim_failure_probability: float = 0.0
     """Chance that a simulated pick or drop fails (an action FAILED and an error), 0 to 1."""
-    # --- end of the VDA 5050 block ----------------------------------------------------------
+
+
+class Settings(
+    CommonSettings,
+    StoreSettings,
+    BusSettings,
+    AuthSettings,
+    WebSettings,
+    RestSettings,
+    ProxySettings,
+    HubSettings,
+    SiteTokenSettings,
+    SiteSettings,
+    DeriveSettings,
+    HistorySettings,
+    SimSettings,
+    MqttSettings,
+    Vda5050Settings,
+    Vda5050SimSettings,
+    BaseSettings,
+):
+    """Every section: what one process runs with (see the module's docstring)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        frozen=True,
+        extra="forbid",
+        use_attribute_docstrings=True,
+        coerce_numbers_to_str=True,
+    )
+
+    @field_validator("jwt_algorithms", "allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """A list may be given as ``a,b`` (flags, environment) or as a TOML array."""
+        items = value.split(",") if isinstance(value, str) else value
+        return tuple(str(item).strip() for item in items if str(item).strip())
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the arguments: the environment is read by :meth:`load`, never implicitly."""
+        return (init_settings,)
 
     @property
     def resolved_database_url(self) -> str:
@@ -344,16 +487,35 @@ class Settings:
         path = config_file or env.get(ENV_PREFIX + "CONFIG")
         if path:
             values.update(_read_file(Path(path)))
-        for f in fields(cls):
-            key = ENV_PREFIX + f.name.upper()
-            if key in env:
-                values[f.name] = env[key]
+        values.update(_from_environment(env))
         values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-        return cls(**{f.name: _cast(f, values[f.name]) for f in fields(cls) if f.name in values})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from None
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes`` (values of the fields' own types: they are not converted)."""
+        return self.model_copy(update=changes)
 
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The ``FLEETHUB_*`` variables of ``environ`` that name a setting, by field name."""
+    source = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX, case_sensitive=False)
+    source.env_vars = {name.lower(): value for name, value in environ.items()}
+    return source()
+
+
+def _describe(error: ValidationError) -> str:
+    """The first problem, named by its environment variable (as the flag and the file key say)."""
+    first = error.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else ""
+    return f"{ENV_PREFIX}{name.upper()}: {first['msg']} (got {first.get('input')!r})"
+
+
+DEFAULTS: Final = Settings()
+"""The embedded defaults, for code that takes one setting as its own default
+(``replay_window: int = DEFAULTS.replay_window``), so each default is written once."""
 
 UP_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {"derive_reassign": True, "vda5050": True, "vda5050_sim_vehicles": 3}
@@ -369,52 +531,41 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
-    known = {f.name for f in fields(Settings)}
-    unknown = sorted(set(doc) - known)
+    unknown = sorted(set(doc) - set(Settings.model_fields))
     if unknown:
         raise ConfigError(f"config file {path}: unknown keys {unknown}")
     return doc
 
 
-def _cast(f: dataclasses.Field[Any], value: Any) -> Any:
-    default = f.default
-    try:
-        if isinstance(default, bool):
-            if isinstance(value, bool):
-                return value
-            lowered = str(value).strip().lower()
-            if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
-                raise ValueError(f"not a boolean: {value!r}")
-            return lowered in {"1", "true", "yes", "on"}
-        if isinstance(default, int | float | str):
-            return type(default)(value)
-        if isinstance(default, Path):
-            return Path(value)
-        if isinstance(default, tuple):
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(str(item).strip() for item in items if str(item).strip())
-    except ValueError as exc:
-        raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: {exc}") from None
-    return value
-
-
 def field_docs() -> dict[str, str]:
-    """Each setting's docstring, for ``--help``."""
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(Settings))
-    docs: dict[str, str] = {}
-    body = tree.body[0].body  # type: ignore[attr-defined]
-    for node, following in itertools.pairwise(body):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-        ):
-            docs[node.target.id] = " ".join(str(following.value.value).split())
-    return docs
+    """Each setting's docstring on one line, for ``--help``."""
+    return {
+        name: " ".join((info.description or "").split())
+        for name, info in Settings.model_fields.items()
+    }
 
 
-__all__ = ["ENV_PREFIX", "UP_DEFAULTS", "Settings", "field_docs"]
+__all__ = [
+    "DEFAULTS",
+    "ENV_PREFIX",
+    "UP_DEFAULTS",
+    "AccessSettings",
+    "AuthSettings",
+    "BusSettings",
+    "CommonSettings",
+    "DeriveSettings",
+    "HistorySettings",
+    "HubSettings",
+    "MqttSettings",
+    "ProxySettings",
+    "RestSettings",
+    "Settings",
+    "SimSettings",
+    "SiteSettings",
+    "SiteTokenSettings",
+    "StoreSettings",
+    "Vda5050Settings",
+    "Vda5050SimSettings",
+    "WebSettings",
+    "field_docs",
+]

@@ -49,6 +49,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import orjson
 
+from fleetcore.aio import cancel_all
 from fleetcore.backoff import Backoff
 from fleetcore.contract.site_link import (
     ACK,
@@ -60,7 +61,6 @@ from fleetcore.contract.site_link import (
 )
 from fleetcore.errors import ConfigError
 from fleetcore.log import loggable_url
-from fleetcore.tasks import cancel_all
 
 site_logger = logging.getLogger("fleethub.site")
 """The default logger; the simulator and the bridge pass their own."""

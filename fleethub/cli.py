@@ -1,9 +1,10 @@
 """The ``fleethub`` command.
 
 ``fleethub up`` runs the whole embedded system; ``hub``, ``proxy``, ``api``,
-``sim`` and ``bridge`` run one part each, as on Kubernetes and at RMF sites. Every option is also an
-environment variable (``FLEETHUB_<NAME>``) and a key of the optional TOML
-file given by ``--config`` / ``FLEETHUB_CONFIG``.
+``sim`` and ``bridge`` run one part each, as on Kubernetes and at RMF sites. Each command
+offers the options of the settings sections it runs (:data:`COMMAND_SECTIONS`), and only
+those; every option is also an environment variable (``FLEETHUB_<NAME>``) and a key of the
+optional TOML file given by ``--config`` / ``FLEETHUB_CONFIG``.
 """
 
 from __future__ import annotations
@@ -14,18 +15,41 @@ import contextlib
 import logging
 import signal
 import sys
+import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import fields
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings
 
+from fleetcore.aio import cancel_all
 from fleetcore.bus import Bus, bus_from_settings
 from fleetcore.errors import ConfigError, PartFailed, StoreError
 from fleetcore.log import loggable_url
 from fleetcore.port_file import report_port
-from fleetcore.settings import ENV_PREFIX, UP_DEFAULTS, Settings, field_docs
-from fleetcore.tasks import cancel_all
+from fleetcore.settings import (
+    ENV_PREFIX,
+    UP_DEFAULTS,
+    AccessSettings,
+    AuthSettings,
+    BusSettings,
+    CommonSettings,
+    DeriveSettings,
+    HistorySettings,
+    HubSettings,
+    MqttSettings,
+    ProxySettings,
+    RestSettings,
+    Settings,
+    SimSettings,
+    SiteSettings,
+    SiteTokenSettings,
+    StoreSettings,
+    Vda5050Settings,
+    WebSettings,
+    field_docs,
+)
 from fleethub.users_cli import add_actions as add_user_actions
 from fleethub.users_cli import run as run_user_action
 
@@ -37,7 +61,8 @@ COMMANDS: dict[str, str] = {
     "sim": "Run the simulated fleet against a hub at --hub-url.",
     "bridge": "Run the ROS 2 bridge at an RMF site: RMF's topics to the hub at --hub-url "
     "(site token: --ingest-token), the hub's commands back to RMF. Needs the ROS extra "
-    "(scripts/build_ros_interfaces.sh); --ros-bridge runs the same bridge inside the hub instead.",
+    "(scripts/build_ros_interfaces.sh); --ros-bridge runs the same bridge inside the hub instead, "
+    "and `fleethub sim --sim-ros` publishes a simulated fleet over ROS 2 for it to bridge.",
     "vda5050": "Run the VDA 5050 master control: vehicles on the MQTT broker at --mqtt-url shown and "
     "commanded as fleets of the hub at --hub-url (site token: --ingest-token).",
     "migrate": "Apply pending database migrations (run before starting hub/api on a new or upgraded database).",
@@ -45,9 +70,63 @@ COMMANDS: dict[str, str] = {
 }
 
 
+_SITE = (CommonSettings, SiteTokenSettings, SiteSettings)
+"""What every site (``sim``, ``bridge``, ``vda5050``) reads: where the hub is, the token."""
+
+COMMAND_SECTIONS: dict[str, tuple[type[BaseModel], ...]] = {
+    "up": tuple(base for base in Settings.__bases__ if base is not BaseSettings),
+    "hub": (
+        CommonSettings,
+        StoreSettings,
+        BusSettings,
+        AccessSettings,
+        HubSettings,
+        SiteTokenSettings,
+        DeriveSettings,
+        HistorySettings,
+    ),
+    "proxy": (CommonSettings, BusSettings, AuthSettings, WebSettings, ProxySettings),
+    "api": (CommonSettings, StoreSettings, BusSettings, AuthSettings, WebSettings, RestSettings),
+    "sim": (*_SITE, SimSettings),
+    "bridge": _SITE,
+    "vda5050": (*_SITE, MqttSettings, Vda5050Settings),
+    "migrate": (CommonSettings, StoreSettings),
+    "user": (CommonSettings, StoreSettings),
+}
+"""The settings sections each command runs with, so offers as flags (``up`` runs every part).
+Settings outside them keep their defaults (or what the environment or file says)."""
+
+
+def command_options(command: str) -> list[str]:
+    """The settings ``fleethub <command>`` takes as flags, in the order ``--help`` lists them."""
+    return list(
+        dict.fromkeys(
+            name for section in COMMAND_SECTIONS[command] for name in section.model_fields
+        )
+    )
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps at spaces only, so an option named in a text (``--hub-url``) is never split
+    across lines: readers and scripts search the help for whole option names."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(
+            " ".join(text.split()),
+            width,
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_on_hyphens=False,
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fleethub",
+        formatter_class=_HelpFormatter,
         description="Real-time backend for Open-RMF robot fleets.",
         epilog=f"Every option can also be set as an environment variable {ENV_PREFIX}<OPTION> "
         "(e.g. FLEETHUB_API_PORT=9000) or in the TOML file given by --config.",
@@ -56,22 +135,34 @@ def build_parser() -> argparse.ArgumentParser:
     docs = field_docs()
     for name, summary in COMMANDS.items():
         defaults = Settings(**_mode_defaults(name))
-        cmd = sub.add_parser(name, help=summary, description=summary)
+        cmd = sub.add_parser(
+            name, help=summary, description=summary, formatter_class=_HelpFormatter
+        )
         cmd.add_argument("--config", help="TOML file of settings (env: FLEETHUB_CONFIG)")
-        for f in fields(Settings):
-            flag = "--" + f.name.replace("_", "-")
-            env = ENV_PREFIX + f.name.upper()
-            help_text = (
-                f"{docs.get(f.name, '')} [env {env}; default {getattr(defaults, f.name)!s:.60}]"
+        offered: set[str] = set()
+        for section in COMMAND_SECTIONS[name]:
+            group = cmd.add_argument_group(
+                section.__name__.removesuffix("Settings").lower(), section.__doc__
             )
-            cmd.add_argument(flag, dest=f.name, default=None, help=help_text.replace("%", "%%"))
+            for field in section.model_fields:
+                if field in offered:
+                    continue
+                offered.add(field)
+                env = ENV_PREFIX + field.upper()
+                help_text = f"{docs[field]} [env {env}; default {getattr(defaults, field)!s:.60}]"
+                group.add_argument(
+                    "--" + field.replace("_", "-"),
+                    dest=field,
+                    default=None,
+                    help=help_text.replace("%", "%%"),
+                )
         if name == "user":
             add_user_actions(cmd)
     return parser
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
-    overrides = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
+    overrides = {name: getattr(args, name) for name in command_options(args.command)}
     return Settings.load(
         config_file=args.config, overrides=overrides, defaults=_mode_defaults(args.command)
     )

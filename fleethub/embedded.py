@@ -16,15 +16,15 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 import simulator
+from fleetcore.aio import CLEANUP_GRACE_S, cancel_and_wait
 from fleetcore.bus import Bus, CommandChannel, bus_from_settings, command_channel_from_settings
 from fleetcore.errors import PartFailed
 from fleetcore.http_guard import client_max_size, guard_middleware
 from fleetcore.metrics import metrics_handler
 from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
-from fleetcore.tasks import CLEANUP_GRACE_S, cancel_and_wait
 from hub.commands import CommandExecutor
-from hub.derive.reassigner import Reassigner
+from hub.reassigner import Reassigner
 from hub.rmf_gateway import SiteGateway
 from hub.scheduler import TaskScheduler
 from hub.service import Hub

@@ -37,6 +37,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from fleetcore import metrics
+from fleetcore.aio import cancel_and_wait
 from fleetcore.bus.commands_base import CommandChannel
 from fleetcore.contract.commands import (
     HUB_KINDS,
@@ -53,9 +54,8 @@ from fleetcore.contract.rooms import COMMAND, DELIVERY_ALERTS
 from fleetcore.errors import FencedOut
 from fleetcore.log import hub_logger
 from fleetcore.outage import Outage
-from fleetcore.settings import Settings
+from fleetcore.settings import DEFAULTS
 from fleetcore.store import models
-from fleetcore.tasks import cancel_and_wait
 from hub.changes import Change, PendingPublication, hub_command_change
 from hub.reconcile import RECONCILE_POLL_S, effect_in_rmf, unknown_outcome
 from hub.rmf_gateway import RmfGateway, RmfUnreachable, SiteGateway
@@ -80,7 +80,7 @@ class CommandExecutor:
         *,
         rmf: RmfGateway | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
-        reconcile_s: float = Settings.command_site_wait_s,
+        reconcile_s: float = DEFAULTS.command_site_wait_s,
     ) -> None:
         self._hub = hub
         self._make_channel = channel

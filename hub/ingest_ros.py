@@ -25,11 +25,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from fleetcore.aio import cancel_all
 from fleetcore.contract.ingest import IngestLimits
 from fleetcore.errors import IngestRejected, NotLeading
 from fleetcore.log import ingest_logger
 from fleetcore.settings import Settings
-from fleetcore.tasks import cancel_all
 from hub.ingest_ws import ingest_frame
 from hub.rmf_gateway import Site, SiteGateway
 from hub.service import Hub

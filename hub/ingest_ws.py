@@ -34,6 +34,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
 from fleetcore import metrics
+from fleetcore.aio import cancel_and_wait
 from fleetcore.contract.ingest import (
     CommandResponse,
     IngestLimits,
@@ -55,7 +56,6 @@ from fleetcore.errors import IngestRejected, NotLeading
 from fleetcore.log import ingest_logger
 from fleetcore.settings import Settings
 from fleetcore.site_token import require_site_token
-from fleetcore.tasks import cancel_and_wait
 from hub.changes import SiteFrame
 from hub.rmf_gateway import Site, SiteGateway
 from hub.service import Hub

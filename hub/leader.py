@@ -25,12 +25,13 @@ from typing import Protocol
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from fleetcore import metrics
+from fleetcore.aio import cancel_and_wait
 from fleetcore.backoff import Backoff
 from fleetcore.errors import FencedOut, WriterFailed
 from fleetcore.log import hub_logger
 from fleetcore.outage import Outage
 from fleetcore.store import models
-from fleetcore.tasks import cancel_and_wait
 from hub.service import Hub, wall_clock_ms
 
 LEASE_NAME = "hub"
@@ -135,6 +136,7 @@ class PeriodicRole(abc.ABC):
                 await asyncio.sleep(backoff.next())
                 continue
             outage.recovered()
+            metrics.LEADER_ROLE_STEPS.labels(self.name).inc()
             backoff.reset()
             await asyncio.sleep(self.period_s)
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
+from fleetcore.aio import cancel_all, cancel_and_wait
 from fleetcore.bus.base import Bus, PublicationHandler
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.ingest import IngestMessage
@@ -26,10 +27,9 @@ from fleetcore.log import hub_logger
 from fleetcore.outage import Outage, describe
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from fleetcore.tasks import cancel_all, cancel_and_wait
 from hub.changes import SiteFrame, changes_for, site_frame_row
 from hub.derive.publish import merge
-from hub.derive.stage import DeriveStage
+from hub.derive_stage import DeriveStage
 from hub.retirement import Retirement
 from hub.writer import Writer
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from fleetcore.aio import CLEANUP_GRACE_S, cancel_all, cancel_and_wait
 from fleetcore.bus import command_channel_from_settings
 from fleetcore.bus.base import Bus
 from fleetcore.contract.ingest import INGEST_PATH
@@ -15,11 +16,10 @@ from fleetcore.errors import WriterFailed
 from fleetcore.metrics import metrics_handler
 from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
-from fleetcore.tasks import CLEANUP_GRACE_S, cancel_all, cancel_and_wait
 from hub.commands import CommandExecutor
-from hub.derive.reassigner import Reassigner
 from hub.ingest_ws import ingest_handler
 from hub.leader import Lease, default_holder, lead
+from hub.reassigner import Reassigner
 from hub.rmf_gateway import SiteGateway, alert_response_relay
 from hub.scheduler import TaskScheduler
 from hub.service import Hub

@@ -39,7 +39,7 @@ from fleetcore.contract.rooms import RoomKind, match_room
 from fleetcore.errors import FencedOut, NotLeading, WriterFailed
 from fleetcore.log import store_logger
 from fleetcore.outage import Outage, describe, is_transient
-from fleetcore.settings import Settings
+from fleetcore.settings import DEFAULTS
 from fleetcore.store import models
 from hub.changes import Change, Row
 from hub.derive import publish as derived
@@ -65,8 +65,8 @@ class Writer:
         bus: Bus,
         position: StreamPosition,
         *,
-        max_rows: int = Settings.batch_max_rows,
-        max_delay: float = Settings.batch_max_delay_ms / 1000,
+        max_rows: int = DEFAULTS.batch_max_rows,
+        max_delay: float = DEFAULTS.batch_max_delay_ms / 1000,
         queue_size: int = 10_000,
     ) -> None:
         self._bus = bus

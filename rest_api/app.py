@@ -16,29 +16,7 @@ from fleetcore.http_guard import client_max_size, guard_middleware
 from fleetcore.map_images import MapImageUrls
 from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
-from rest_api import (
-    dashboard_static,
-    openapi,
-    routes_admin,
-    routes_alerts,
-    routes_audit,
-    routes_auth,
-    routes_beacons,
-    routes_commands,
-    routes_delivery_alerts,
-    routes_devices,
-    routes_events,
-    routes_favorite_tasks,
-    routes_fire_alarm,
-    routes_fleets,
-    routes_mutex_groups,
-    routes_rios,
-    routes_scheduled_tasks,
-    routes_service,
-    routes_task_control,
-    routes_task_requests,
-    routes_tasks,
-)
+from rest_api import dashboard_static, openapi
 from rest_api.access import AUTH_KEY
 from rest_api.docs_page import render_docs
 from rest_api.failures import failures_middleware
@@ -55,27 +33,48 @@ from rest_api.keys import (
 from rest_api.login_throttle import LOGIN_THROTTLE_KEY, LoginThrottle
 from rest_api.registry import mount
 from rest_api.responses import JSON, json_body
+from rest_api.routes import (
+    admin,
+    alerts,
+    audit,
+    auth,
+    beacons,
+    commands,
+    delivery_alerts,
+    devices,
+    events,
+    favorite_tasks,
+    fire_alarm,
+    fleets,
+    mutex_groups,
+    rios,
+    scheduled_tasks,
+    service,
+    task_control,
+    task_requests,
+    tasks,
+)
 
 ROUTE_TABLES = (
-    routes_devices.routes,
-    routes_fire_alarm.routes,
-    routes_fleets.routes,
-    routes_mutex_groups.routes,
-    routes_tasks.routes,
-    routes_alerts.routes,
-    routes_delivery_alerts.routes,
-    routes_beacons.routes,
-    routes_rios.routes,
-    routes_events.routes,
-    routes_commands.routes,
-    routes_task_control.routes,
-    routes_task_requests.routes,
-    routes_scheduled_tasks.routes,
-    routes_favorite_tasks.routes,
-    routes_service.routes,
-    routes_auth.routes,
-    routes_admin.routes,
-    routes_audit.routes,
+    devices.routes,
+    fire_alarm.routes,
+    fleets.routes,
+    mutex_groups.routes,
+    tasks.routes,
+    alerts.routes,
+    delivery_alerts.routes,
+    beacons.routes,
+    rios.routes,
+    events.routes,
+    commands.routes,
+    task_control.routes,
+    task_requests.routes,
+    scheduled_tasks.routes,
+    favorite_tasks.routes,
+    service.routes,
+    auth.routes,
+    admin.routes,
+    audit.routes,
     openapi.routes,
     dashboard_static.routes,
 )

@@ -65,10 +65,16 @@ class Operation:
 
 
 class ApiRoutes:
-    """The operations of one resource, declared with decorators."""
+    """The operations of one resource, declared with decorators.
 
-    def __init__(self, tag: str) -> None:
+    ``access`` is the router's default: who may call an operation that does not say
+    otherwise, so a resource whose operations share one rule (the admin API: ``ADMIN``)
+    writes it once. Without a default every operation must declare its own.
+    """
+
+    def __init__(self, tag: str, *, access: Access | None = None) -> None:
         self.tag = tag
+        self.access = access
         self._operations: list[Operation] = []
 
     def __iter__(self) -> Iterator[Operation]:
@@ -189,6 +195,7 @@ class ApiRoutes:
         *,
         access: Access | None,
     ) -> None:
+        access = access or self.access
         doc = inspect.cleandoc(documented.__doc__ or "")
         summary, _, description = doc.partition("\n")
         self._operations.append(

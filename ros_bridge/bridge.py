@@ -29,9 +29,9 @@ from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
+from fleetcore.aio import cancel_and_wait
 from fleetcore.contract.ingest import IngestType
 from fleetcore.log import bridge_logger
-from fleetcore.tasks import cancel_and_wait
 from ros_bridge import convert
 from ros_bridge import routes as r
 from ros_bridge.responses import ResponseTracker

@@ -15,11 +15,11 @@ from typing import Any, NoReturn, Protocol
 
 import orjson
 
+from fleetcore.aio import CLEANUP_GRACE_S, cancel_and_wait
 from fleetcore.contract.ingest import IngestType, ingest_url
 from fleetcore.errors import PartFailed
 from fleetcore.log import bridge_logger
 from fleetcore.site_client import SiteClient, SiteClientStats
-from fleetcore.tasks import CLEANUP_GRACE_S, cancel_and_wait
 from ros_bridge.commands import SERVES
 
 __all__ = [

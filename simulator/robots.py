@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetcore.settings import Settings
+from fleetcore.settings import DEFAULTS
 from simulator.building import Vertex
 
 
@@ -20,7 +20,7 @@ from simulator.building import Vertex
 class RobotProfile:
     """Physical constants of a fleet's robots."""
 
-    speed_mps: float = Settings.sim_robot_speed_mps
+    speed_mps: float = DEFAULTS.sim_robot_speed_mps
     drain_per_m: float = 0.0008
     """Battery fraction used per metre driven."""
     idle_drain_per_s: float = 0.00005

@@ -16,12 +16,12 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
+from fleetcore.aio import CLEANUP_GRACE_S, cancel_all, cancel_and_wait, until_one_ends
 from fleetcore.contract.ingest import IngestType, encode
 from fleetcore.contract.ingest import ingest_url as contract_ingest_url
 from fleetcore.log import sim_logger
 from fleetcore.settings import Settings
 from fleetcore.site_client import SiteClient
-from fleetcore.tasks import CLEANUP_GRACE_S, cancel_all, cancel_and_wait, until_one_ends
 from simulator.commands import SimCommands
 from simulator.control import serving_control
 from simulator.ros_site import ROS_TYPES, RosSitePublisher

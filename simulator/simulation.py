@@ -23,7 +23,7 @@ from typing import Any
 from fleetcore.contract.ingest import IngestType
 from fleetcore.contract.rmf import BuildingMap
 from fleetcore.errors import ConfigError
-from fleetcore.settings import Settings
+from fleetcore.settings import DEFAULTS, Settings
 from simulator.building import Site, Vertex, sample_site
 from simulator.devices import DOOR_OPEN, SimDoor, SimHandler, SimLift
 from simulator.fleet_log import FleetLogBook
@@ -53,9 +53,9 @@ class SimConfig:
     in code is quiet unless asked: no tasks of its own, no failed hand-overs.
     """
 
-    robots: int = Settings.sim_robots
-    fleets: int = Settings.sim_fleets
-    seed: int = Settings.sim_seed
+    robots: int = DEFAULTS.sim_robots
+    fleets: int = DEFAULTS.sim_fleets
+    seed: int = DEFAULTS.sim_seed
     auto_tasks_s: float = 0.0
     """Seconds between tasks the simulation creates itself; 0: none."""
     task_failure_probability: float = 0.0

@@ -12,10 +12,10 @@ import aiohttp
 import orjson
 import socketio
 
+from fleetcore.aio import cancel_and_wait
 from fleetcore.bus import Bus
 from fleetcore.contract.envelope import Publication
 from fleetcore.site_client import SiteClient
-from fleetcore.tasks import cancel_and_wait
 
 TEST_SITE_TOKEN = "test-site-token-0123456789"
 """The site token of the ``settings`` fixture; IngestClient presents it unless told otherwise."""

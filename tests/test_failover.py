@@ -133,7 +133,8 @@ async def test_the_standby_takes_over_a_frozen_leader_which_then_writes_nothing(
         await eventually(lambda: client.of(log_room)[-1]["epoch"] == old_epoch + 1, timeout=10)
 
         leader.signal(signal.SIGCONT)
-        await asyncio.sleep(LEASE_S)
+        # The thawed leader answers again, and says it no longer leads.
+        await eventually(lambda: _standing_by(leader_url), timeout=LEASE_S + 10, interval=0.05)
         assert await ready(leader_url) is None, "the thawed leader must step down"
         sent_before = len(client.of(log_room))
         await eventually(lambda: len(client.of(log_room)) > sent_before + 10, timeout=10)
@@ -181,3 +182,15 @@ async def test_a_leader_stopped_with_sigterm_hands_over_before_its_lease_expires
     # Ready well before the lease could have run out: it was handed over.
     await eventually(lambda: ready(standby_url), timeout=HANDOVER_LEASE_S / 4, interval=0.05)
     assert leader.proc is not None and await leader.proc.wait() == 0
+
+
+async def _standing_by(url: str) -> bool:
+    """Whether a hub answers /readyz and says it is not ready (a standby), not merely silent."""
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.3)) as session,
+            session.get(url + "/readyz") as resp,
+        ):
+            return resp.status == 503
+    except (aiohttp.ClientError, TimeoutError):
+        return False

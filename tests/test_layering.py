@@ -61,3 +61,34 @@ def test_a_package_imports_only_the_parts_the_table_allows_it(package: str) -> N
         for path in sorted((ROOT / package).rglob("*.py"))
     }
     assert {path: parts for path, parts in offending.items() if parts} == {}
+
+
+PURE_PACKAGES = ("hub/derive",)
+"""Packages of pure code: their inputs (the clock included) in, results out, so they replay
+and test without a database; what does I/O around them lives beside them (``hub/derive_stage.py``)."""
+
+IO_MODULES = {"asyncio", "aiohttp", "tortoise", "redis", "fleetcore.store", "fleetcore.bus"}
+"""Imports that mean a module does I/O (or schedules it)."""
+
+
+def _imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("package", PURE_PACKAGES)
+def test_a_pure_package_imports_nothing_that_does_io(package: str) -> None:
+    offending = {
+        str(path.relative_to(ROOT)): sorted(
+            name
+            for name in _imported_modules(path)
+            if any(name == io or name.startswith(io + ".") for io in IO_MODULES)
+        )
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
+    assert {path: names for path, names in offending.items() if names} == {}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from fleetcore.aio import CLEANUP_GRACE_S, cancel_all, cancel_and_wait, until_one_ends
 from fleetcore.contract.ingest import ingest_url
 from fleetcore.contract.site_link import Serves
 from fleetcore.contract.vda5050 import DELIVERY, VEHICLE_TOPICS, Topics
@@ -24,7 +25,6 @@ from fleetcore.metrics import metrics_handler
 from fleetcore.mqtt import MqttConfig, MqttLink
 from fleetcore.settings import Settings
 from fleetcore.site_client import SiteClient
-from fleetcore.tasks import CLEANUP_GRACE_S, cancel_all, cancel_and_wait, until_one_ends
 from vda5050.allocation import BatteryPolicy
 from vda5050.graph import NavGraph
 from vda5050.journal import Journal

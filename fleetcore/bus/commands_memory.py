@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
+from fleetcore.aio import cancel_and_wait
 from fleetcore.backoff import Backoff
 from fleetcore.bus.commands_base import (
     BACKOFF_INITIAL_S,
@@ -16,7 +17,6 @@ from fleetcore.bus.commands_base import (
 from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.log import bus_logger
 from fleetcore.outage import Outage
-from fleetcore.tasks import cancel_and_wait
 
 
 class InMemoryCommandChannel:

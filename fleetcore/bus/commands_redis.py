@@ -21,6 +21,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from fleetcore.aio import cancel_and_wait
 from fleetcore.backoff import Backoff
 from fleetcore.bus.commands_base import (
     BACKOFF_INITIAL_S,
@@ -33,8 +34,7 @@ from fleetcore.contract.commands import Command, CommandReply
 from fleetcore.errors import BusError
 from fleetcore.log import bus_logger
 from fleetcore.outage import Outage, describe
-from fleetcore.settings import Settings
-from fleetcore.tasks import cancel_and_wait
+from fleetcore.settings import DEFAULTS
 
 GROUP = "hub"
 
@@ -46,7 +46,7 @@ class RedisCommandChannel:
         self,
         url: str,
         *,
-        prefix: str = Settings.redis_prefix,
+        prefix: str = DEFAULTS.redis_prefix,
         consumer: str = "hub",
         claim_idle_ms: int = 5000,
         reply_ttl_s: int = 3600,

@@ -14,7 +14,7 @@ from fleetcore.bus.base import Archive, Bus, PublicationHandler, ResyncHandler
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.contract.rooms import RoomKind, RoomTemplate, match_room
 from fleetcore.errors import BusError, UnrecoverablePosition
-from fleetcore.settings import Settings
+from fleetcore.settings import DEFAULTS
 
 
 class _LogWindow:
@@ -36,7 +36,7 @@ class InMemoryBus:
     """:class:`~fleetcore.bus.base.Bus` in one process; ``archive`` answers for retired rooms."""
 
     def __init__(
-        self, replay_window: int = Settings.replay_window, *, archive: Archive | None = None
+        self, replay_window: int = DEFAULTS.replay_window, *, archive: Archive | None = None
     ) -> None:
         self._window = replay_window
         self._archive = archive

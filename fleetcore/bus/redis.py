@@ -57,6 +57,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
+from fleetcore.aio import cancel_and_wait
 from fleetcore.backoff import Backoff
 from fleetcore.bus import _redis_scripts as scripts
 from fleetcore.bus._listeners import Listeners
@@ -66,8 +67,7 @@ from fleetcore.contract.rooms import RoomKind, RoomTemplate, match_room
 from fleetcore.errors import BusError, UnrecoverablePosition
 from fleetcore.log import bus_logger
 from fleetcore.outage import Outage
-from fleetcore.settings import Settings
-from fleetcore.tasks import cancel_and_wait
+from fleetcore.settings import DEFAULTS, Settings
 
 MIN_REDIS_VERSION = (6, 2)
 RESTORE_CHUNK = 1000
@@ -115,9 +115,9 @@ class RedisStreamsBus:
         self,
         url: str,
         *,
-        prefix: str = Settings.redis_prefix,
-        replay_window: int = Settings.replay_window,
-        stream_keep: int = Settings.redis_stream_keep,
+        prefix: str = DEFAULTS.redis_prefix,
+        replay_window: int = DEFAULTS.replay_window,
+        stream_keep: int = DEFAULTS.redis_stream_keep,
         block_ms: int = 1000,
         read_count: int = 500,
         backoff_initial: float = 0.05,

@@ -127,11 +127,17 @@ class IngestMessage:
     """The validated model instance for ``type``."""
 
 
+MAX_FRAME_BYTES = 1 << 20
+"""Default of :attr:`IngestLimits.max_frame_bytes` (and of the ``ingest_max_frame_bytes`` setting)."""
+MAX_MAP_BYTES = 16 << 20
+"""Default of :attr:`IngestLimits.max_map_bytes` (and of the ``ingest_max_map_bytes`` setting)."""
+
+
 @dataclass(frozen=True, slots=True)
 class IngestLimits:
-    max_frame_bytes: int = 1 << 20
+    max_frame_bytes: int = MAX_FRAME_BYTES
     """Largest frame of any type but the building map."""
-    max_map_bytes: int = 16 << 20
+    max_map_bytes: int = MAX_MAP_BYTES
     """Largest building-map frame (images included)."""
 
 

@@ -4,7 +4,7 @@ Events go to ``/events``, opened alerts to ``/alerts/requests`` and
 resolutions to ``/alerts/responses`` (as an rmf-web AlertResponse answered
 ``resolved``), each with its row. Commands are recorded under their
 idempotency key (``executed`` false) and announced by the event that caused
-them, in the same batch; :mod:`hub.derive.reassigner` executes them.
+them, in the same batch; :mod:`hub.reassigner` executes them.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The policy only decides (it is pure, like every derivation); the decision is
 committed as two ``HubCommand`` rows with the event that caused it, and
-:mod:`hub.derive.reassigner` carries it out through the command executor.
+:mod:`hub.reassigner` carries it out through the command executor.
 
 Exactly once per original task: the idempotency keys derive from the
 original task id, the hub restores the set of reassigned tasks from the

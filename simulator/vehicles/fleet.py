@@ -17,6 +17,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from fleetcore.aio import cancel_all, until_one_ends
 from fleetcore.contract.vda5050 import (
     DELIVERY,
     MASTER_TOPICS,
@@ -32,7 +33,6 @@ from fleetcore.errors import ConfigError
 from fleetcore.log import sim_logger
 from fleetcore.mqtt import MqttConfig, MqttLink, Outgoing
 from fleetcore.settings import Settings
-from fleetcore.tasks import cancel_all, until_one_ends
 from simulator.building import Site
 from simulator.vehicles.factsheet import factsheet
 from simulator.vehicles.vehicle import SimVehicle, VehicleProfile

@@ -1,4 +1,4 @@
-"""Access is declared per operation: mounting refuses a route without it, OpenAPI documents it."""
+"""Access is declared per router or operation: mounting refuses a route without it, OpenAPI documents it."""
 
 from __future__ import annotations
 
@@ -23,6 +23,24 @@ def test_mounting_an_operation_without_an_access_declaration_fails_loudly() -> N
 
     with pytest.raises(ConfigError, match="GET /forgotten"):
         mount(web.Application(), list(routes))
+
+
+def test_an_operation_has_its_routers_access_unless_it_declares_its_own() -> None:
+    routes = ApiRoutes("Test", access=ADMIN)
+
+    @routes.get("/settings", response=int)
+    async def get_settings(request: web.Request) -> web.Response:
+        """An admin's page, as its router says."""
+        return json_body(1)
+
+    @routes.get("/status", response=int, access=PUBLIC)
+    async def get_status(request: web.Request) -> web.Response:
+        """The one page of the router anyone may read."""
+        return json_body(1)
+
+    access = {op.operation_id: op.access for op in routes}
+    assert access == {"get_settings": ADMIN, "get_status": PUBLIC}
+    assert 403 in next(op for op in routes if op.access == ADMIN).errors
 
 
 def test_openapi_requires_a_bearer_token_everywhere_but_on_public_operations() -> None:

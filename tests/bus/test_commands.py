@@ -7,6 +7,7 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 import redis
@@ -14,7 +15,7 @@ import redis.asyncio
 
 from fleetcore.bus.commands_base import BACKOFF_INITIAL_S, CommandChannel
 from fleetcore.bus.commands_memory import InMemoryCommandChannel
-from fleetcore.bus.commands_redis import RedisCommandChannel
+from fleetcore.bus.commands_redis import GROUP, RedisCommandChannel
 from fleetcore.contract.commands import Command, CommandReply, CommandStatus
 from tests.bus.conftest import reachable_redis
 from tests.conftest import eventually
@@ -145,7 +146,7 @@ async def test_a_command_a_dead_hub_never_acknowledged_goes_to_the_next_hub(
 
 
 async def test_an_acknowledged_command_is_not_delivered_again(
-    make_redis_channel: MakeChannel,
+    make_redis_channel: MakeChannel, prefix: str
 ) -> None:
     api = await make_redis_channel()
     first = await make_redis_channel(consumer="hub-a", claim_idle_ms=100)
@@ -162,7 +163,12 @@ async def test_an_acknowledged_command_is_not_delivered_again(
     second.consume(handle)
     await api.send(command("k2"))
     await eventually(lambda: seen == ["k1", "k2"])
-    await asyncio.sleep(0.3)
+    # Nothing is left pending in the group, so no hub can claim either command again.
+    client = redis.asyncio.Redis.from_url(reachable_redis())
+    try:
+        await eventually(lambda: _nothing_pending(client, f"{prefix}:commands"), timeout=5)
+    finally:
+        await client.aclose()
     assert seen == ["k1", "k2"]
 
 
@@ -184,6 +190,11 @@ async def test_a_batch_whose_handler_failed_is_handed_over_again(
     await api.send(command("k1"))
     await eventually(lambda: len(attempts) == 3)
     assert attempts == [["k1"], ["k1"], ["k1"]]
+
+
+async def _nothing_pending(client: redis.asyncio.Redis, stream: str) -> bool:
+    summary: dict[str, Any] = await client.xpending(stream, GROUP)
+    return bool(summary["pending"] == 0)
 
 
 async def test_after_recovering_the_consumer_backs_off_from_the_first_step_again(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import aiohttp
 
 from fleetcore.settings import Settings
@@ -14,9 +12,7 @@ from tests.helpers import IngestClient, Subscriber
 
 
 async def test_after_a_202_the_commands_room_delivers_its_outcome(settings: Settings) -> None:
-    server = await start_server(
-        create_app(dataclasses.replace(settings, command_reply_timeout_s=0.3))
-    )
+    server = await start_server(create_app(settings.replace(command_reply_timeout_s=0.3)))
     base = str(server.make_url("")).rstrip("/")
     watcher = Subscriber()
     try:

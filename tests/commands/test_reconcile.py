@@ -10,7 +10,6 @@ Redis pass).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import signal
 from typing import Any
@@ -89,7 +88,7 @@ async def _reconciled(
 @pytest.fixture
 def quick(settings: Settings) -> Settings:
     """RMF's answer is waited for briefly, and RMF's state watched for 1.5 s after a restart."""
-    return dataclasses.replace(settings, command_reply_timeout_s=0.3, command_site_wait_s=1.5)
+    return settings.replace(command_reply_timeout_s=0.3, command_site_wait_s=1.5)
 
 
 async def test_after_a_restart_a_lost_answer_is_found_in_rmfs_state_or_reported_unknown(

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import aiohttp
 import orjson
+from prometheus_client import REGISTRY
 
 from fleetcore.settings import Settings
 from fleetcore.store import models
@@ -238,7 +239,8 @@ async def test_the_hub_dispatches_an_occurrence_once_even_across_a_restart(
         assert len(site.simulation.tasks) == 1
 
     async with system(settings) as (_, site):
-        await asyncio.sleep(2.5)  # the new hub's scheduler looks at the occurrence twice
+        looked = _scheduler_steps()
+        await eventually(lambda: _scheduler_steps() >= looked + 2)  # the new hub's looks twice
         assert site.commands.requests == {}
         keys = cast(
             "list[str]",
@@ -247,3 +249,11 @@ async def test_the_hub_dispatches_an_occurrence_once_even_across_a_restart(
             ),
         )
     assert keys == [f"fleethub-schedule/{created['id']}/{-(-start // 1000) * 1000}"]
+
+
+def _scheduler_steps() -> float:
+    """Rounds the task scheduler of this process has finished (its leader role's counter)."""
+    return (
+        REGISTRY.get_sample_value("fleethub_leader_role_steps_total", {"role": "task scheduler"})
+        or 0.0
+    )

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from fleetcore.store import models
-from hub.derive.restore import load_snapshot
+from hub.derive_restore import load_snapshot
 
 ACTIVE_TASKS = 100_000
 

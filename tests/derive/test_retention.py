@@ -10,7 +10,7 @@ import pytest
 
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from hub.derive.retention import DAY_MS, Retention
+from hub.retention import DAY_MS, Retention
 
 NOW = 1_800_000_000_000
 

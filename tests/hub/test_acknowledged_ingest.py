@@ -20,13 +20,13 @@ from aiohttp import WSMsgType
 from aiohttp.test_utils import TestServer
 from prometheus_client import REGISTRY
 
+from fleetcore.aio import cancel_and_wait
 from fleetcore.contract.commands import CommandKind
 from fleetcore.contract.ingest import IngestType, encode, ingest_url
 from fleetcore.contract.site_link import REPLACED, Serves, hello_frame, number_frame
 from fleetcore.settings import Settings
 from fleetcore.site_client import SiteClient
 from fleetcore.store import models
-from fleetcore.tasks import cancel_and_wait
 from tests.conftest import eventually, start_server
 from tests.forwarder import Forwarder, Target
 from tests.helpers import TEST_SITE_TOKEN, IngestClient, running_site

@@ -438,7 +438,7 @@ def test_settings_are_ones_fleethub_accepts(objects: list[Obj]) -> None:
     config = fleethub_config(objects)
     secret = named(objects, "Secret", "fleethub-secrets")["stringData"]
     env = {**config, **secret, "FLEETHUB_HUB_NAME": "fleethub-hub-0"}
-    known = {ENV_PREFIX + f.upper() for f in Settings.__dataclass_fields__}
+    known = {ENV_PREFIX + f.upper() for f in Settings.model_fields}
     assert set(env) <= known
     settings = Settings.load(environ=env)
     assert settings.host == "0.0.0.0"

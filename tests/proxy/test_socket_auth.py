@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -160,10 +159,13 @@ async def test_a_socket_that_refreshes_its_token_stays_connected_and_keeps_recei
     auth_proxy: AuthProxy,
 ) -> None:
     alice = await auth_proxy.client("alice", ttl_s=2.0)
+    # A witness whose token expires after alice's first one: once the proxy has expired it,
+    # it is past the moment alice's first token ran out.
+    witness = await auth_proxy.client("bob", ttl_s=3.0)
     assert (await alice.subscribe(FLEET_A))["success"]
     answer = await alice.sio.call("refresh_token", {"token": auth_proxy.token("alice")}, timeout=5)
     assert answer["success"] and answer["expires_at"] > 0
-    await asyncio.sleep(3.0)  # past the first token's expiry
+    await eventually(lambda: witness.of("token_expired"), timeout=10)
     assert alice.sio.connected and not alice.of("token_expired")
     await auth_proxy.publish(FLEET_A, fleet_a("a1"))
     await eventually(lambda: alice.of(FLEET_A))

@@ -104,7 +104,7 @@ async def broker_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
 
 @contextlib.asynccontextmanager
 async def running(task: asyncio.Task[None]) -> AsyncIterator[None]:
-    from fleetcore.tasks import cancel_and_wait
+    from fleetcore.aio import cancel_and_wait
 
     try:
         yield

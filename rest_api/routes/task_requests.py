@@ -23,7 +23,7 @@ from rest_api.registry import ApiRoutes
 from rest_api.responses import json_body, not_found
 from rest_api.visibility import task_row_visible
 
-routes = ApiRoutes("Tasks")
+routes = ApiRoutes("Tasks", access=reads(Permission.task_read))
 
 MAX_TASK_IDS = 1000
 
@@ -38,7 +38,6 @@ class TaskRequestsQuery(BaseModel):
     "/tasks/{task_id}/request",
     response=TaskRequest,
     errors=(404,),
-    access=reads(Permission.task_read),
 )
 async def get_task_request(request: web.Request) -> web.Response:
     """The request a task was dispatched with."""
@@ -53,7 +52,6 @@ async def get_task_request(request: web.Request) -> web.Response:
     "/tasks/{task_id}/booking_label",
     response=dict[str, str],
     errors=(404,),
-    access=reads(Permission.task_read),
 )
 async def get_task_booking_label(request: web.Request) -> web.Response:
     """The task's booking labels as one object (``key=value`` → ``{key: value}``, ``key`` → ``""``).
@@ -73,7 +71,6 @@ async def get_task_booking_label(request: web.Request) -> web.Response:
     "/tasks/requests",
     query=TaskRequestsQuery,
     response=list[TaskRequest],
-    access=reads(Permission.task_read),
 )
 async def query_task_requests(request: web.Request, query: TaskRequestsQuery) -> web.Response:
     """The requests of the given tasks, in the order asked; unknown or invisible ones are left out.

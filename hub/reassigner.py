@@ -30,7 +30,7 @@ import orjson
 from fleetcore.contract.commands import Command as ExecutorCommand
 from fleetcore.contract.commands import CommandStatus
 from fleetcore.log import hub_logger
-from fleetcore.settings import Settings
+from fleetcore.settings import DEFAULTS
 from fleetcore.store import models
 from hub.commands import CommandExecutor
 from hub.derive.base import Command, Event, Output, Severity
@@ -55,7 +55,7 @@ class Reassigner(PeriodicRole):
         hub: Hub,
         executor: CommandExecutor,
         *,
-        poll_s: float = Settings.derive_tick_ms / 1000,
+        poll_s: float = DEFAULTS.derive_tick_ms / 1000,
         clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
         super().__init__(poll_s)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from fleetcore.tasks import cancel_all, cancel_and_wait
+from fleetcore.aio import cancel_all, cancel_and_wait
 
 
 async def _swallows_one_cancel(swallowed: list[int]) -> None:

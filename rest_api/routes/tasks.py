@@ -22,7 +22,7 @@ from rest_api.responses import json_array, not_found, positioned
 from rest_api.rooms import latest, visible_state
 from rest_api.visibility import task_filter, task_row_visible, task_state_view
 
-routes = ApiRoutes("Tasks")
+routes = ApiRoutes("Tasks", access=reads(Permission.task_read))
 
 _OUTER_TASK_ID = RawSQL(f'"{db.TaskState._meta.db_table}"."id"')
 """The listed task's id inside a correlated subquery; a constant, never user input."""
@@ -79,7 +79,6 @@ def _ordered(tasks: QuerySet[db.TaskState], keys: tuple[SortKey, ...]) -> QueryS
     query=TaskQuery,
     response=list[TaskState],
     positioned=True,
-    access=reads(Permission.task_read),
 )
 async def query_task_states(request: web.Request, query: TaskQuery) -> web.Response:
     """Task states matching every given filter, one page of them.
@@ -98,7 +97,6 @@ async def query_task_states(request: web.Request, query: TaskQuery) -> web.Respo
     response=TaskState,
     errors=(404,),
     positioned=True,
-    access=reads(Permission.task_read),
 )
 async def get_task_state(request: web.Request) -> web.Response:
     """A task's latest state. Available in socket.io."""
@@ -111,7 +109,6 @@ async def get_task_state(request: web.Request) -> web.Response:
     response=TaskLog,
     errors=(404,),
     positioned=True,
-    access=reads(Permission.task_read),
 )
 async def get_task_log(request: web.Request, query: LogQuery) -> web.Response:
     """A task's log entries in a period: task-level, per phase and per event. Available in socket.io.

@@ -21,12 +21,10 @@ from rest_api.responses import json_array, not_found, positioned
 from rest_api.rooms import latest, visible_state
 from rest_api.visibility import fleet_state_view
 
-routes = ApiRoutes("Fleets")
+routes = ApiRoutes("Fleets", access=reads(Permission.robot_read))
 
 
-@routes.get(
-    "/fleets", response=list[FleetState], positioned=True, access=reads(Permission.robot_read)
-)
+@routes.get("/fleets", response=list[FleetState], positioned=True)
 async def get_fleets(request: web.Request) -> web.Response:
     """Every fleet's latest state, with all its robots (the user may read)."""
     principal = principal_of(request)
@@ -42,7 +40,6 @@ async def get_fleets(request: web.Request) -> web.Response:
     response=FleetState,
     errors=(404,),
     positioned=True,
-    access=reads(Permission.robot_read),
 )
 async def get_fleet_state(request: web.Request) -> web.Response:
     """A fleet's latest state, with the robots the user may read. Available in socket.io."""
@@ -55,7 +52,6 @@ async def get_fleet_state(request: web.Request) -> web.Response:
     response=FleetLog,
     errors=(404,),
     positioned=True,
-    access=reads(Permission.robot_read),
 )
 async def get_fleet_log(request: web.Request, query: LogQuery) -> web.Response:
     """A fleet's log entries in a period, fleet-level and per robot. Available in socket.io.

@@ -36,7 +36,7 @@ from rest_api.models_commands import TaskRequest
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_body, not_found, unprocessable
 
-routes = ApiRoutes("Tasks")
+routes = ApiRoutes("Tasks", access=commands(Permission.task_submit))
 
 MAX_LIMIT = 1000
 _SCHEDULES = TypeAdapter(list[Schedule])
@@ -122,16 +122,12 @@ class ExceptDateQuery(BaseModel):
     )
 
 
-SUBMIT = commands(Permission.task_submit)
-
-
 @routes.route(
     "post",
     "/scheduled_tasks",
     body=PostScheduledTaskRequest,
     response=ScheduledTask,
     errors=(201, 404),
-    access=SUBMIT,
 )
 async def post_scheduled_task(
     request: web.Request, *, body: PostScheduledTaskRequest
@@ -181,7 +177,7 @@ async def get_scheduled_task(request: web.Request) -> web.Response:
 
 
 @routes.route(
-    "delete", "/scheduled_tasks/{task_id}", response=NoContent, errors=(404,), access=SUBMIT
+    "delete", "/scheduled_tasks/{task_id}", response=NoContent, errors=(404,)
 )
 async def del_scheduled_task(request: web.Request) -> web.Response:
     """Delete a scheduled task; occurrences already dispatched stay."""
@@ -196,7 +192,6 @@ async def del_scheduled_task(request: web.Request) -> web.Response:
     query=EventDateQuery,
     response=NoContent,
     errors=(404,),
-    access=SUBMIT,
 )
 async def del_scheduled_tasks_event(request: web.Request, *, query: EventDateQuery) -> web.Response:
     """Skip one day of a scheduled task (its ``except_dates`` gains the event's date)."""
@@ -212,7 +207,6 @@ async def del_scheduled_tasks_event(request: web.Request, *, query: EventDateQue
     body=AddExceptDateRequest,
     response=NoContent,
     errors=(201, 404),
-    access=SUBMIT,
 )
 async def add_except_date(request: web.Request, *, body: AddExceptDateRequest) -> web.Response:
     """Skip one day of a scheduled task (201): its ``except_dates`` gains the date."""
@@ -229,7 +223,6 @@ async def add_except_date(request: web.Request, *, body: AddExceptDateRequest) -
     body=PostScheduledTaskRequest,
     response=ScheduledTask,
     errors=(201, 404),
-    access=SUBMIT,
 )
 async def update_schedule_task(
     request: web.Request, *, query: ExceptDateQuery, body: PostScheduledTaskRequest

@@ -14,22 +14,22 @@ from rest_api.query import now_ms
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_body
 
-routes = ApiRoutes("Service")
+routes = ApiRoutes("Service", access=PUBLIC)
 
 
-@routes.get("/time", response=int, access=PUBLIC)
+@routes.get("/time", response=int)
 async def get_time(request: web.Request) -> web.Response:
     """The server's current time in unix milliseconds, as rmf-web's ``/time``."""
     return json_body(now_ms())
 
 
-@routes.get("/healthz", response=Health, access=PUBLIC)
+@routes.get("/healthz", response=Health)
 async def get_healthz(request: web.Request) -> web.Response:
     """Liveness: the process answers. Depends on nothing else, so a restart cannot fix a failure."""
     return json_body({"status": "alive"})
 
 
-@routes.get("/readyz", response=Health, errors=(503,), access=PUBLIC)
+@routes.get("/readyz", response=Health, errors=(503,))
 async def get_readyz(request: web.Request) -> web.Response:
     """Readiness: the database answers a query, the bus answers a position (and in
     ``fleethub up`` the hub takes messages).
@@ -56,7 +56,7 @@ async def get_readyz(request: web.Request) -> web.Response:
     return json_body({"status": "ready", "problems": []})
 
 
-@routes.get("/metrics", response=None, media_type="text/plain", access=PUBLIC)
+@routes.get("/metrics", response=None, media_type="text/plain")
 async def get_metrics(request: web.Request) -> web.Response:
     """Prometheus metrics of this process, in the text exposition format."""
     return await metrics_handler(request)

@@ -20,7 +20,7 @@ from fleetcore.contract.commands import CommandKind
 from fleetcore.contract.rmf import DeliveryAlert
 from rest_api.access import commands
 from rest_api.registry import ApiRoutes
-from rest_api.routes_commands import RmfResponse, submit_shaped
+from rest_api.routes.commands import RmfResponse, submit_shaped
 
 routes = ApiRoutes("DeliveryAlerts")
 

@@ -12,19 +12,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from fleetcore.aio import cancel_and_wait
 from fleetcore.contract import rooms
 from fleetcore.contract.ingest import IngestMessage
 from fleetcore.log import hub_logger
 from fleetcore.outage import Outage
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from fleetcore.tasks import cancel_and_wait
 from hub.changes import Change, PendingPublication, Row
 from hub.derive.config import DeriveConfig
 from hub.derive.deriver import Deriver
 from hub.derive.publish import change_for, merge
-from hub.derive.restore import load_snapshot
-from hub.derive.retention import Retention
+from hub.derive_restore import load_snapshot
+from hub.retention import Retention
 from hub.writer import Writer
 
 

@@ -19,7 +19,7 @@ from rest_api.query import MAX_LIMIT, CommaList, TimeRange
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_body
 
-routes = ApiRoutes("Admin")
+routes = ApiRoutes("Admin", access=ADMIN)
 
 
 class AuditEntry(BaseModel):
@@ -47,7 +47,7 @@ class AuditQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = Field(100, description="Most entries.")
 
 
-@routes.get_query("/audit", query=AuditQuery, response=list[AuditEntry], access=ADMIN)
+@routes.get_query("/audit", query=AuditQuery, response=list[AuditEntry])
 async def get_audit(request: web.Request, query: AuditQuery) -> web.Response:
     """Audit log entries matching every filter, newest first, one page."""
     filters: dict[str, Any] = {}

@@ -23,9 +23,9 @@ from rest_api.models import NoContent
 from rest_api.query import MAX_LIMIT
 from rest_api.registry import ApiRoutes
 from rest_api.responses import JSON, json_body, unprocessable
-from rest_api.routes_auth import Permission, User
+from rest_api.routes.auth import Permission, User
 
-routes = ApiRoutes("Admin")
+routes = ApiRoutes("Admin", access=ADMIN)
 
 T = TypeVar("T")
 Name = Annotated[str, Field(min_length=1, max_length=256)]
@@ -128,7 +128,7 @@ def _done() -> web.Response:
     return json_body(None)
 
 
-@routes.get_query("/admin/users", query=UsersQuery, response=list[str], access=ADMIN)
+@routes.get_query("/admin/users", query=UsersQuery, response=list[str])
 async def get_users(request: web.Request, query: UsersQuery) -> web.Response:
     """Search users by name prefix and admin flag, one page, by name."""
     names = await users.list_users(
@@ -137,9 +137,7 @@ async def get_users(request: web.Request, query: UsersQuery) -> web.Response:
     return json_body(names)
 
 
-@routes.route(
-    "post", "/admin/users", body=PostUsers, response=NoContent, errors=ERRORS, access=ADMIN
-)
+@routes.route("post", "/admin/users", body=PostUsers, response=NoContent, errors=ERRORS)
 async def create_user(request: web.Request, *, body: PostUsers) -> web.Response:
     """Create a user (409 if the name is taken)."""
     await _store(
@@ -148,7 +146,7 @@ async def create_user(request: web.Request, *, body: PostUsers) -> web.Response:
     return _done()
 
 
-@routes.get("/admin/users/{username}", response=User, errors=(404,), access=ADMIN)
+@routes.get("/admin/users/{username}", response=User, errors=(404,))
 async def get_admin_user(request: web.Request) -> web.Response:
     """A user: admin flag and roles."""
     username = request.match_info["username"]
@@ -156,9 +154,7 @@ async def get_admin_user(request: web.Request) -> web.Response:
     return json_body({"username": username, "is_admin": is_admin, "roles": roles})
 
 
-@routes.route(
-    "delete", "/admin/users/{username}", response=NoContent, errors=(404, 409), access=ADMIN
-)
+@routes.route("delete", "/admin/users/{username}", response=NoContent, errors=(404, 409))
 async def delete_user(request: web.Request) -> web.Response:
     """Delete a user. A user of an identity provider is added again, without roles, at their next login."""
     await _store(request, users.delete_user(request.match_info["username"]))
@@ -171,7 +167,6 @@ async def delete_user(request: web.Request) -> web.Response:
     body=PostMakeAdmin,
     response=NoContent,
     errors=ERRORS,
-    access=ADMIN,
 )
 async def make_admin(request: web.Request, *, body: PostMakeAdmin) -> web.Response:
     """Make or remove admin privilege from a user."""
@@ -185,7 +180,6 @@ async def make_admin(request: web.Request, *, body: PostMakeAdmin) -> web.Respon
     body=PostPassword,
     response=NoContent,
     errors=ERRORS,
-    access=ADMIN,
 )
 async def set_user_password(request: web.Request, *, body: PostPassword) -> web.Response:
     """Set an embedded user's password (the audit log records that it changed, not the value)."""
@@ -199,7 +193,6 @@ async def set_user_password(request: web.Request, *, body: PostPassword) -> web.
     body=PostRoles,
     response=NoContent,
     errors=ERRORS,
-    access=ADMIN,
 )
 async def add_user_role(request: web.Request, *, body: PostRoles) -> web.Response:
     """Add a role to a user."""
@@ -213,7 +206,6 @@ async def add_user_role(request: web.Request, *, body: PostRoles) -> web.Respons
     body=PostRoles,
     response=NoContent,
     errors=ERRORS,
-    access=ADMIN,
 )
 async def delete_user_role(request: web.Request, *, body: PostRoles) -> web.Response:
     """Remove a role from a user."""
@@ -226,7 +218,6 @@ async def delete_user_role(request: web.Request, *, body: PostRoles) -> web.Resp
     "/admin/users/{username}/roles/{role}",
     response=NoContent,
     errors=ERRORS,
-    access=ADMIN,
 )
 async def delete_user_role_by_path(request: web.Request) -> web.Response:
     """Remove a role from a user (rmf-web's path, the role named in it)."""
@@ -241,7 +232,6 @@ async def delete_user_role_by_path(request: web.Request) -> web.Response:
     body=RoleList,
     response=NoContent,
     errors=ERRORS,
-    access=ADMIN,
 )
 async def set_user_roles(request: web.Request, *, body: RoleList) -> web.Response:
     """Set the roles of a user (422 if one does not exist)."""
@@ -250,31 +240,27 @@ async def set_user_roles(request: web.Request, *, body: RoleList) -> web.Respons
     return _done()
 
 
-@routes.get("/admin/roles", response=list[str], access=ADMIN)
+@routes.get("/admin/roles", response=list[str])
 async def get_roles(request: web.Request) -> web.Response:
     """Every role, by name."""
     return json_body(await users.list_roles())
 
 
-@routes.route(
-    "post", "/admin/roles", body=PostRoles, response=NoContent, errors=ERRORS, access=ADMIN
-)
+@routes.route("post", "/admin/roles", body=PostRoles, response=NoContent, errors=ERRORS)
 async def create_role(request: web.Request, *, body: PostRoles) -> web.Response:
     """Create a role (409 if it exists)."""
     await _store(request, users.create_role(body.name))
     return _done()
 
 
-@routes.route("delete", "/admin/roles/{role}", response=NoContent, errors=(404,), access=ADMIN)
+@routes.route("delete", "/admin/roles/{role}", response=NoContent, errors=(404,))
 async def delete_role(request: web.Request) -> web.Response:
     """Delete a role; its users lose what it granted."""
     await _store(request, users.delete_role(request.match_info["role"]))
     return _done()
 
 
-@routes.get(
-    "/admin/roles/{role}/permissions", response=list[Permission], errors=(404,), access=ADMIN
-)
+@routes.get("/admin/roles/{role}/permissions", response=list[Permission], errors=(404,))
 async def get_role_permissions(request: web.Request) -> web.Response:
     """What a role grants: (authz_grp, action) pairs."""
     pairs = await _store(request, users.role_permissions(request.match_info["role"]))
@@ -287,7 +273,6 @@ async def get_role_permissions(request: web.Request) -> web.Response:
     body=PostRolePermissions,
     response=NoContent,
     errors=ERRORS,
-    access=ADMIN,
 )
 async def add_role_permission(request: web.Request, *, body: PostRolePermissions) -> web.Response:
     """Grant a permission on a security group to a role (422: unknown permission).
@@ -305,7 +290,6 @@ async def add_role_permission(request: web.Request, *, body: PostRolePermissions
     body=PostRolePermissions,
     response=NoContent,
     errors=ERRORS,
-    access=ADMIN,
 )
 async def delete_role_permission(
     request: web.Request, *, body: PostRolePermissions
@@ -321,7 +305,6 @@ async def delete_role_permission(
     body=PostRolePermissions,
     response=NoContent,
     errors=ERRORS,
-    access=ADMIN,
 )
 async def remove_role_permission(
     request: web.Request, *, body: PostRolePermissions
@@ -331,7 +314,7 @@ async def remove_role_permission(
     return _done()
 
 
-@routes.get("/admin/security_groups", response=list[str], access=ADMIN)
+@routes.get("/admin/security_groups", response=list[str])
 async def get_security_groups(request: web.Request) -> web.Response:
     """Every security group, by name."""
     return json_body(await users.list_groups())
@@ -343,7 +326,6 @@ async def get_security_groups(request: web.Request) -> web.Response:
     body=PostRoles,
     response=NoContent,
     errors=ERRORS,
-    access=ADMIN,
 )
 async def create_security_group(request: web.Request, *, body: PostRoles) -> web.Response:
     """Create an empty security group (409 if it exists)."""
@@ -351,7 +333,7 @@ async def create_security_group(request: web.Request, *, body: PostRoles) -> web
     return _done()
 
 
-@routes.get("/admin/security_groups/{group}", response=SecurityGroup, errors=(404,), access=ADMIN)
+@routes.get("/admin/security_groups/{group}", response=SecurityGroup, errors=(404,))
 async def get_security_group(request: web.Request) -> web.Response:
     """What a security group names."""
     name = request.match_info["group"]
@@ -367,9 +349,7 @@ async def get_security_group(request: web.Request) -> web.Response:
     )
 
 
-@routes.route(
-    "delete", "/admin/security_groups/{group}", response=NoContent, errors=(404,), access=ADMIN
-)
+@routes.route("delete", "/admin/security_groups/{group}", response=NoContent, errors=(404,))
 async def delete_security_group(request: web.Request) -> web.Response:
     """Delete a security group and every grant on it."""
     await _store(request, users.delete_group(request.match_info["group"]))
@@ -382,7 +362,6 @@ async def delete_security_group(request: web.Request) -> web.Response:
     body=PostMember,
     response=NoContent,
     errors=ERRORS,
-    access=ADMIN,
 )
 async def add_security_group_member(request: web.Request, *, body: PostMember) -> web.Response:
     """Add a fleet, a robot (fleet/robot), a door or a lift to a security group."""
@@ -396,7 +375,6 @@ async def add_security_group_member(request: web.Request, *, body: PostMember) -
     body=PostMember,
     response=NoContent,
     errors=ERRORS,
-    access=ADMIN,
 )
 async def delete_security_group_member(request: web.Request, *, body: PostMember) -> web.Response:
     """Remove a member from a security group."""

@@ -43,7 +43,7 @@ from rest_api.registry import ApiRoutes
 from rest_api.responses import json_array, not_found, positioned
 from rest_api.rooms import latest, visible_state
 
-routes = ApiRoutes("Building")
+routes = ApiRoutes("Building", access=AUTHENTICATED)
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -98,9 +98,7 @@ async def _guids(request: web.Request, template: RoomTemplate) -> web.Response:
     return positioned(json_array(orjson.dumps({"guid": guid}) for guid in guids), position)
 
 
-@routes.get(
-    "/building_map", response=BuildingMap, errors=(404,), positioned=True, access=AUTHENTICATED
-)
+@routes.get("/building_map", response=BuildingMap, errors=(404,), positioned=True)
 async def get_building_map(request: web.Request) -> web.Response:
     """The building map.
 
@@ -150,35 +148,31 @@ async def get_building_map_image(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/doors", response=list[Door], positioned=True, access=AUTHENTICATED)
+@routes.get("/doors", response=list[Door], positioned=True)
 async def get_doors(request: web.Request) -> web.Response:
     """Every door of the building map, over all levels, that is in one of the user's groups."""
     return await _map_items(request, _doors, Principal.sees_door)
 
 
-@routes.get(
-    "/doors/{name}/state", response=DoorState, errors=(404,), positioned=True, access=AUTHENTICATED
-)
+@routes.get("/doors/{name}/state", response=DoorState, errors=(404,), positioned=True)
 async def get_door_state(request: web.Request) -> web.Response:
     """A door's latest state (a door in one of the user's groups). Available in socket.io."""
     return await _state(request, DOOR_STATE, "name", "door", Principal.sees_door)
 
 
-@routes.get("/lifts", response=list[Lift], positioned=True, access=AUTHENTICATED)
+@routes.get("/lifts", response=list[Lift], positioned=True)
 async def get_lifts(request: web.Request) -> web.Response:
     """Every lift of the building map that is in one of the user's groups."""
     return await _map_items(request, _lifts, Principal.sees_lift)
 
 
-@routes.get(
-    "/lifts/{name}/state", response=LiftState, errors=(404,), positioned=True, access=AUTHENTICATED
-)
+@routes.get("/lifts/{name}/state", response=LiftState, errors=(404,), positioned=True)
 async def get_lift_state(request: web.Request) -> web.Response:
     """A lift's latest state (a lift in one of the user's groups). Available in socket.io."""
     return await _state(request, LIFT_STATE, "name", "lift", Principal.sees_lift)
 
 
-@routes.get("/dispensers", response=list[Dispenser], positioned=True, access=AUTHENTICATED)
+@routes.get("/dispensers", response=list[Dispenser], positioned=True)
 async def get_dispensers(request: web.Request) -> web.Response:
     """Every dispenser that has reported a state."""
     return await _guids(request, DISPENSER_STATE)
@@ -189,14 +183,13 @@ async def get_dispensers(request: web.Request) -> web.Response:
     response=DispenserState,
     errors=(404,),
     positioned=True,
-    access=AUTHENTICATED,
 )
 async def get_dispenser_state(request: web.Request) -> web.Response:
     """A dispenser's latest state. Available in socket.io."""
     return await _state(request, DISPENSER_STATE, "guid", "dispenser")
 
 
-@routes.get("/ingestors", response=list[Ingestor], positioned=True, access=AUTHENTICATED)
+@routes.get("/ingestors", response=list[Ingestor], positioned=True)
 async def get_ingestors(request: web.Request) -> web.Response:
     """Every ingestor that has reported a state."""
     return await _guids(request, INGESTOR_STATE)
@@ -207,7 +200,6 @@ async def get_ingestors(request: web.Request) -> web.Response:
     response=IngestorState,
     errors=(404,),
     positioned=True,
-    access=AUTHENTICATED,
 )
 async def get_ingestor_state(request: web.Request) -> web.Response:
     """An ingestor's latest state. Available in socket.io."""

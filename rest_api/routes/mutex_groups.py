@@ -24,7 +24,7 @@ from rest_api.models import ErrorBody, NoContent
 from rest_api.registry import ApiRoutes
 from rest_api.responses import JSON, not_found
 from rest_api.rooms import latest
-from rest_api.routes_commands import RmfResponse, submit_shaped
+from rest_api.routes.commands import RmfResponse, submit_shaped
 
 routes = ApiRoutes("Fleets")
 

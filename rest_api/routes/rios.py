@@ -23,7 +23,7 @@ from rest_api.models import NoContent
 from rest_api.query import CommaList
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_array, positioned
-from rest_api.routes_commands import RmfResponse, submit_shaped
+from rest_api.routes.commands import RmfResponse, submit_shaped
 
 routes = ApiRoutes("RIOs")
 

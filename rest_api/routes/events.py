@@ -26,7 +26,7 @@ from rest_api.registry import ApiRoutes
 from rest_api.responses import not_found, positioned
 from rest_api.visibility import event_filter
 
-routes = ApiRoutes("Events")
+routes = ApiRoutes("Events", access=reads(Permission.robot_read))
 
 Seq = Annotated[int, Field(ge=0, lt=2**63)]
 
@@ -64,7 +64,6 @@ class EventQuery(BaseModel):
     query=EventQuery,
     response=list[Event],
     positioned=True,
-    access=reads(Permission.robot_read),
 )
 async def query_events(request: web.Request, query: EventQuery) -> web.Response:
     """Derived events matching every given filter, one keyset page. Available in socket.io.
@@ -126,7 +125,6 @@ class HistoryQuery(BaseModel):
     query=HistoryQuery,
     response=list[PositionSample],
     errors=(404,),
-    access=reads(Permission.robot_read),
 )
 async def get_robot_history(request: web.Request, query: HistoryQuery) -> web.Response:
     """A robot's position history in a period, oldest first.

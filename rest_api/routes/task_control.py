@@ -3,7 +3,7 @@
 rmf-web's paths, bodies and answers (always 200 with RMF's JSON, except
 that a refused (de)commission is a 400 and an unknown fleet or robot a
 404). Each goes through the hub exactly once, like a dispatch: see
-:mod:`rest_api.routes_commands` for the idempotency key and the 202, and
+:mod:`rest_api.routes.commands` for the idempotency key and the 202, and
 :mod:`rest_api.command_access` for who may steer which task or robot.
 """
 
@@ -32,11 +32,11 @@ from rest_api.models_commands import (
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_body
 from rest_api.rooms import latest
-from rest_api.routes_commands import RmfResponse, dump, submit
+from rest_api.routes.commands import RmfResponse, dump, submit
 
-routes = ApiRoutes("Commands")
 STEER = commands(Permission.task_cancel)
 """Interrupting, resuming, rewinding and skipping are task_cancel's, as cancelling is."""
+routes = ApiRoutes("Commands", access=STEER)
 
 
 @routes.post(
@@ -44,7 +44,6 @@ STEER = commands(Permission.task_cancel)
     body=TaskInterruptionRequest,
     response=RmfResponse,
     errors=(202, 404),
-    access=STEER,
 )
 async def post_interrupt_task(request: web.Request, body: TaskInterruptionRequest) -> web.Response:
     """Pause a task; RMF answers the token that resumes it."""
@@ -56,7 +55,6 @@ async def post_interrupt_task(request: web.Request, body: TaskInterruptionReques
     body=TaskResumeRequest,
     response=RmfResponse,
     errors=(202, 404),
-    access=STEER,
 )
 async def post_resume_task(request: web.Request, body: TaskResumeRequest) -> web.Response:
     """Release a task's interruptions by their tokens; it goes on once none is left."""
@@ -68,7 +66,6 @@ async def post_resume_task(request: web.Request, body: TaskResumeRequest) -> web
     body=TaskRewindRequest,
     response=RmfResponse,
     errors=(202, 404),
-    access=STEER,
 )
 async def post_rewind_task(request: web.Request, body: TaskRewindRequest) -> web.Response:
     """Run a task again from one of its earlier phases."""
@@ -80,7 +77,6 @@ async def post_rewind_task(request: web.Request, body: TaskRewindRequest) -> web
     body=TaskPhaseSkipRequest,
     response=RmfResponse,
     errors=(202, 404),
-    access=STEER,
 )
 async def post_skip_phase(request: web.Request, body: TaskPhaseSkipRequest) -> web.Response:
     """Skip a phase of a task (the running one at once); RMF answers a token to undo it."""
@@ -92,7 +88,6 @@ async def post_skip_phase(request: web.Request, body: TaskPhaseSkipRequest) -> w
     body=UndoPhaseSkipRequest,
     response=RmfResponse,
     errors=(202, 404),
-    access=STEER,
 )
 async def post_undo_skip_phase(request: web.Request, body: UndoPhaseSkipRequest) -> web.Response:
     """Take back skip requests by their tokens, for phases not yet skipped."""

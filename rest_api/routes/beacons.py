@@ -22,7 +22,7 @@ from rest_api.keys import BUS_KEY
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_array, not_found, positioned, sticky_response
 from rest_api.rooms import latest
-from rest_api.routes_commands import RmfResponse, submit_shaped
+from rest_api.routes.commands import RmfResponse, submit_shaped
 
 routes = ApiRoutes("Beacons")
 
