@@ -176,9 +176,7 @@ async def get_scheduled_task(request: web.Request) -> web.Response:
     return json_body(_view(await _owned(request)))
 
 
-@routes.route(
-    "delete", "/scheduled_tasks/{task_id}", response=NoContent, errors=(404,)
-)
+@routes.route("delete", "/scheduled_tasks/{task_id}", response=NoContent, errors=(404,))
 async def del_scheduled_task(request: web.Request) -> web.Response:
     """Delete a scheduled task; occurrences already dispatched stay."""
     row = await _owned(request)
