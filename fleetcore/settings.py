@@ -198,13 +198,6 @@ class HubSettings(_Section):
     """Run the ROS 2 bridge inside the hub process (``hub`` and ``up``): RMF's topics are ingested
     directly and the hub's commands are published to RMF. Needs the ROS extra
     (scripts/build_ros_interfaces.sh); ``fleethub bridge`` is the same bridge at a site."""
-    retire_after_s: float = 3600.0
-    """A task's rooms (state and log) and a command's outcome leave the live bus (the hub's
-    restored set, Redis, the in-process bus) this long after their last publication, so the bus
-    holds the live site, not its history. Their last value stays in the database, where
-    subscribers and REST still find it. 0: rooms are never retired."""
-    retire_interval_s: float = 60.0
-    """How often the leading hub retires rooms."""
     batch_max_rows: int = 500
     """Group commit: a write batch closes at this many rows..."""
     batch_max_delay_ms: float = 5.0
@@ -271,6 +264,13 @@ class DeriveSettings(_Section):
 class HistorySettings(_Section):
     """What history the hub keeps, and for how long."""
 
+    retire_after_s: float = 3600.0
+    """A task's rooms (state and log) and a command's outcome leave the live bus (the hub's
+    restored set, Redis, the in-process bus) this long after their last publication, so the bus
+    holds the live site, not its history. Their last value stays in the database, where
+    subscribers and REST still find it. 0: rooms are never retired."""
+    retire_interval_s: float = 60.0
+    """How often the leading hub retires rooms."""
     history_position_interval_s: float = 1.0
     """A robot's position is sampled at most this often..."""
     history_position_distance_m: float = 0.1
