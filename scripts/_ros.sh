@@ -6,7 +6,15 @@ ensure_ros() {
   key="$(cat "$ROOT/scripts/build_ros_interfaces.sh" "$ROOT"/ros_bridge/constraints-*.txt \
     $(find "$ROOT/ros_bridge/interfaces" -type f | sort) | sha256sum | cut -c1-16)"
   if [ ! -e "$VENV/.fleethub-ros-$distro-$key" ]; then
-    "$ROOT/scripts/build_ros_interfaces.sh" --distro "$distro" --venv "$VENV"
+    # Runs on one machine (a developer's and CI's) share the build cache: one builds at a
+    # time, so a second waits and then finds the wheel cached instead of deleting the
+    # first's work directory mid-build.
+    local cache="${FLEETHUB_CACHE_DIR:-$HOME/.cache/fleethub}"
+    mkdir -p "$cache"
+    (
+      flock 9
+      "$ROOT/scripts/build_ros_interfaces.sh" --distro "$distro" --venv "$VENV"
+    ) 9>"$cache/.ros-$distro.lock"
     touch "$VENV/.fleethub-ros-$distro-$key"
   fi
 }
