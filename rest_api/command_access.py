@@ -126,6 +126,10 @@ RULES: dict[str, Rule] = {
     ),
     "task_discovery": _any_submitter,
     "robot_commission": _robot_rule(Permission.task_submit),
+    "robot_pause": _robot_rule(Permission.task_submit),
+    "robot_resume": _robot_rule(Permission.task_submit),
+    "robot_charge": _robot_rule(Permission.task_submit),
+    "clear_reservations": _robot_rule(Permission.task_submit),
     "unlock_mutex_group": _robot_rule(Permission.task_submit),
     "delivery_alert_response": _delivery_alert,
     "reset_fire_alarm_trigger": _administrators,
@@ -133,8 +137,9 @@ RULES: dict[str, Rule] = {
     "save_beacon_state": _administrators,
 }
 """Task control (cancel, kill, interrupt, resume, rewind, skip) needs task_cancel on the task's
-robot; decommissioning a robot or releasing a mutex group it holds, like giving it a task, needs
-task_submit on it; a delivery alert's response alert_respond on its task's robot. Resetting the
+robot; decommissioning, pausing, resuming or charging a robot, clearing its reservations or
+releasing a mutex group it holds, like giving it a task, needs task_submit on it (the routes of
+decommissioning and clearing reservations are for administrators besides); a delivery alert's response alert_respond on its task's robot. Resetting the
 fire alarm, writing RIOs and beacon states are for administrators (rmf-web checks nothing). Keyed by
 :class:`CommandKind` value; tests/auth checks that every kind has a rule."""
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from fleetcore.contract.commands import COMMAND_FRAME, SITE_KINDS, CommandKind
+from fleetcore.contract.commands import COMMAND_FRAME, SITE_KINDS, CommandKind, commission_done
 from fleetcore.contract.ingest import IngestType, encode
 from fleetcore.contract.site_link import Serves
 from fleetcore.log import sim_logger
@@ -197,10 +197,4 @@ def _commission(sim: Simulation, body: dict[str, Any]) -> dict[str, Any]:
         bool(commission.get("dispatch_tasks", True)),
         unstarted=policy,
     )
-    ok = {"success": True}
-    return {
-        "success": True,
-        "commission": ok,
-        "pending_dispatch_tasks_policy": ok,
-        "pending_direct_tasks_policy": ok,
-    }
+    return commission_done()

@@ -8,7 +8,8 @@ the ``headerId`` counters, and the answers to the hub's commands. Those are
 written here *before* the message goes out (write-ahead), so after a SIGKILL
 the master control continues a running order with the next
 ``orderUpdateId`` instead of sending a new one, and never sends a
-``headerId`` twice.
+``headerId`` twice. Which robots operators took out of service (their
+commission) is kept here too: the hub's record of a command is not read back.
 
 SQLite in WAL mode with ``synchronous=NORMAL``: a committed write survives a
 crash of the process (not of the machine's power, which the vehicles' own
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS answers (
     answered_ms INTEGER NOT NULL,
     frame BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS commissions (robot TEXT PRIMARY KEY, doc BLOB NOT NULL);
 """
 
 
@@ -113,6 +115,16 @@ class Journal:
             "SELECT frame FROM answers WHERE answered_ms >= ? ORDER BY answered_ms", (since_ms,)
         )
         return [bytes(row[0]) for row in rows]
+
+    def save_commission(self, robot: str, doc: bytes) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO commissions (robot, doc) VALUES (?, ?)", (robot, doc)
+        )
+
+    def commissions(self) -> dict[str, bytes]:
+        """Each robot's commission an operator set, by ``fleet/robot``."""
+        rows = self._db.execute("SELECT robot, doc FROM commissions")
+        return {str(row[0]): bytes(row[1]) for row in rows}
 
     def prune_answers(self, before_ms: int) -> None:
         self._db.execute("DELETE FROM answers WHERE answered_ms < ?", (before_ms,))

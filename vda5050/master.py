@@ -37,7 +37,9 @@ from fleetcore.contract.vda5050 import (
     decode,
     v2,
 )
+from fleetcore.contract.vda5050.marks import MARK
 from fleetcore.mqtt import Outgoing
+from vda5050 import controls
 from vda5050.allocation import BatteryPolicy, Candidate, explain, quote, rank
 from vda5050.deadlock import cycles, passable, side_path, waiting_on
 from vda5050.graph import GraphVertex, NavGraph, NoRoute
@@ -55,18 +57,21 @@ from vda5050.orders import (
 from vda5050.outbox import Outbox
 from vda5050.requests import PhaseSpec, StepSpec, TaskRefused, read_request
 from vda5050.tasks import OrderTrack, VdaTask
-from vda5050.traffic import GiveWay, Traffic, node_key
+from vda5050.traffic import GiveWay, Traffic, node_key, robot_key
 from vda5050.vehicles import AUTOMATIC_MODES, Vehicle
 
 vda_logger = logging.getLogger("fleethub.vda5050")
 
-MASTER_CONTROL_KINDS = frozenset(
-    {
-        CommandKind.DISPATCH_TASK,
-        CommandKind.ROBOT_TASK,
-        CommandKind.CANCEL_TASK,
-        CommandKind.KILL_TASK,
-    }
+MASTER_CONTROL_KINDS = (
+    frozenset(
+        {
+            CommandKind.DISPATCH_TASK,
+            CommandKind.ROBOT_TASK,
+            CommandKind.CANCEL_TASK,
+            CommandKind.KILL_TASK,
+        }
+    )
+    | controls.CONTROL_KINDS
 )
 """The hub's commands the master control performs, for its fleets and their tasks."""
 
@@ -218,6 +223,7 @@ class MasterControl:
             named = self._register(vehicle_id)
         fleet, robot = named
         vehicle = Vehicle(vehicle_id, fleet, robot)
+        controls.restore_commission(self.journal, vehicle)
         running = [t for t in self.tasks.values() if not t.terminal and (t.fleet, t.robot) == named]
         if running:
             vehicle.task_id = running[0].id
@@ -436,6 +442,8 @@ class MasterControl:
                     continue
                 if task.requested_robot and vehicle.robot != task.robot:
                     continue
+                if not controls.takes(vehicle, task):
+                    continue
                 candidate = self._candidate(vehicle)
                 if candidate is not None:
                     quotes.append(quote(self.graph, candidate, places, self.config.battery))
@@ -586,7 +594,12 @@ class MasterControl:
             labels = [str(label) for label in body.get("labels") or []]
             self.cancel(task, "killed" if kind == CommandKind.KILL_TASK else "canceled", labels)
             return {"success": True}
+        if kind in controls.CONTROL_KINDS:
+            return controls.act(self, kind, body)
         return None
+
+    def vehicle_of(self, fleet: str, robot: str) -> Vehicle | None:
+        return self._by_key.get(_robot_key(fleet, robot))
 
     def served_fleets(self) -> set[str]:
         return self.config.fleets | {v.fleet for v in self.vehicles.values()}
@@ -795,21 +808,26 @@ class MasterControl:
                 continue
             if v2.battery_fraction(state) > self.config.battery.critical:
                 continue
-            key = _robot_key(vehicle.fleet, vehicle.robot)
-            chargers = [
-                (self.graph.distance(origin[0].id, v.id), v.id)
-                for v in self.graph.vertices.values()
-                if v.charger and self.traffic.owner.get(node_key(v.id)) in (None, key)
-            ]
-            reachable = sorted(c for c in chargers if not math.isinf(c[0]))
-            if reachable and self._errand(vehicle, "charge", reachable[0][1], now):
+            charger = self.nearest_charger(vehicle, origin[0].id)
+            if charger is not None and self._errand(vehicle, "charge", charger, now):
                 self._fleet_note(
                     vehicle.fleet,
                     vehicle.robot,
                     f"Battery {v2.battery_fraction(state):.0%} is critical: goes to charge at"
-                    f" [place:{reachable[0][1]}]",
+                    f" [place:{charger}]",
                     "warning",
                 )
+
+    def nearest_charger(self, vehicle: Vehicle, origin: str) -> str | None:
+        """The nearest charger ``vehicle`` reaches from ``origin`` that no other robot holds."""
+        key = _robot_key(vehicle.fleet, vehicle.robot)
+        chargers = [
+            (self.graph.distance(origin, v.id), v.id)
+            for v in self.graph.vertices.values()
+            if v.charger and self.traffic.owner.get(node_key(v.id)) in (None, key)
+        ]
+        reachable = sorted(c for c in chargers if not math.isinf(c[0]))
+        return reachable[0][1] if reachable else None
 
     def flush(self) -> None:
         """Send the hub the fleets that changed and the fleet log entries made since the last flush."""
@@ -835,7 +853,7 @@ class MasterControl:
         for vehicle in self.vehicles.values():
             if vehicle.fleet in robots and vehicle.fresh(mono, self.config.state_timeout_s):
                 robots[vehicle.fleet][vehicle.robot] = vehicle.robot_state(now)
-        return [{"name": name, "robots": robots[name]} for name in sorted(names)]
+        return [{"name": name, "robots": robots[name], MARK: True} for name in sorted(names)]
 
     def _fleet_note(self, fleet: str, robot: str, text: str, tier: str = "info") -> None:
         key = (fleet, robot)
@@ -846,8 +864,7 @@ class MasterControl:
 
 
 def _robot_key(fleet: str, robot: str) -> str:
-    """A robot in traffic control: robots of every fleet share one graph."""
-    return f"{fleet}/{robot}"
+    return robot_key(fleet, robot)
 
 
 def _refusal(state: v2.State, order_id: str) -> str | None:

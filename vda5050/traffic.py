@@ -28,6 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def robot_key(fleet: str, robot: str) -> str:
+    """A robot in traffic control: robots of every fleet share one graph."""
+    return f"{fleet}/{robot}"
+
+
 def node_key(vertex: str) -> str:
     return f"node:{vertex}"
 

@@ -21,12 +21,14 @@ from datetime import datetime
 from typing import Any
 
 from fleetcore.contract.vda5050 import VehicleId, v2
+from fleetcore.contract.vda5050.marks import MARK
 from fleetcore.contract.vda5050.topics import check_level
 from fleetcore.errors import ConfigError
 
 AUTOMATIC_MODES = frozenset({"AUTOMATIC", "SEMIAUTOMATIC"})
 """Operating modes in which the master control is in charge (spec table 1)."""
 BUSY_ACTIONS = frozenset({"WAITING", "INITIALIZING", "RUNNING", "PAUSED"})
+IN_SERVICE = {"dispatch_tasks": True, "direct_tasks": True, "idle_behavior": True}
 
 
 def parse_vehicle_map(text: str) -> dict[VehicleId, tuple[str, str]]:
@@ -76,6 +78,8 @@ class Vehicle:
     """The position from ``visualization``, when newer than the state's."""
     traffic_issues: dict[str, str] = field(default_factory=dict)
     """Traffic control's issues with the vehicle (``traffic_blocked``, ``traffic_deadlock``)."""
+    commission: dict[str, bool] = field(default_factory=lambda: dict(IN_SERVICE))
+    """rmf_api_msgs commission: whether it takes dispatched and direct tasks (operators')."""
 
     @property
     def online(self) -> bool:
@@ -143,7 +147,8 @@ class Vehicle:
             "battery": round(v2.battery_fraction(state), 4),
             "issues": _issues(state)
             + [{"category": c, "detail": d} for c, d in sorted(self.traffic_issues.items())],
-            "commission": {"dispatch_tasks": True, "direct_tasks": True, "idle_behavior": True},
+            "commission": dict(self.commission),
+            MARK: {"vehicle": str(self.id), "paused": bool(state.paused)},
         }
         position = self.visual or state.agvPosition
         if position is not None:

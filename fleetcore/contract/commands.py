@@ -62,6 +62,14 @@ class CommandKind(enum.StrEnum):
     """Create or replace a RIO (``{id, type, data}``); the hub performs it, RMF is not asked."""
     SAVE_BEACON_STATE = "save_beacon_state"
     """Record a beacon's state sent over REST; the hub performs it as if a site had sent it."""
+    ROBOT_PAUSE = "robot_pause"
+    """Pause a VDA 5050 vehicle (instant action ``startPause``); body ``{fleet, robot}``."""
+    ROBOT_RESUME = "robot_resume"
+    """Let a paused VDA 5050 vehicle go on (``stopPause``); body ``{fleet, robot}``."""
+    ROBOT_CHARGE = "robot_charge"
+    """Send an idle VDA 5050 vehicle to its nearest free charger; body ``{fleet, robot}``."""
+    CLEAR_RESERVATIONS = "clear_reservations"
+    """Free the traffic reservations of a VDA 5050 vehicle that vanished; body ``{fleet, robot}``."""
 
 
 SITE_TOPIC_KINDS = frozenset(
@@ -77,8 +85,17 @@ SITE_TOPIC_KINDS = frozenset(
 done once published (the state that follows is the outcome, as in rmf-web)."""
 HUB_KINDS = frozenset({CommandKind.PUT_RIO, CommandKind.SAVE_BEACON_STATE})
 """Kinds the hub performs itself: they change fleethub's record and rooms, not RMF."""
-SITE_KINDS = frozenset(CommandKind) - HUB_KINDS
-"""What a site performs: every command but those the hub performs itself."""
+VDA5050_KINDS = frozenset(
+    {
+        CommandKind.ROBOT_PAUSE,
+        CommandKind.ROBOT_RESUME,
+        CommandKind.ROBOT_CHARGE,
+        CommandKind.CLEAR_RESERVATIONS,
+    }
+)
+"""Operator controls only fleethub's VDA 5050 master control performs: RMF has no such request."""
+SITE_KINDS = frozenset(CommandKind) - HUB_KINDS - VDA5050_KINDS
+"""What an RMF site performs: every command but the hub's own and the VDA 5050 controls."""
 TASK_API_KINDS = SITE_KINDS - SITE_TOPIC_KINDS
 """Kinds that are RMF task API requests (``task_api_requests``), answered by RMF."""
 
@@ -89,6 +106,7 @@ Target = tuple[str, str]
 _TARGET_FIELDS: dict[CommandKind, tuple[str, str]] = {
     CommandKind.ROBOT_TASK: ("fleet", "fleet"),
     CommandKind.ROBOT_COMMISSION: ("fleet", "fleet"),
+    **{kind: ("fleet", "fleet") for kind in VDA5050_KINDS},
     CommandKind.CANCEL_TASK: ("task", "task_id"),
     CommandKind.KILL_TASK: ("task", "task_id"),
     CommandKind.INTERRUPT_TASK: ("task", "task_id"),
@@ -157,6 +175,17 @@ def labelled(kind: str, body: dict[str, Any], request_id: str) -> dict[str, Any]
     request = body["request"]
     labels = [*request.get("labels", []), f"{REQUEST_LABEL}={request_id}"]
     return {**body, "request": {**request, "labels": labels}}
+
+
+def commission_done() -> dict[str, Any]:
+    """rmf_api_msgs ``robot_commission_response`` of a commission done, plus ``success`` for the hub."""
+    ok = {"success": True}
+    return {
+        "success": True,
+        "commission": ok,
+        "pending_dispatch_tasks_policy": ok,
+        "pending_direct_tasks_policy": ok,
+    }
 
 
 class CommandStatus(enum.StrEnum):

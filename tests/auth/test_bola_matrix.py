@@ -169,6 +169,10 @@ CASES: dict[str, Case] = {
     "recommission_robot": Case(
         "/fleets/GRP_fleet/recommission", params=(("robot_name", "GRP_r1"),)
     ),
+    "pause_robot": Case("/fleets/GRP_fleet/robots/GRP_r1/pause", owned=True),
+    "resume_robot": Case("/fleets/GRP_fleet/robots/GRP_r1/resume", owned=True),
+    "charge_robot": Case("/fleets/GRP_fleet/robots/GRP_r1/charge", owned=True),
+    "clear_robot_reservations": Case("/fleets/GRP_fleet/robots/GRP_r1/clear_reservations"),
     "get_task_request": Case("/tasks/GRP_task/request", owned=True),
     "query_task_requests": Case("/tasks/requests", params=(("task_ids", "GRP_task"),)),
     "post_scheduled_task": Case("/scheduled_tasks", body=SCHEDULE, owned=True),
