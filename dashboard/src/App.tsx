@@ -87,7 +87,15 @@ function Dashboard({ user }: { user: User }) {
       <main>
         <MapView site={site} selected={robot} onSelect={(key) => (setRobot(key), setTask(null))} />
         <aside>
-          {robot && <RobotDetail site={site} robotKey={robot} onTask={openTask} onClose={() => setRobot(null)} />}
+          {robot && (
+            <RobotDetail
+              site={site}
+              robotKey={robot}
+              rights={{ mayMove: may(user, "task_submit"), mayService: user.isAdmin }}
+              onTask={openTask}
+              onClose={() => setRobot(null)}
+            />
+          )}
           {task && <TaskDetail live={live} taskId={task} mayCancel={may(user, "task_cancel")} onClose={() => setTask(null)} />}
           <nav class="tabs">
             {tabs.map(([name, label]) => (

@@ -1,8 +1,8 @@
 // Doors and lifts with their states, and controls for users allowed them.
 
 import { useState } from "preact/hooks";
-import { post, q } from "./api";
-import { errorText } from "./format";
+import { q } from "./api";
+import { sendCommand } from "./command";
 import { doorModeName } from "./MapView";
 import type { Site } from "./site";
 import { useStore } from "./store";
@@ -12,11 +12,6 @@ const DOOR_OPEN = 2;
 const LIFT_END_SESSION = 0;
 const LIFT_HUMAN_MODE = 2;
 
-interface CommandAnswer {
-  success?: boolean;
-  errors?: { detail?: string }[];
-}
-
 export function Devices({ site, mayDoor, mayLift }: { site: Site; mayDoor: boolean; mayLift: boolean }) {
   const map = useStore(site.map);
   const doors = useStore(site.doors);
@@ -25,14 +20,7 @@ export function Devices({ site, mayDoor, mayLift }: { site: Site; mayDoor: boole
 
   const send = async (path: string, body: unknown, what: string) => {
     setMessage(`${what}…`);
-    try {
-      const answer = await post<CommandAnswer>(path, body);
-      const refused = answer.data?.success === false;
-      const why = (answer.data?.errors ?? []).map((e) => e.detail).join("; ");
-      setMessage(refused ? `${what}: refused (${why})` : answer.status === 202 ? `${what}: sent, waiting for RMF` : `${what}: done`);
-    } catch (err) {
-      setMessage(`${what}: ${errorText(err)}`);
-    }
+    setMessage(await sendCommand(path, body, what));
   };
 
   const doorNames = (map?.levels ?? []).flatMap((level) => level.doors.map((d) => ({ level: level.name, name: d.name })));

@@ -2,6 +2,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { get, q } from "./api";
+import { sendCommand } from "./command";
 import { formatBattery, robotColour } from "./MapView";
 import type { Robot, Site } from "./site";
 import { robotKey } from "./site";
@@ -68,7 +69,68 @@ export function RobotTable({ site, onSelect, onTask }: { site: Site; onSelect: (
   );
 }
 
-export function RobotDetail({ site, robotKey: key, onTask, onClose }: { site: Site; robotKey: string; onTask: (id: string) => void; onClose: () => void }) {
+/** What the user may do to VDA 5050 robots: move them (task_submit), or service them (admins). */
+export interface RobotRights {
+  mayMove: boolean;
+  mayService: boolean;
+}
+
+function VdaControls({ robot, rights }: { robot: Robot; rights: RobotRights }) {
+  const [message, setMessage] = useState("");
+  const mark = robot.state.vda5050;
+  if (!mark || !(rights.mayMove || rights.mayService)) return null;
+  const fleet = q(robot.fleet);
+  const name = q(robot.name);
+  const send = async (path: string, what: string) => {
+    setMessage(`${what}…`);
+    setMessage(await sendCommand(path, undefined, what));
+  };
+  const control = (action: string, what: string) => send(`/fleets/${fleet}/robots/${name}/${action}`, what);
+  const inService = robot.state.commission?.dispatch_tasks !== false;
+  return (
+    <div class="robot-controls" data-testid="robot-controls">
+      {rights.mayMove &&
+        (mark.paused ? (
+          <button onClick={() => control("resume", `resume ${robot.name}`)}>resume</button>
+        ) : (
+          <button onClick={() => control("pause", `pause ${robot.name}`)}>pause</button>
+        ))}
+      {rights.mayMove && <button onClick={() => control("charge", `charge ${robot.name}`)}>charge</button>}
+      {rights.mayService &&
+        (inService ? (
+          <button
+            onClick={() =>
+              send(`/fleets/${fleet}/decommission?robot_name=${name}&reassign_tasks=true&allow_idle_behavior=false`, `take ${robot.name} out of service`)
+            }
+          >
+            out of service
+          </button>
+        ) : (
+          <button onClick={() => send(`/fleets/${fleet}/recommission?robot_name=${name}`, `put ${robot.name} back in service`)}>back in service</button>
+        ))}
+      {rights.mayService && (
+        <button class="danger" onClick={() => control("clear_reservations", `clear ${robot.name}'s reservations`)}>
+          clear reservations
+        </button>
+      )}
+      {message && <p class="notice">{message}</p>}
+    </div>
+  );
+}
+
+export function RobotDetail({
+  site,
+  robotKey: key,
+  rights,
+  onTask,
+  onClose,
+}: {
+  site: Site;
+  robotKey: string;
+  rights: RobotRights;
+  onTask: (id: string) => void;
+  onClose: () => void;
+}) {
   const robot = useStore(site.robots).get(key);
   const taskId = robot?.state.task_id || null;
   const [task, setTask] = useState<TaskState | null>(null);
@@ -105,6 +167,15 @@ export function RobotDetail({ site, robotKey: key, onTask, onClose }: { site: Si
         <dd>{loc ? `${loc.map} (${loc.x.toFixed(1)}, ${loc.y.toFixed(1)}) ${((loc.yaw * 180) / Math.PI).toFixed(0)}°` : "–"}</dd>
         <dt>Issues</dt>
         <dd>{issues(robot) || "none"}</dd>
+        {robot.state.vda5050 && (
+          <>
+            <dt>Operation</dt>
+            <dd data-testid="robot-operation">
+              {robot.state.vda5050.paused ? "paused" : "running"}
+              {robot.state.commission?.dispatch_tasks === false ? ", out of service" : ", in service"}
+            </dd>
+          </>
+        )}
         <dt>Task</dt>
         <dd>
           {taskId ? (
@@ -117,6 +188,7 @@ export function RobotDetail({ site, robotKey: key, onTask, onClose }: { site: Si
           {task ? ` — ${task.category ?? ""} ${task.status ?? ""}` : ""}
         </dd>
       </dl>
+      <VdaControls robot={robot} rights={rights} />
     </section>
   );
 }

@@ -50,6 +50,9 @@ export interface RobotState {
   location?: { map: string; x: number; y: number; yaw: number } | null;
   battery?: number | null;
   issues?: { category: string; detail: unknown }[] | null;
+  commission?: { dispatch_tasks?: boolean | null; direct_tasks?: boolean | null } | null;
+  /** Set by fleethub's VDA 5050 master control on its robots: they take its operator controls. */
+  vda5050?: { vehicle: string; paused: boolean };
 }
 export interface FleetState {
   name: string;
