@@ -219,19 +219,19 @@ async def test_a_dropped_connection_shows_reconnecting_then_resynced(site: Site,
     assert "resynced" in await badge.inner_text()
 
 
-async def provision_restricted_user(site: Site, username: str, password: str) -> None:
-    """As the admin: a user whose one role reads robots and tasks of the tinyRobot fleet only."""
+async def provision_restricted_user(
+    site: Site, username: str, password: str, fleet: str = "tinyRobot"
+) -> None:
+    """As the admin: a user whose one role reads robots and tasks of ``fleet`` only."""
+    group, role = f"{fleet}_site", f"{fleet}_viewer"
     steps = [
-        ("/admin/security_groups", {"name": "tiny_site"}),
-        ("/admin/security_groups/tiny_site/members", {"kind": "fleet", "name": "tinyRobot"}),
-        ("/admin/roles", {"name": "tiny_viewer"}),
-        (
-            "/admin/roles/tiny_viewer/permissions",
-            {"action": "robot_read", "authz_grp": "tiny_site"},
-        ),
-        ("/admin/roles/tiny_viewer/permissions", {"action": "task_read", "authz_grp": "tiny_site"}),
+        ("/admin/security_groups", {"name": group}),
+        (f"/admin/security_groups/{group}/members", {"kind": "fleet", "name": fleet}),
+        ("/admin/roles", {"name": role}),
+        (f"/admin/roles/{role}/permissions", {"action": "robot_read", "authz_grp": group}),
+        (f"/admin/roles/{role}/permissions", {"action": "task_read", "authz_grp": group}),
         ("/admin/users", {"username": username, "password": password}),
-        (f"/admin/users/{username}/roles", {"name": "tiny_viewer"}),
+        (f"/admin/users/{username}/roles", {"name": role}),
     ]
     async with aiohttp.ClientSession(headers=await bearer(site)) as session:
         for path, body in steps:
@@ -274,3 +274,52 @@ async def test_a_user_without_command_permissions_is_offered_no_commands(
     await page.click("[data-tab=submit]")
     await expect(page.locator("[data-testid=submit-task]")).to_have_count(0)
     await expect(page.locator("aside")).to_contain_text("You may not submit tasks")
+
+
+VDA_ROBOT = "vda5050/agv1"
+
+
+async def open_robot(page: Any, key: str) -> Any:
+    """Select a robot in the robots' table; its detail panel."""
+    await page.click("[data-tab=robots]")
+    await page.locator(f'[data-robot-row="{key}"]').click()
+    detail = page.locator("[data-testid=robot-detail]")
+    await expect(detail.locator("h3")).to_contain_text(key.partition("/")[2])
+    return detail
+
+
+async def test_a_vda5050_robot_is_paused_and_resumed_from_its_controls(
+    site: Site, page: Any
+) -> None:
+    await log_in(page, site)
+    detail = await open_robot(page, VDA_ROBOT)
+    controls = detail.locator("[data-testid=robot-controls]")
+    operation = detail.locator("[data-testid=robot-operation]")
+    await expect(controls.get_by_role("button")).to_have_count(4)
+    await controls.get_by_role("button", name="pause").click()
+    await expect(operation).to_contain_text("paused", timeout=15_000)
+    await expect(controls.get_by_role("button", name="resume")).to_be_visible()
+    await shot(page, "vda-robot-paused")
+    await controls.get_by_role("button", name="resume").click()
+    await expect(operation).to_contain_text("running", timeout=15_000)
+
+
+async def test_a_robot_of_an_rmf_fleet_is_offered_no_vda5050_controls(
+    site: Site, page: Any
+) -> None:
+    await log_in(page, site)
+    detail = await open_robot(page, "tinyRobot/tinyRobot1")
+    await expect(detail.locator("dl")).to_contain_text("tinyRobot")
+    await expect(detail.locator("[data-testid=robot-controls]")).to_have_count(0)
+
+
+async def test_a_user_who_only_reads_a_vda5050_robot_is_offered_none_of_its_controls(
+    site: Site, page: Any
+) -> None:
+    if site.admin_password is None:
+        pytest.skip("this fleethub runs without auth: there are no users to restrict")
+    await provision_restricted_user(site, "vera", "vera-password-1", fleet="vda5050")
+    await log_in(page, site, "vera", "vera-password-1")
+    detail = await open_robot(page, VDA_ROBOT)
+    await expect(detail.locator("[data-testid=robot-operation]")).to_be_visible()
+    await expect(detail.locator("[data-testid=robot-controls]")).to_have_count(0)
