@@ -147,7 +147,7 @@ VDA_UNKNOWN_VEHICLES = Counter(
 VDA_SENT = Counter(
     "fleethub_vda5050_sent_total",
     "VDA 5050 messages the master control published, by kind (order, order_update, "
-    "order_resend, cancel, cancel_resend).",
+    "order_resend, cancel, cancel_resend, and operators' startPause, stopPause).",
     ["kind"],
 )
 VDA_ONLINE = Gauge(

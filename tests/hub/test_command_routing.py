@@ -56,6 +56,18 @@ def test_a_command_for_a_fleet_goes_to_the_sites_that_announced_it() -> None:
     assert gateway.route(DISPATCH, ("fleet", "fleet_b")) == [site["b"]]
 
 
+def test_a_vda5050_robots_decommission_goes_to_its_master_control_not_to_rmfs_dispatcher() -> None:
+    from ros_bridge.commands import SERVES as BRIDGE
+    from vda5050.master import MASTER_CONTROL_KINDS
+
+    gateway, site = gateway_with(
+        bridge=BRIDGE, master=takes(*MASTER_CONTROL_KINDS, fleets=("agvs",))
+    )
+    for kind in (CommandKind.ROBOT_COMMISSION, CommandKind.ROBOT_PAUSE):
+        assert gateway.route(kind, ("fleet", "agvs")) == [site["master"]]
+    assert gateway.route(CommandKind.ROBOT_COMMISSION, ("fleet", "rmf")) == [site["bridge"]]
+
+
 def test_what_a_site_reports_it_serves() -> None:
     gateway, site = gateway_with(
         a=takes(DISPATCH, CommandKind.CANCEL_TASK, CommandKind.DOOR_REQUEST),
