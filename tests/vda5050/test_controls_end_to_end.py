@@ -2,12 +2,17 @@
 
 The embedded system and the master control as in ``test_end_to_end.py``,
 on a private Mosquitto. Three simulated vehicles start on ``charger_1``,
-``charger_2`` and ``parking_1``. Who may use the controls is tested without
+``charger_2`` and ``parking_1``; a vehicle that vanishes runs in a process
+of its own, killed without a word. Who may use the controls is tested without
 vehicles, in ``tests/rest_api/test_robot_controls.py``.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +20,10 @@ import pytest
 from fleetcore.settings import Settings
 from simulator.vehicles.vehicle import SimVehicle
 from tests.conftest import eventually
+from tests.processes import Process
 from tests.vda5050.conftest import Mosquitto
 from tests.vda5050.loopback import patrol
-from tests.vda5050.test_end_to_end import FLEET, VdaSite, vda_site
+from tests.vda5050.test_end_to_end import FLEET, VEHICLE_PROCESS, VdaSite, vda_site
 from vda5050.traffic import robot_key
 
 pytestmark = pytest.mark.integration
@@ -126,3 +132,35 @@ async def test_an_out_of_service_robot_gets_no_new_task_until_it_is_back_in_serv
         status, answer = await post(site, f"/fleets/{FLEET}/recommission", params=params)
         assert status == 200, answer
         await until_status(site, own, "completed")
+
+
+async def test_clearing_a_vanished_vehicles_reservations_frees_them_and_cancels_its_task(
+    settings: Settings, mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with vda_site(settings, mosquitto.url, vehicles=0) as site:
+        process = await Process(
+            "vehicle", [sys.executable, "-c", VEHICLE_PROCESS, mosquitto.url], os.environ, tmp_path
+        ).start()
+        try:
+
+            async def shown() -> bool:
+                return "lost1" in await site.robots()
+
+            await eventually(shown, timeout=20)
+            task_id = await robot_task(site, "lost1", patrol("room_102"))
+            await until_status(site, task_id, "underway")
+            key = robot_key(FLEET, "lost1")
+            held = site.service.master.traffic.held(key)
+            assert held
+            process.signal(signal.SIGKILL)  # no DISCONNECT: the broker sends the last will
+
+            async def vanished() -> bool:
+                return "lost1" not in await site.robots()
+
+            await eventually(vanished, timeout=20)
+            status, answer = await control(site, "lost1", "clear_reservations")
+            assert status == 200 and answer["cleared"], answer
+            assert site.service.master.traffic.held(key) == set()
+            await until_status(site, task_id, "canceled")
+        finally:
+            await process.stop()
