@@ -69,7 +69,8 @@ export function RobotTable({ site, onSelect, onTask }: { site: Site; onSelect: (
   );
 }
 
-/** What the user may do to VDA 5050 robots: move them (task_submit), or service them (admins). */
+/** What the user may do to VDA 5050 robots: move them (task_submit), or service them (admins).
+ * Clearing reservations is offered only for a robot its fleet no longer reports (it vanished). */
 export interface RobotRights {
   mayMove: boolean;
   mayService: boolean;
@@ -108,7 +109,7 @@ function VdaControls({ robot, rights }: { robot: Robot; rights: RobotRights }) {
         ) : (
           <button onClick={() => send(`/fleets/${fleet}/recommission?robot_name=${name}`, `put ${robot.name} back in service`)}>back in service</button>
         ))}
-      {rights.mayService && (
+      {rights.mayService && !robot.reporting && (
         <button class="danger" onClick={() => control("clear_reservations", `clear ${robot.name}'s reservations`)}>
           clear reservations
         </button>
