@@ -8,7 +8,9 @@ the ``headerId`` counters, and the answers to the hub's commands. Those are
 written here *before* the message goes out (write-ahead), so after a SIGKILL
 the master control continues a running order with the next
 ``orderUpdateId`` instead of sending a new one, and never sends a
-``headerId`` twice.
+``headerId`` twice. It also keeps what each robot holds in traffic control
+while it is not running an order (:mod:`vda5050.recovery`), which a vehicle
+that vanished cannot report again.
 
 SQLite in WAL mode with ``synchronous=NORMAL``: a committed write survives a
 crash of the process (not of the machine's power, which the vehicles' own
@@ -37,6 +39,7 @@ CREATE TABLE IF NOT EXISTS answers (
     answered_ms INTEGER NOT NULL,
     frame BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS holdings (robot TEXT PRIMARY KEY, doc BLOB NOT NULL);
 """
 
 
@@ -113,6 +116,17 @@ class Journal:
             "SELECT frame FROM answers WHERE answered_ms >= ? ORDER BY answered_ms", (since_ms,)
         )
         return [bytes(row[0]) for row in rows]
+
+    def holdings(self) -> list[tuple[str, bytes]]:
+        """Every robot's journaled holding (:mod:`vda5050.recovery`), by robot key."""
+        rows = self._db.execute("SELECT robot, doc FROM holdings ORDER BY robot")
+        return [(str(row[0]), bytes(row[1])) for row in rows]
+
+    def save_holding(self, robot: str, doc: bytes) -> None:
+        self._db.execute("INSERT OR REPLACE INTO holdings (robot, doc) VALUES (?, ?)", (robot, doc))
+
+    def forget_holding(self, robot: str) -> None:
+        self._db.execute("DELETE FROM holdings WHERE robot = ?", (robot,))
 
     def prune_answers(self, before_ms: int) -> None:
         self._db.execute("DELETE FROM answers WHERE answered_ms < ?", (before_ms,))
