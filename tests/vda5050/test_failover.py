@@ -56,7 +56,7 @@ def _lost_vehicle(settings: Settings, url: str) -> SimFleet:
         mqtt_config(settings, url),
         Topics(),
         SimFleetConfig(
-            count=1, serial_prefix="lost", rate_hz=5.0, profile=VehicleProfile(speed_mps=2.0)
+            count=1, serial_prefix="lost", rate_hz=5.0, profile=VehicleProfile(speed_mps=4.0)
         ),
     )
     spot = graph().vertices["parking_2"]
@@ -174,7 +174,13 @@ class MasterRuns:
 
 @contextlib.asynccontextmanager
 async def _hub_and_vehicles(
-    settings: Settings, mosquitto: Mosquitto, tmp_path: Path, vehicles: int
+    settings: Settings,
+    mosquitto: Mosquitto,
+    tmp_path: Path,
+    *,
+    vehicles: int,
+    speed_mps: float,
+    release_nodes: int,
 ) -> AsyncIterator[tuple[aiohttp.ClientSession, MasterRuns, SimFleet, OrderSpy]]:
     """The hub in this process, a first master control running, ``vehicles`` shown, a spy."""
     from fleethub.embedded import create_app
@@ -188,7 +194,7 @@ async def _hub_and_vehicles(
             "FLEETHUB_INGEST_TOKEN": TEST_SITE_TOKEN,
             "FLEETHUB_DATA_DIR": str(tmp_path / "master-control"),
             "FLEETHUB_VDA5050_PORT": "0",
-            "FLEETHUB_VDA5050_RELEASE_NODES": "1",
+            "FLEETHUB_VDA5050_RELEASE_NODES": str(release_nodes),
             # Nothing is lost on a private broker: a re-send would only be a spurious repeat.
             "FLEETHUB_VDA5050_RESEND_S": "60",
         },
@@ -199,7 +205,7 @@ async def _hub_and_vehicles(
         mqtt_config(settings, mosquitto.url),
         Topics(),
         SimFleetConfig(
-            count=vehicles, rate_hz=5.0, profile=VehicleProfile(speed_mps=3.0, action_s=0.3)
+            count=vehicles, rate_hz=5.0, profile=VehicleProfile(speed_mps=speed_mps, action_s=0.3)
         ),
     )
     spy = OrderSpy()
@@ -225,7 +231,9 @@ async def _hub_and_vehicles(
 async def test_a_master_control_killed_while_orders_run_completes_every_task_sending_no_order_twice(
     settings: Settings, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    async with _hub_and_vehicles(settings, mosquitto, tmp_path, vehicles=3) as (
+    async with _hub_and_vehicles(
+        settings, mosquitto, tmp_path, vehicles=3, speed_mps=5.0, release_nodes=1
+    ) as (
         http,
         masters,
         fleet,
@@ -244,12 +252,14 @@ async def test_a_master_control_killed_while_orders_run_completes_every_task_sen
         vehicles = [client.vehicle for client in fleet.clients.values()]
         await eventually(lambda: all(v.order_update_id >= 1 for v in vehicles), timeout=30)
         await masters.runs[0].kill()
+        sent_before = len(spy.orders)
         await masters.start()
 
         async def all_completed() -> bool:
             return all([await _status(http, task) == "completed" for task in tasks])
 
         await eventually(all_completed, timeout=60)
+        assert spy.orders[sent_before:], "the orders went on after the restart"
         assert {o["orderId"] for o in spy.orders} == set(tasks), "no new order for a running task"
         _no_order_twice(spy)
 
@@ -258,7 +268,9 @@ async def test_a_robot_dropped_then_its_master_control_killed_is_reassigned_once
     settings: Settings, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     settings = settings.replace(derive_reassign=True, **FAST)
-    async with _hub_and_vehicles(settings, mosquitto, tmp_path, vehicles=2) as (
+    async with _hub_and_vehicles(
+        settings, mosquitto, tmp_path, vehicles=2, speed_mps=8.0, release_nodes=2
+    ) as (
         http,
         masters,
         _,

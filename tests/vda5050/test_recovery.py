@@ -8,11 +8,15 @@ and goes on only once ``v1`` reports again or an operator clears it.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.vda5050.loopback import Loopback, patrol
+from simulator.vehicles import VehicleProfile
+from tests.vda5050.loopback import TOPICS, Loopback, patrol
+from vda5050.master import MasterConfig
+from vda5050.orders import ReleasePolicy
 from vda5050.traffic import node_key
 
 GONE = "vda/v1"
@@ -116,3 +120,32 @@ def test_a_robot_whose_state_goes_silent_past_the_timeout_vanishes_holding_its_n
     assert loop.master.recovery.vanished[GONE].reason == "state silent"
     assert loop.master.traffic.held(GONE) == before != set()
     assert "v1" not in loop.fleet_robots()
+
+
+@pytest.mark.parametrize("restart_s", [1.0, 3.0, 4.5, 5.0, 5.5, 6.0, 8.0])
+def test_a_master_control_restarted_at_any_moment_of_a_crowded_run_sends_no_order_twice(
+    tmp_path: Path, restart_s: float
+) -> None:
+    """Three vehicles crossing one corridor, deadlocks broken by detours; restarted at ``restart_s``."""
+    config = MasterConfig(
+        topics=TOPICS,
+        vehicles={},
+        default_fleet="vda",
+        release=ReleasePolicy(release_nodes=2),
+        resend_s=600.0,  # nothing is lost here: any repeat would be a duplicate
+    )
+    loop = Loopback(
+        tmp_path / "journal.sqlite3",
+        vehicles=3,
+        config=config,
+        profile=VehicleProfile(speed_mps=3.0, action_s=0.3),
+    )
+    tasks = [
+        loop.dispatch(patrol(*places))
+        for places in (("room_101", "lobby"), ("room_102", "pantry"), ("lobby", "room_102"))
+    ]
+    loop.run(restart_s)
+    loop.restart_master()
+    loop.until(lambda: all(loop.status(task) == "completed" for task in tasks), seconds=120)
+    sent = Counter((order.orderId, order.orderUpdateId) for order in loop.orders())
+    assert all(count == 1 for count in sent.values()), sent
