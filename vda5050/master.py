@@ -730,9 +730,11 @@ class MasterControl:
     def clear_reservations(self, fleet: str, robot: str) -> Cleared:
         """An operator's "clear a vanished robot's reservations": release what it holds.
 
-        Only a vanished robot's (one that reports is where it says): the
-        operator has made sure it no longer stands on them. Should it come
-        back, it holds again what it reports. Logged in the robot's fleet log.
+        For a hub command (operator controls). Refused (``Cleared.refused``)
+        for a robot that reports: it holds what it says it stands on. The
+        operator has made sure the vanished robot no longer stands there;
+        should it come back, it holds again what it then reports. Noted in
+        the robot's fleet log.
         """
         result = self.recovery.clear(_robot_key(fleet, robot))
         if result.ok:
