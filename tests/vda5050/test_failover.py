@@ -47,6 +47,8 @@ FAST = {
     "derive_tick_ms": 100,
 }
 """The hub's thresholds, short so a dropped vehicle is offline within a second or so."""
+STATE_TIMEOUT_S = 5.0
+"""A vehicle whose OFFLINE got lost is taken for gone after this long of silence all the same."""
 
 
 def _lost_vehicle(settings: Settings, url: str) -> SimFleet:
@@ -117,7 +119,11 @@ async def test_a_robot_dropped_mid_task_has_its_task_completed_by_another_robot_
 ) -> None:
     spy = OrderSpy()
     async with (
-        vda_site(settings.replace(derive_reassign=True), mosquitto.url, vehicles=2) as site,
+        vda_site(
+            settings.replace(derive_reassign=True, vda5050_state_timeout_s=STATE_TIMEOUT_S),
+            mosquitto.url,
+            vehicles=2,
+        ) as site,
         running(asyncio.create_task(spy.run(mosquitto.url))),
     ):
         lost = _lost_vehicle(site.settings, mosquitto.url)
@@ -197,6 +203,7 @@ async def _hub_and_vehicles(
             "FLEETHUB_VDA5050_RELEASE_NODES": str(release_nodes),
             # Nothing is lost on a private broker: a re-send would only be a spurious repeat.
             "FLEETHUB_VDA5050_RESEND_S": "60",
+            "FLEETHUB_VDA5050_STATE_TIMEOUT_S": str(STATE_TIMEOUT_S),
         },
         tmp_path,
     )
