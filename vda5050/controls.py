@@ -153,30 +153,24 @@ def _commission(
 def _clear_reservations(
     master: MasterControl, fleet: str, robot: str, body: dict[str, Any]
 ) -> dict[str, Any]:
-    key = robot_key(fleet, robot)
-    vehicle = master.vehicle_of(fleet, robot)
-    if vehicle is None and key not in master.traffic.paths and not master.traffic.held(key):
+    """Free a vanished robot's nodes and lanes, and cancel what it was running.
+
+    The cancel means a vehicle that comes back gets ``cancelOrder`` instead of
+    driving on into space it no longer holds.
+    """
+    known = robot_key(fleet, robot) in master.recovery.vanished
+    if not known and master.vehicle_of(fleet, robot) is None:
         raise TaskRefused(f"no vehicle {robot!r} of fleet {fleet!r} is known")
-    if vehicle is not None and vehicle.fresh(master._monotonic(), master.config.state_timeout_s):
-        raise TaskRefused(
-            f"{robot} still reports its state: its reservations are where it is"
-            " (clear only a vehicle that vanished)"
-        )
-    held = sorted(master.traffic.held(key))
+    cleared = master.clear_reservations(fleet, robot)
+    if not cleared.ok:
+        raise TaskRefused(f"{robot}: {cleared.refused}")
     for task in [
         t
         for t in master.tasks.values()
         if not t.terminal and t.order is not None and (t.fleet, t.robot) == (fleet, robot)
     ]:
         master.cancel(task, "canceled", ["reservations cleared"])
-    master.traffic.clear(key)
-    master._fleet_note(
-        fleet,
-        robot,
-        f"Reservations cleared by an operator: {len(held)} nodes and lanes freed",
-        "warning",
-    )
-    return {"success": True, "cleared": held}
+    return {"success": True, "cleared": list(cleared.released)}
 
 
 def _online(master: MasterControl, fleet: str, robot: str) -> Vehicle:

@@ -8,8 +8,10 @@ the ``headerId`` counters, and the answers to the hub's commands. Those are
 written here *before* the message goes out (write-ahead), so after a SIGKILL
 the master control continues a running order with the next
 ``orderUpdateId`` instead of sending a new one, and never sends a
-``headerId`` twice. Which robots operators took out of service (their
-commission) is kept here too: the hub's record of a command is not read back.
+``headerId`` twice. It also keeps what each robot holds in traffic control
+while it is not running an order (:mod:`vda5050.recovery`), which a vehicle
+that vanished cannot report again, and which robots operators took out of
+service (their commission): the hub's record of a command is not read back.
 
 SQLite in WAL mode with ``synchronous=NORMAL``: a committed write survives a
 crash of the process (not of the machine's power, which the vehicles' own
@@ -39,6 +41,7 @@ CREATE TABLE IF NOT EXISTS answers (
     frame BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS commissions (robot TEXT PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS holdings (robot TEXT PRIMARY KEY, doc BLOB NOT NULL);
 """
 
 
@@ -125,6 +128,17 @@ class Journal:
         """Each robot's commission an operator set, by ``fleet/robot``."""
         rows = self._db.execute("SELECT robot, doc FROM commissions")
         return {str(row[0]): bytes(row[1]) for row in rows}
+
+    def holdings(self) -> list[tuple[str, bytes]]:
+        """Every robot's journaled holding (:mod:`vda5050.recovery`), by robot key."""
+        rows = self._db.execute("SELECT robot, doc FROM holdings ORDER BY robot")
+        return [(str(row[0]), bytes(row[1])) for row in rows]
+
+    def save_holding(self, robot: str, doc: bytes) -> None:
+        self._db.execute("INSERT OR REPLACE INTO holdings (robot, doc) VALUES (?, ?)", (robot, doc))
+
+    def forget_holding(self, robot: str) -> None:
+        self._db.execute("DELETE FROM holdings WHERE robot = ?", (robot,))
 
     def prune_answers(self, before_ms: int) -> None:
         self._db.execute("DELETE FROM answers WHERE answered_ms < ?", (before_ms,))

@@ -14,6 +14,8 @@ A vehicle is shown while its connection is ONLINE and its last state is no
 older than ``state_timeout_s``; a CONNECTIONBROKEN (the broker's last will)
 or OFFLINE takes it out of its fleet's state at once, so the hub derives it
 stale, then offline with an alert, as for an RMF robot that went silent.
+What a vanished vehicle held in traffic control stays held until it is seen
+again or an operator clears it (:mod:`vda5050.recovery`).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from vda5050.orders import (
     release,
 )
 from vda5050.outbox import Outbox
+from vda5050.recovery import Cleared, Recovery
 from vda5050.requests import PhaseSpec, StepSpec, TaskRefused, read_request
 from vda5050.tasks import OrderTrack, VdaTask
 from vda5050.traffic import GiveWay, Traffic, node_key, robot_key
@@ -140,6 +143,7 @@ class MasterControl:
         self._fleet_log: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self._fleet_log_seq: dict[tuple[str, str], int] = {}
         self.traffic = Traffic()
+        self.recovery = Recovery(journal, self.traffic)
         self._by_key: dict[str, Vehicle] = {}
         self._restore()
 
@@ -153,16 +157,8 @@ class MasterControl:
         running = [t for t in self.tasks.values() if not t.terminal and t.order is not None]
         for task in running:
             assert task.order is not None
-            track = task.order
-            self._conflicts(
-                _robot_key(task.fleet, task.robot),
-                self.traffic.follow(
-                    _robot_key(task.fleet, task.robot),
-                    [node.vertex for node in track.nodes],
-                    passed=max(track.traversed, 0),
-                    reserved_end=track.released_end,
-                ),
-            )
+            self._hold_again(_robot_key(task.fleet, task.robot), task.order)
+        self._conflicts("restored holdings", self.recovery.restore())
         if running:
             vda_logger.info(
                 "carrying on %d orders from the journal: %s",
@@ -171,6 +167,18 @@ class MasterControl:
                     f"{t.id} on {t.robot} (update {t.order.update_id})" for t in running if t.order
                 ),
             )
+
+    def _hold_again(self, key: str, track: OrderTrack) -> None:
+        """``key`` holds what was released of its running order, as far as it passed."""
+        self._conflicts(
+            key,
+            self.traffic.follow(
+                key,
+                [node.vertex for node in track.nodes],
+                passed=max(track.traversed, 0),
+                reserved_end=track.released_end,
+            ),
+        )
 
     def hub_snapshot(self, *, first: bool) -> list[bytes]:
         """What the hub gets on every (re)connect: fleets, tasks; after a start, recent answers."""
@@ -257,6 +265,9 @@ class MasterControl:
     def _on_connection(self, vehicle: Vehicle, state: str) -> None:
         was = vehicle.connection
         vehicle.connected(state)
+        if state != "ONLINE":
+            # Also when it was never ONLINE here: the retained last word after a restart.
+            self._vanish(vehicle, f"connection {state}")
         if state == was:
             return
         metrics.VDA_ONLINE.set(sum(1 for v in self.vehicles.values() if v.online))
@@ -277,6 +288,8 @@ class MasterControl:
         if not vehicle.online and vehicle.connection != "CONNECTIONBROKEN":
             # A state is evidence of a connection, even if its ONLINE was missed.
             vehicle.connection = "ONLINE"
+        if vehicle.online:
+            self._seen(vehicle)
         self._note_errors(vehicle, state)
         self._dirty.add(vehicle.fleet)
         now = self._clock_ms()
@@ -322,7 +335,7 @@ class MasterControl:
         if task.terminal or track is None:
             vehicle.task_id = ""
             return
-        before = task.status
+        before, passed = task.status, track.traversed
         refusal = _refusal(state, track.order_id)
         if refusal is not None:
             self._fail(vehicle, task, f"[robot:{vehicle.robot}] refused the order: {refusal}", now)
@@ -353,6 +366,9 @@ class MasterControl:
             vehicle.task_id = ""
         if due or task.status != before or task.log.pending:
             self._save(task)  # before the update goes out: the journal is write-ahead
+        elif track.traversed != passed:
+            # What a restart holds again for it: what it still stands on and ahead, not behind.
+            self._journal_task(task)
         if due:
             self._send_order(vehicle, task, "order_update")
 
@@ -395,6 +411,7 @@ class MasterControl:
         if key in self.traffic.paths or self.traffic.held(key) != {node_key(origin[0].id)}:
             if not self.traffic.stand(key, origin[0].id):
                 self._conflicts(key, [node_key(origin[0].id)])
+            self.recovery.stood(key)
 
     def _conflicts(self, robot: str, resources: list[str]) -> None:
         """Resources ``robot`` is on that another robot holds: never expected, so counted and logged."""
@@ -538,14 +555,17 @@ class MasterControl:
 
     def _save(self, task: VdaTask) -> None:
         """Journal ``task`` and tell the hub its state and new log entries."""
-        active = not task.terminal or bool(
-            task.order and task.order.cancel_action and not task.order.cancel_acked
-        )
-        self.journal.save_task(task.id, task.model_dump_json().encode(), active=active)
+        self._journal_task(task)
         self._to_hub(encode(IngestType.TASK_STATE, task.state()), False)
         log = task.log.flush()
         if log is not None:
             self._to_hub(encode(IngestType.TASK_LOG, log), True)
+
+    def _journal_task(self, task: VdaTask) -> None:
+        active = not task.terminal or bool(
+            task.order and task.order.cancel_action and not task.order.cancel_acked
+        )
+        self.journal.save_task(task.id, task.model_dump_json().encode(), active=active)
 
     # -------------------------------------------------------------- commands
 
@@ -636,6 +656,9 @@ class MasterControl:
             self._send_cancel(vehicle, task)
             self._dirty.add(vehicle.fleet)
         else:
+            if task.order is not None:
+                # Its vehicle has not spoken since a restart: the cancel goes once it does.
+                task.order.cancel_action = cancel_action(task).actionId
             self._save(task)
 
     # ------------------------------------------------------------------ tick
@@ -655,7 +678,8 @@ class MasterControl:
                 ),
                 None,
             )
-            if vehicle is None or not vehicle.online:
+            if vehicle is None or not vehicle.online or vehicle.state is None:
+                # Without a state since this start, the vehicle has not said what it holds.
                 continue
             if not task.terminal and not track.acked:
                 track.resends += 1
@@ -667,10 +691,74 @@ class MasterControl:
                     self._save(task)
                 else:
                     self._send_cancel(vehicle, task, "cancel_resend")
+        mono = self._monotonic()
+        for vehicle in self.vehicles.values():
+            if vehicle.state is not None and not vehicle.fresh(mono, self.config.state_timeout_s):
+                self._vanish(vehicle, "state silent")
         self._traffic(now)
         self._charge(now)
         self._assign(now)
         self._dirty |= {v.fleet for v in self.vehicles.values()} | self.config.fleets
+
+    # ----------------------------------------------------------- recovery
+
+    def _vanish(self, vehicle: Vehicle, reason: str) -> None:
+        """``vehicle`` is gone: what it holds stays held (:mod:`vda5050.recovery`)."""
+        record = self.recovery.vanish(
+            _robot_key(vehicle.fleet, vehicle.robot), reason, self._clock_ms()
+        )
+        if record is not None and record.held:
+            self._fleet_note(
+                vehicle.fleet,
+                vehicle.robot,
+                f"Vanished ({reason}): its {len(record.held)} reservations stay held until it is"
+                " seen again or an operator clears them",
+                "warning",
+            )
+
+    def _seen(self, vehicle: Vehicle) -> None:
+        """A vanished ``vehicle`` reports again: traffic control follows what it says from here."""
+        key = _robot_key(vehicle.fleet, vehicle.robot)
+        task = self.tasks.get(vehicle.task_id)
+        track = task.order if task is not None and not task.terminal else None
+        if track is not None and key not in self.traffic.paths:
+            # An operator cleared its reservations while it was gone: it holds its order again.
+            self._hold_again(key, track)
+        if self.recovery.seen(key) is None:
+            return
+        self._fleet_note(vehicle.fleet, vehicle.robot, "Seen again: its reservations follow it")
+        for gone in self.tasks.values():
+            order = gone.order
+            if (gone.fleet, gone.robot) != (vehicle.fleet, vehicle.robot) or not gone.terminal:
+                continue
+            if order is None or not order.cancel_action or order.cancel_acked:
+                continue
+            if _cancel_taken(vehicle.state, order.order_id, order.cancel_action):
+                order.cancel_acked = True
+                self._save(gone)
+            else:
+                # Canceled while it was gone (reassigned): it may not know yet, tell it now.
+                self._send_cancel(vehicle, gone, "cancel_resend")
+
+    def clear_reservations(self, fleet: str, robot: str) -> Cleared:
+        """An operator's "clear a vanished robot's reservations": release what it holds.
+
+        For a hub command (operator controls). Refused (``Cleared.refused``)
+        for a robot that reports: it holds what it says it stands on. The
+        operator has made sure the vanished robot no longer stands there;
+        should it come back, it holds again what it then reports. Noted in
+        the robot's fleet log.
+        """
+        result = self.recovery.clear(_robot_key(fleet, robot))
+        if result.ok:
+            self._fleet_note(
+                fleet,
+                robot,
+                f"An operator cleared its {len(result.released)} reservations",
+                "warning",
+            )
+            self._dirty.add(fleet)
+        return result
 
     # ------------------------------------------------------------ traffic
 
@@ -726,8 +814,9 @@ class MasterControl:
                 for other in cycle:
                     if other in by_key:
                         self._fleet_note(by_key[other].fleet, by_key[other].robot, text, "warning")
-                self._save(task)
-                if self._release(vehicle, task.order, now, asked=True):
+                due = self._release(vehicle, task.order, now, asked=True)
+                self._save(task)  # with the update's id: the journal is write-ahead
+                if due:
                     self._send_order(vehicle, task, "order_update")
                 return
         metrics.VDA_DEADLOCKS.labels("unresolved").inc()

@@ -177,6 +177,13 @@ class Traffic:
             path.give_way = None
         self._set(robot, path.wanted())
 
+    def hold(self, robot: str, resources: set[str]) -> list[str]:
+        """``robot`` holds exactly ``resources`` and follows no path (restored from the journal
+        for a vehicle not heard from since a restart); returns what another robot held instead."""
+        self.paths.pop(robot, None)
+        self.waits.pop(robot, None)
+        return self._set(robot, resources)
+
     def clear(self, robot: str) -> None:
         """Forget ``robot``: it holds nothing (an operator cleared it)."""
         self.paths.pop(robot, None)

@@ -52,6 +52,8 @@ class Loopback:
         """What the vehicles sent the master control."""
         self.lose: Callable[[Outgoing], bool] = lambda message: False
         """Which of the master control's messages never reach their vehicle."""
+        self.silent: set[str] = set()
+        """Vehicles that vanished: they neither report nor get messages (but go on moving)."""
         self.journal_path = journal_path
         self.config = config or MasterConfig(topics=TOPICS, vehicles={}, default_fleet="vda")
         self.graph = nav_graph or graph()
@@ -100,6 +102,8 @@ class Loopback:
             return True
         address = TOPICS.parse(message.topic)
         assert address is not None
+        if address[0].serial_number in self.silent:
+            return True
         vehicle = self.vehicles[address[0].serial_number]
         if address[1] is Topic.ORDER:
             order = parse(v2.Order, message.payload)
@@ -139,7 +143,7 @@ class Loopback:
             self.mono += dt
             for serial, vehicle in self.vehicles.items():
                 vehicle.step(dt)
-                if vehicle.changed or i % 5 == 0:
+                if serial not in self.silent and (vehicle.changed or i % 5 == 0):
                     self.report(serial)
             if i % 5 == 0:
                 self.master.tick()
