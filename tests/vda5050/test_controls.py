@@ -126,6 +126,7 @@ def test_clearing_a_vanished_vehicles_reservations_frees_them_and_cancels_its_ta
     assert held
     # Silent past the state timeout, with no connection message: it vanished.
     loop.mono += loop.master.config.state_timeout_s + 1
+    loop.master.tick()
     answer = command(loop, CommandKind.CLEAR_RESERVATIONS, "v1")
     assert answer["success"] is True and set(answer["cleared"]) == held
     assert loop.master.traffic.held(key) == set() and key not in loop.master.traffic.paths
