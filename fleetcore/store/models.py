@@ -55,23 +55,36 @@ class RoomState(Model):
 
 
 # The latest state of each task, with the columns REST filters on.
+# Each column GET /tasks sorts by is indexed together with the id that breaks
+# its ties: a page's ids (and the entries an offset skips) come from the index
+# alone, without a table row each (rest_api.routes.tasks).
 class TaskState(Model):
     id = fields.CharField(max_length=NAME_BYTES, primary_key=True)
-    category = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
-    assigned_group = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
-    assigned_to = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
-    status = fields.CharField(max_length=32, null=True, db_index=True)
-    requester = fields.CharField(max_length=TEXT_BYTES, null=True, db_index=True)
-    unix_millis_start_time = fields.BigIntField(null=True, db_index=True)
-    unix_millis_finish_time = fields.BigIntField(null=True, db_index=True)
-    unix_millis_request_time = fields.BigIntField(null=True, db_index=True)
+    category = fields.CharField(max_length=NAME_BYTES, null=True)
+    assigned_group = fields.CharField(max_length=NAME_BYTES, null=True)
+    assigned_to = fields.CharField(max_length=NAME_BYTES, null=True)
+    status = fields.CharField(max_length=32, null=True)
+    requester = fields.CharField(max_length=TEXT_BYTES, null=True)
+    unix_millis_start_time = fields.BigIntField(null=True)
+    unix_millis_finish_time = fields.BigIntField(null=True)
+    unix_millis_request_time = fields.BigIntField(null=True)
     data = fields.TextField()
     seq = fields.BigIntField()
 
     class Meta:
         table = "task_state"
         # A hub's restore reads the latest finished tasks, of a year's worth, by seq.
-        indexes = (("seq",),)
+        indexes = (
+            ("seq",),
+            ("category", "id"),
+            ("assigned_group", "id"),
+            ("assigned_to", "id"),
+            ("status", "id"),
+            ("requester", "id"),
+            ("unix_millis_start_time", "id"),
+            ("unix_millis_finish_time", "id"),
+            ("unix_millis_request_time", "id"),
+        )
 
 
 # One booking label of a task, split at ``=`` as rmf-web does (dashboard → value "").
