@@ -88,6 +88,7 @@ class TaskState(Model):
 
 
 # One booking label of a task, split at ``=`` as rmf-web does (dashboard → value "").
+# The label filter of GET /tasks reads the tasks of a name and value from one index.
 class TaskLabel(Model):
     id = fields.BigIntField(primary_key=True)
     task_id = fields.CharField(max_length=NAME_BYTES, db_index=True)
@@ -97,6 +98,7 @@ class TaskLabel(Model):
     class Meta:
         table = "task_label"
         unique_together = (("task_id", "label_name"),)
+        indexes = (("label_name", "label_value", "task_id"),)
 
 
 # Every distinct task state update, in order; retention is enforced by the hub.

@@ -8,7 +8,14 @@ class Migration(migrations.Migration):
 
     initial = False
 
+    # SQLite alters a column by rebuilding its table, which loses the indexes of
+    # Meta.indexes: the seq index of 0010 is dropped first and built again after.
     operations = [
+        ops.RemoveIndex(model_name='TaskState', fields=['seq']),
+        ops.AddIndex(
+            model_name='TaskLabel',
+            index=Index(fields=['label_name', 'label_value', 'task_id']),
+        ),
         ops.AlterField(
             model_name='TaskState',
             name='assigned_group',
@@ -48,6 +55,10 @@ class Migration(migrations.Migration):
             model_name='TaskState',
             name='unix_millis_start_time',
             field=fields.BigIntField(null=True),
+        ),
+        ops.AddIndex(
+            model_name='TaskState',
+            index=Index(fields=['seq']),
         ),
         ops.AddIndex(
             model_name='TaskState',
