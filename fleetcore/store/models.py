@@ -195,6 +195,8 @@ class DerivedEvent(Model):
 
     class Meta:
         table = "derived_event"
+        # A robot's events, newest first from a keyset: one index range.
+        indexes = (("fleet", "robot", "seq"),)
 
 
 # An alert request in rmf-web's model. Derived alerts carry their condition

@@ -92,4 +92,8 @@ class Migration(migrations.Migration):
             model_name='TaskState',
             index=Index(fields=['unix_millis_request_time', 'id']),
         ),
+        ops.AddIndex(
+            model_name='DerivedEvent',
+            index=Index(fields=['fleet', 'robot', 'seq']),
+        ),
     ]
