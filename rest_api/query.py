@@ -32,6 +32,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
+    field_validator,
 )
 
 from fleetcore.contract.rmf.task import TaskStatus
@@ -208,6 +209,25 @@ class TaskQuery(_Query):
         0, description="Tasks to skip before the first returned."
     )
     order_by: SortKeys = Field((), description="Sort order, e.g. -unix_millis_start_time.")
+    after: str | None = Field(
+        None,
+        min_length=1,
+        description="A keyset page instead of an offset: the tasks after this task id in the"
+        " order asked (at most one order_by field, no label), as fast deep in the list as at"
+        " its start. Pass the last task of the page before. Not in rmf-web.",
+    )
+
+    @field_validator("after")
+    @classmethod
+    def _keyset(cls, after: str | None, info: ValidationInfo) -> str | None:
+        if after is None:
+            return after
+        if info.data.get("offset"):
+            raise ValueError("give offset or after, not both")
+        keys = info.data.get("order_by", ())
+        if len(keys) > 1 or any(key.label is not None for key in keys):
+            raise ValueError("after pages by at most one order_by field, and not by a label")
+        return after
 
 
 class LogQuery(_Query):

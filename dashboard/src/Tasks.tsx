@@ -23,6 +23,9 @@ interface Filters {
 export function TaskList({ live, site, onOpen }: { live: Live; site: Site; onOpen: (id: string) => void }) {
   const [filters, setFilters] = useState<Filters>({ status: "", category: "", robot: "" });
   const [page, setPage] = useState(0);
+  // The last task of each page before this one: pages are keyset pages, as fast deep in a
+  // year of tasks as at its start, and they stay put while new tasks arrive.
+  const [cursors, setCursors] = useState<string[]>([]);
   const [tasks, setTasks] = useState<TaskState[]>([]);
   const [error, setError] = useState("");
   const [tick, setTick] = useState(0);
@@ -42,9 +45,9 @@ export function TaskList({ live, site, onOpen }: { live: Live; site: Site; onOpe
   useEffect(() => {
     const params = new URLSearchParams({
       limit: String(PAGE_SIZE),
-      offset: String(page * PAGE_SIZE),
       order_by: "-unix_millis_request_time",
     });
+    if (page > 0) params.set("after", cursors[page - 1]);
     if (filters.status) params.set("status", filters.status);
     if (filters.category) params.set("category", filters.category);
     if (filters.robot) params.set("assigned_to", filters.robot);
@@ -126,7 +129,13 @@ export function TaskList({ live, site, onOpen }: { live: Live; site: Site; onOpe
           ‹ newer
         </button>
         <span>page {page + 1}</span>
-        <button disabled={tasks.length < PAGE_SIZE} onClick={() => setPage(page + 1)}>
+        <button
+          disabled={tasks.length < PAGE_SIZE}
+          onClick={() => {
+            setCursors([...cursors.slice(0, page), tasks[tasks.length - 1].booking.id]);
+            setPage(page + 1);
+          }}
+        >
           older ›
         </button>
       </div>

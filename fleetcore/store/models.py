@@ -55,26 +55,40 @@ class RoomState(Model):
 
 
 # The latest state of each task, with the columns REST filters on.
+# Each column GET /tasks sorts by is indexed together with the id that breaks
+# its ties: a page's ids (and the entries an offset skips) come from the index
+# alone, without a table row each (rest_api.routes.tasks).
 class TaskState(Model):
     id = fields.CharField(max_length=NAME_BYTES, primary_key=True)
-    category = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
-    assigned_group = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
-    assigned_to = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
-    status = fields.CharField(max_length=32, null=True, db_index=True)
-    requester = fields.CharField(max_length=TEXT_BYTES, null=True, db_index=True)
-    unix_millis_start_time = fields.BigIntField(null=True, db_index=True)
-    unix_millis_finish_time = fields.BigIntField(null=True, db_index=True)
-    unix_millis_request_time = fields.BigIntField(null=True, db_index=True)
+    category = fields.CharField(max_length=NAME_BYTES, null=True)
+    assigned_group = fields.CharField(max_length=NAME_BYTES, null=True)
+    assigned_to = fields.CharField(max_length=NAME_BYTES, null=True)
+    status = fields.CharField(max_length=32, null=True)
+    requester = fields.CharField(max_length=TEXT_BYTES, null=True)
+    unix_millis_start_time = fields.BigIntField(null=True)
+    unix_millis_finish_time = fields.BigIntField(null=True)
+    unix_millis_request_time = fields.BigIntField(null=True)
     data = fields.TextField()
     seq = fields.BigIntField()
 
     class Meta:
         table = "task_state"
         # A hub's restore reads the latest finished tasks, of a year's worth, by seq.
-        indexes = (("seq",),)
+        indexes = (
+            ("seq",),
+            ("category", "id"),
+            ("assigned_group", "id"),
+            ("assigned_to", "id"),
+            ("status", "id"),
+            ("requester", "id"),
+            ("unix_millis_start_time", "id"),
+            ("unix_millis_finish_time", "id"),
+            ("unix_millis_request_time", "id"),
+        )
 
 
 # One booking label of a task, split at ``=`` as rmf-web does (dashboard → value "").
+# The label filter of GET /tasks reads the tasks of a name and value from one index.
 class TaskLabel(Model):
     id = fields.BigIntField(primary_key=True)
     task_id = fields.CharField(max_length=NAME_BYTES, db_index=True)
@@ -84,6 +98,7 @@ class TaskLabel(Model):
     class Meta:
         table = "task_label"
         unique_together = (("task_id", "label_name"),)
+        indexes = (("label_name", "label_value", "task_id"),)
 
 
 # Every distinct task state update, in order; retention is enforced by the hub.
@@ -180,6 +195,8 @@ class DerivedEvent(Model):
 
     class Meta:
         table = "derived_event"
+        # A robot's events, newest first from a keyset: one index range.
+        indexes = (("fleet", "robot", "seq"),)
 
 
 # An alert request in rmf-web's model. Derived alerts carry their condition

@@ -23,7 +23,7 @@ from rest_api.access import principal_of, reads
 from rest_api.keys import BUS_KEY
 from rest_api.query import MAX_LIMIT, CommaList, Period, TimeRange
 from rest_api.registry import ApiRoutes
-from rest_api.responses import not_found, positioned
+from rest_api.responses import json_array, not_found, positioned
 from rest_api.visibility import event_filter
 
 routes = ApiRoutes("Events", access=reads(Permission.robot_read))
@@ -93,8 +93,14 @@ async def query_events(request: web.Request, query: EventQuery) -> web.Response:
     rows: list[tuple[int, str]] = (
         await events.order_by(order).limit(query.limit).values_list("seq", "data")
     )
-    body = orjson.dumps([{"seq": seq, **orjson.loads(data)} for seq, data in rows])
-    return positioned(body, position)
+    return positioned(json_array(_with_seq(seq, data) for seq, data in rows), position)
+
+
+def _with_seq(seq: int, data: str) -> bytes:
+    """The stored event (a JSON object without a seq) with its seq first, spliced into its
+    text: decoding and encoding each event again was most of a 1,000-event page's cost."""
+    rest = data.strip()[1:].lstrip()
+    return f'{{"seq":{seq}{"" if rest.startswith("}") else ","}{rest}'.encode()
 
 
 class PositionSample(BaseModel):

@@ -121,6 +121,30 @@ async def test_tasks_order_by_label_value(client: Client, tasks: None) -> None:
     assert await _ids(client, order_by="-label=zone,id") == ["t2", "t1", "t3"]
 
 
+@pytest.mark.parametrize(
+    "order_by",
+    ["", "-id", "requester", "-requester", "unix_millis_finish_time", "-unix_millis_start_time"],
+)
+async def test_tasks_keyset_pages_are_the_offset_pages(
+    client: Client, hub: FakeHub, order_by: str
+) -> None:
+    # Ties and missing values (no requester, not finished) across page boundaries.
+    for n in range(7):
+        await hub.task(
+            f"k{n}",
+            requester=None if n % 3 == 0 else f"user{n % 2}",
+            start=1000 * (n % 2),
+            finish=None if n % 2 else 100 * n,
+        )
+    pages: list[list[str]] = []
+    after: dict[str, str] = {}
+    while not pages or len(pages[-1]) == 2:
+        pages.append(await _ids(client, order_by=order_by, limit="2", **after))
+        after = {"after": pages[-1][-1]} if pages[-1] else {}
+
+    assert [task for page in pages for task in page] == await _ids(client, order_by=order_by)
+
+
 async def test_tasks_list_is_stamped_with_the_position_read_first(
     client: Client, hub: FakeHub, tasks: None
 ) -> None:
@@ -145,6 +169,10 @@ async def test_tasks_list_is_stamped_with_the_position_read_first(
         ({"request_time_between": "1000"}, ["query", "request_time_between"]),
         ({"status": "queued,lost"}, ["query", "status", 1]),
         ({"label": "=north"}, ["query", "label"]),
+        ({"after": "t1", "offset": "2"}, ["query", "after"]),
+        ({"after": "t1", "order_by": "status,id"}, ["query", "after"]),
+        ({"after": "t1", "order_by": "label=zone"}, ["query", "after"]),
+        ({"after": "nothing"}, ["query", "after"]),
     ],
     ids=[
         "limit-zero",
@@ -158,6 +186,10 @@ async def test_tasks_list_is_stamped_with_the_position_read_first(
         "range-one-end",
         "status-unknown",
         "label-without-name",
+        "after-with-offset",
+        "after-with-two-orders",
+        "after-with-label-order",
+        "after-unknown-task",
     ],
 )
 async def test_tasks_bad_query_is_422_naming_the_field(
