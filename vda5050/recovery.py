@@ -97,7 +97,9 @@ class Recovery:
     def clear(self, robot: str) -> Cleared:
         """Release everything vanished ``robot`` holds (an operator's decision)."""
         if robot not in self.vanished:
-            return Cleared(refused="it still reports its state, so it holds where it is (not vanished)")
+            return Cleared(
+                refused="it still reports its state, so it holds where it is (not vanished)"
+            )
         released = tuple(sorted(self._traffic.held(robot)))
         self._traffic.clear(robot)
         del self.vanished[robot]
