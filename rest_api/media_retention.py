@@ -27,8 +27,8 @@ DAY_MS = 86_400_000
 async def prune_media(
     service: MediaService, max_age_days: float, max_bytes: int, now_ms: int
 ) -> dict[str, int]:
-    """Remove media older than ``max_age_days`` (0: no limit) and, per kind, the oldest past
-    ``max_bytes`` in total (0: no limit); the number removed per kind."""
+    """Remove media stored more than ``max_age_days`` ago (0: no limit) and, per kind, the
+    earliest captured past ``max_bytes`` in total (0: no limit); the number removed per kind."""
     removed: dict[str, int] = {}
     for kind in MediaKind:
         doomed: list[tuple[str, str]] = []
@@ -40,7 +40,7 @@ async def prune_media(
             kept = 0
             rows = (
                 await db.Media.filter(kind=kind.value)
-                .order_by("-unix_millis_upload_time", "-id")
+                .order_by("-unix_millis_capture_time", "-unix_millis_upload_time", "-id")
                 .values_list("id", "sha256", "size")
             )
             for media_id, sha256, size in rows:
