@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import uuid
@@ -234,8 +235,10 @@ async def head(request: web.Request) -> web.Response:
     uploader, upload = found
     offset = await _offset(service, upload)
     if offset == upload.length:
-        async with service.staging.writing(upload.id, LOCK_WAIT_S):
-            await _finish(service, uploader, upload)
+        # Still being finished by its last PATCH if busy: that one answers, this only reports.
+        with contextlib.suppress(Busy):
+            async with service.staging.writing(upload.id, LOCK_WAIT_S):
+                await _finish(service, uploader, upload)
     return web.Response(
         status=200,
         headers={
@@ -365,6 +368,8 @@ async def _type_refused(service: MediaService, upload: Upload) -> web.Response |
 async def _finish(service: MediaService, uploader: Uploader, upload: Upload) -> None:
     """Hash, store, record: each step may be repeated after a crash and ends the same."""
     staging = service.staging
+    if await staging.get(upload.id) is None:
+        return  # finished meanwhile by the request that held the lock before us
     sha256 = await staging.hashed(upload.id)
     if sha256 is None:
         sha256 = await staging.sha256(upload.id)
