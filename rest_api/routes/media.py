@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-import time
 from typing import Annotated, Literal
 
 from aiohttp import web
@@ -25,10 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from tortoise.queryset import QuerySet
 
 from fleetcore.auth import Permission, Principal
-from fleetcore.errors import Unauthorized
 from fleetcore.log import api_logger
 from fleetcore.store import models as db
-from rest_api.access import AUTH_KEY, PUBLIC, bearer_token, principal_of, reads, unauthorized
+from rest_api.access import PUBLIC, principal_of, reads, signed_or_bearer
 from rest_api.media_service import MEDIA_KEY, MediaService
 from rest_api.query import MAX_LIMIT, CommaList, TimeRange
 from rest_api.registry import ApiRoutes
@@ -132,19 +130,14 @@ async def _readable(
     request: web.Request, service: MediaService
 ) -> tuple[db.Media, int] | web.Response:
     """The media in the path for a signed URL or a bearer token, and how long it may be cached."""
-    expires = request.query.get("expires", "")
-    signed = service.urls.verify(request.path, expires, request.query.get("signature", ""))
-    rows = db.Media.all()
-    if not signed:
-        try:
-            principal = await request.app[AUTH_KEY].principal(bearer_token(request))
-        except Unauthorized as exc:
-            return unauthorized(exc)
-        rows = _visible(principal)
+    access = await signed_or_bearer(request, service.urls)
+    if isinstance(access, web.Response):
+        return access
+    rows = db.Media.all() if access.principal is None else _visible(access.principal)
     media = await rows.get_or_none(id=request.match_info["id"])
     if media is None:
         raise not_found(f"no media {request.match_info['id']!r}")
-    return media, max(0, int(expires) - int(time.time())) if signed else 0
+    return media, access.max_age
 
 
 def _byte_range(header: str, size: int) -> tuple[int, int] | None:
