@@ -59,9 +59,13 @@ from fleetcore.settings import Settings
 SOCKETIO_PATH = "/socket.io"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 """A dashboard under development (e.g. on a vite dev server) may call a local fleethub."""
-ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-EXPOSED_HEADERS = "X-Fleethub-Seq, X-Fleethub-Epoch, Retry-After"
-"""Headers a cross-origin script may read: the snapshot position (see the README) and back-off."""
+ALLOWED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+EXPOSED_HEADERS = (
+    "X-Fleethub-Seq, X-Fleethub-Epoch, Retry-After, Location, Upload-Offset, Upload-Length, "
+    "Upload-Metadata, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Content-Range, ETag"
+)
+"""Headers a cross-origin script may read: the snapshot position (see the README), back-off,
+and what a tus client (a browser uploading media) and a ranged download need."""
 PREFLIGHT_MAX_AGE_S = "600"
 
 
