@@ -1,4 +1,5 @@
-"""The S3 media store against a real S3-compatible server: moto's server mode, on loopback."""
+"""The S3 media store against a real S3-compatible server: moto's server mode, on loopback;
+alone, and under the API (upload over tus, Range download)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,18 @@ import hashlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiobotocore.session import get_session
 from moto.server import ThreadedMotoServer
 
+from fleetcore.bus import Bus
 from fleetcore.media.store_s3 import PART_BYTES, S3MediaStore
+from fleetcore.settings import Settings
+from rest_api.app import create_app
+from tests.conftest import start_server
+from tests.media.conftest import ROBOT
+from tests.media.tus import TusClient, jpeg
 
 pytestmark = pytest.mark.integration
 
@@ -82,3 +90,25 @@ async def test_a_deleted_key_is_gone(store: S3MediaStore, tmp_path: Path) -> Non
     await store.delete("k")
 
     assert not await store.exists("k")
+
+
+async def test_an_upload_through_the_api_lands_in_s3_and_is_read_back_by_range(
+    store: S3MediaStore, endpoint: str, settings: Settings, bus: Bus, database: None
+) -> None:
+    on_s3 = settings.replace(media_store_url=f"s3://{BUCKET}/media", media_s3_endpoint_url=endpoint)
+    server = await start_server(create_app(on_s3, bus, manage_database=False))
+    data = jpeg(50_000)
+    try:
+        async with aiohttp.ClientSession() as session:
+            tus = TusClient(session, str(server.make_url("")).rstrip("/"))
+            _, url, _ = await tus.create(len(data), attached_to="robot", attached_id=ROBOT)
+            assert (await tus.patch(url, 0, data)).status == 204
+            async with session.get(tus.base + "/media") as response:
+                item = (await response.json())[0]
+            async with session.get(item["url"], headers={"Range": "bytes=100-199"}) as response:
+                part = await response.read()
+    finally:
+        await server.close()
+
+    assert part == data[100:200]
+    assert await store.exists(hashlib.sha256(data).hexdigest())
