@@ -315,7 +315,9 @@ class MediaSettings(_Section):
     media_retention_days: float = 90.0
     """Media older than this is pruned; 0 keeps it forever."""
     media_retention_max_bytes: int = 0
-    """Most bytes of media kept per kind (image, video), the newest first; 0: no limit."""
+    """Most bytes of media kept per kind (image, video), the latest captured first; 0: no limit."""
+    media_prune_interval_s: float = 60.0
+    """How often each API process prunes media and idle uploads."""
     media_thumbnail_px: int = 320
     """The longer side of an image's thumbnail."""
 

@@ -2,7 +2,7 @@
 
 A file's row goes first, then its bytes once no other row names the same
 content: a reader never finds a row whose file is gone. Runs in every API
-process (deletes are idempotent), every ``retention_interval_s``.
+process (deletes are idempotent), every ``media_prune_interval_s``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from fleetcore.aio import cancel_and_wait
 from fleetcore.log import api_logger
 from fleetcore.media.sniff import MediaKind
 from fleetcore.metrics import MEDIA_PRUNED
+from fleetcore.outage import Outage
 from fleetcore.settings import Settings
 from fleetcore.store import models as db
 from rest_api.media_service import MEDIA_KEY, MediaService
@@ -71,7 +72,7 @@ async def prune_uploads(service: MediaService, expiry_s: float) -> int:
 
 
 def media_retention(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The cleanup context that prunes every ``retention_interval_s`` while the app runs."""
+    """The cleanup context that prunes every ``media_prune_interval_s`` while the app runs."""
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(_loop(app[MEDIA_KEY], settings))
@@ -82,6 +83,7 @@ def media_retention(settings: Settings) -> Callable[[web.Application], AsyncIter
 
 
 async def _loop(service: MediaService, settings: Settings) -> None:
+    outage = Outage(api_logger, "pruning media")
     while True:
         try:
             uploads = await prune_uploads(service, settings.media_upload_expiry_s)
@@ -91,8 +93,10 @@ async def _loop(service: MediaService, settings: Settings) -> None:
                 settings.media_retention_max_bytes,
                 time.time_ns() // 1_000_000,
             )
+        except Exception as exc:
+            outage.failed(exc)
+        else:
+            outage.recovered()
             if uploads or media:
                 api_logger.info("pruned media %s and %d idle uploads", media, uploads)
-        except Exception as exc:  # the database may be away; try again next round
-            api_logger.warning("media pruning failed: %s", exc)
-        await asyncio.sleep(settings.retention_interval_s)
+        await asyncio.sleep(settings.media_prune_interval_s)
