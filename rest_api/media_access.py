@@ -8,7 +8,7 @@ of the site. A device token is kept as its SHA-256 only, so the store leaks
 none, and revoking one refuses it at once.
 
 An upload is attached to an alert, a robot (``fleet/robot``), a task or a
-derived event; the robot it concerns is resolved when it is created and
+derived event (by its seq); the robot it concerns is resolved when it is created and
 stored with the media, which is what later decides who sees it.
 """
 
@@ -27,6 +27,7 @@ from fleetcore.auth.visibility import (
     Concern,
     alert_concern,
     holds_on,
+    may_read_concern,
     may_read_task,
     task_concern_of,
 )
@@ -134,12 +135,18 @@ async def attachment_of(uploader: Uploader, attached_to: str, attached_id: str) 
         ):
             raise AttachmentNotFound(f"no task {attached_id!r}")
     elif attached_to == "event":
+        # An event is known to clients by its seq (GET /events, the /events room).
         event = (
-            await db.DerivedEvent.get_or_none(id=int(attached_id))
-            if attached_id.isdigit()
+            await db.DerivedEvent.filter(seq=int(attached_id)).first()
+            if attached_id.isdigit() and len(attached_id) < 19
             else None
         )
-        if event is None:
+        if event is None or (
+            uploader.principal is not None
+            and not may_read_concern(
+                uploader.principal, Concern(event.task_id, event.fleet, event.robot), None
+            )
+        ):
             raise AttachmentNotFound(f"no event {attached_id!r}")
         fleet, robot = event.fleet, event.robot
     else:

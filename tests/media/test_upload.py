@@ -8,9 +8,14 @@ import hashlib
 import aiohttp
 import pytest
 
+from fleetcore.auth import Permission, users
+from fleetcore.bus import Bus
 from fleetcore.media.store import LocalMediaStore, media_root
 from fleetcore.settings import Settings
 from fleetcore.store import models as db
+from rest_api.access import AUTH_KEY
+from rest_api.app import create_app
+from tests.conftest import start_server
 from tests.media.conftest import ROBOT
 from tests.media.tus import TAKEN, TusClient, jpeg
 
@@ -167,3 +172,51 @@ async def test_every_upload_is_in_the_audit_log(tus: TusClient) -> None:
     actions = await db.AuditEntry.filter(target=f"robot:{ROBOT}").values_list("action", "status")
 
     assert sorted(actions) == [("create_media_upload", 201), ("upload_media", 201)]
+
+
+async def test_media_attached_to_an_event_concerns_the_events_robot(tus: TusClient) -> None:
+    await db.DerivedEvent.create(
+        seq=7,
+        kind="robot_stuck",
+        severity="warning",
+        fleet="fleet_a",
+        robot="r9",
+        unix_millis_time=1,
+        data="{}",
+    )
+    data = jpeg(10_000)
+    _, url, _ = await tus.create(len(data), attached_to="event", attached_id="7")
+
+    await tus.patch(url, 0, data)
+
+    media = await db.Media.get(attached_to="event")
+    assert (media.attached_id, media.fleet, media.robot) == ("7", "fleet_a", "r9")
+
+
+async def test_a_user_uploads_only_where_granted_media_upload(
+    auth_settings: Settings, bus: Bus, database: None, session: aiohttp.ClientSession
+) -> None:
+    await users.create_group("site_a")
+    await users.add_member("site_a", "fleet", "fleet_a")
+    for role, permission in (
+        ("uploader", Permission.media_upload),
+        ("reader", Permission.robot_read),
+    ):
+        await users.create_role(role)
+        await users.grant(role, permission.value, "site_a")
+        await users.create_user(role)
+        await users.add_user_role(role, role)
+    server = await start_server(create_app(auth_settings, bus, manage_database=False))
+    try:
+        base = str(server.make_url("")).rstrip("/")
+        statuses = {}
+        for user in ("uploader", "reader"):
+            token, _ = server.app[AUTH_KEY].verifier.issue(user, 3600)
+            status, _, _ = await TusClient(session, base, token).create(
+                100, attached_to="robot", attached_id=ROBOT
+            )
+            statuses[user] = status
+    finally:
+        await server.close()
+
+    assert statuses == {"uploader": 201, "reader": 403}
