@@ -28,7 +28,8 @@ naming the error but not the bytes, and counted (``malformed_request``).
 
 **Size.** A body over ``api_max_body_bytes`` (socket.io long-polling:
 ``socket_max_message_bytes``) is refused with 413 from its Content-Length,
-or, sent in chunks, once read; counted.
+or, sent in chunks, once read; counted. A media upload's PATCH is streamed to
+disk and limited by its upload (``rest_api/tus.py``), so it is left alone.
 
 The CORS part is written out rather than taken from aiohttp-cors: that one
 registers per route and cannot share an app with engine.io's routes, and it
@@ -52,14 +53,19 @@ from aiohttp.typedefs import Handler, Middleware
 from fleetcore import metrics
 from fleetcore.errors import ConfigError
 from fleetcore.log import api_logger
+from fleetcore.media import MEDIA_UPLOADS_PATH
 from fleetcore.settings import Settings
 
 SOCKETIO_PATH = "/socket.io"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 """A dashboard under development (e.g. on a vite dev server) may call a local fleethub."""
-ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-EXPOSED_HEADERS = "X-Fleethub-Seq, X-Fleethub-Epoch, Retry-After"
-"""Headers a cross-origin script may read: the snapshot position (see the README) and back-off."""
+ALLOWED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+EXPOSED_HEADERS = (
+    "X-Fleethub-Seq, X-Fleethub-Epoch, Retry-After, Location, Upload-Offset, Upload-Length, "
+    "Upload-Metadata, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Content-Range, ETag"
+)
+"""Headers a cross-origin script may read: the snapshot position (see the README), back-off,
+and what a tus client (a browser uploading media) and a ranged download need."""
 PREFLIGHT_MAX_AGE_S = "600"
 
 
@@ -221,9 +227,11 @@ def guard_middleware(settings: Settings) -> Middleware:
             )
         socketio = request.path.startswith(SOCKETIO_PATH)
         limit = socket_limit if socketio else body_limit
-        if request.content_length is not None and request.content_length > limit:
+        # A media upload's body is streamed to disk by its handler, held to the upload's length.
+        streamed = request.method == hdrs.METH_PATCH and request.path.startswith(MEDIA_UPLOADS_PATH)
+        if not streamed and request.content_length is not None and request.content_length > limit:
             return _refusal(413, "body_too_large", f"the request body is over {limit} bytes")
-        if request.content_length is None and request.body_exists and not socketio:
+        if not streamed and request.content_length is None and request.body_exists and not socketio:
             # Chunked: read it now (the handler gets it from aiohttp's cache), up to the
             # app's client_max_size, which may be above this path's limit.
             try:

@@ -116,6 +116,21 @@ LOGINS_THROTTLED = Counter(
     "fleethub_auth_logins_throttled_total",
     "POST /auth/token attempts refused (429) because their address tried too often.",
 )
+MEDIA_UPLOADS = Counter(
+    "fleethub_media_uploads_total", "Media uploads finished and stored, by kind.", ["kind"]
+)
+MEDIA_UPLOAD_BYTES = Counter(
+    "fleethub_media_upload_bytes_total", "Bytes of media received (resumed uploads included)."
+)
+MEDIA_REJECTED = Counter(
+    "fleethub_media_rejected_total",
+    "Media upload requests refused, by reason (too_large, unsupported_type, type_mismatch, "
+    "bad_metadata, checksum_mismatch, offset_mismatch, forbidden, ...).",
+    ["reason"],
+)
+MEDIA_PRUNED = Counter(
+    "fleethub_media_pruned_total", "Media removed by retention, by kind.", ["kind"]
+)
 AUTH_FORBIDDEN = Counter(
     "fleethub_auth_forbidden_total",
     "Authenticated requests refused for a missing permission, by operation.",

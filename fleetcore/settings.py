@@ -295,6 +295,33 @@ class HistorySettings(_Section):
     """Rows deleted per statement, so pruning never holds the database for long."""
 
 
+class MediaSettings(_Section):
+    """Photos and video from the field (``api`` and ``up``): limits, storage, retention."""
+
+    media_store_url: str = ""
+    """Where media files go: empty for ``<data_dir>/media`` (the embedded default),
+    ``file:///path`` for another directory, or ``s3://bucket/prefix`` for any S3-compatible
+    store (credentials and region from the usual AWS variables)."""
+    media_s3_endpoint_url: str = ""
+    """The S3 endpoint, for a store that is not AWS (MinIO, Ceph, ...); empty: AWS's own."""
+    media_image_max_bytes: int = 20 << 20
+    """Largest image accepted (JPEG, PNG, WebP); a bigger upload is refused with 413."""
+    media_video_max_bytes: int = 500 << 20
+    """Largest video accepted (MP4, QuickTime, WebM); a bigger upload is refused with 413."""
+    media_upload_expiry_s: float = 86_400.0
+    """An upload not finished this long after its last byte is dropped with its partial file."""
+    media_url_ttl_s: int = 600
+    """How long a signed media URL (for ``<img>`` and ``<video>``) works, at least."""
+    media_retention_days: float = 90.0
+    """Media older than this is pruned; 0 keeps it forever."""
+    media_retention_max_bytes: int = 0
+    """Most bytes of media kept per kind (image, video), the latest captured first; 0: no limit."""
+    media_prune_interval_s: float = 60.0
+    """How often each API process prunes media and idle uploads."""
+    media_thumbnail_px: int = 320
+    """The longer side of an image's thumbnail."""
+
+
 class SimSettings(_Section):
     """The simulated RMF fleet (``sim`` and ``up``)."""
 
@@ -423,6 +450,7 @@ class Settings(
     SiteSettings,
     DeriveSettings,
     HistorySettings,
+    MediaSettings,
     SimSettings,
     MqttSettings,
     Vda5050Settings,
@@ -556,6 +584,7 @@ __all__ = [
     "DeriveSettings",
     "HistorySettings",
     "HubSettings",
+    "MediaSettings",
     "MqttSettings",
     "ProxySettings",
     "RestSettings",

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import orjson
+
 from fleetcore.aio import cancel_and_wait
 from fleetcore.contract import rooms
 from fleetcore.contract.ingest import IngestMessage
@@ -67,7 +69,7 @@ class DeriveStage:
         """One timer step: time-based derivations and operator alerts, in one batch."""
         now = self._clock_ms()
         change = change_for(self.deriver.tick(now), now)
-        merge(change, await self._operator_alerts(now))
+        merge(change, await self._operator_rows(now))
         await writer.submit(change)
 
     async def stop(self) -> None:
@@ -99,8 +101,8 @@ class DeriveStage:
             if any(deleted.values()):
                 hub_logger.info("pruned history: %s", deleted)
 
-    async def _operator_alerts(self, now: int) -> Change:
-        """Alert requests and responses rest_api stored and nobody published yet."""
+    async def _operator_rows(self, now: int) -> Change:
+        """Alert requests and responses, and media, rest_api stored and nobody published yet."""
         change = Change(received_ms=now)
         requests = await models.AlertRequest.filter(seq__isnull=True).order_by(
             "unix_millis_alert_time"
@@ -108,7 +110,12 @@ class DeriveStage:
         responses = await models.AlertResponse.filter(seq__isnull=True).order_by(
             "unix_millis_response_time"
         )
-        found = {("req", r.id) for r in requests} | {("resp", r.id) for r in responses}
+        media = await models.Media.filter(seq__isnull=True).order_by("unix_millis_upload_time")
+        found = (
+            {("req", r.id) for r in requests}
+            | {("resp", r.id) for r in responses}
+            | {("media", m.id) for m in media}
+        )
         self._in_flight &= found
         for request in requests:
             if ("req", request.id) not in self._in_flight:
@@ -118,6 +125,10 @@ class DeriveStage:
             if ("resp", response.id) not in self._in_flight:
                 self._in_flight.add(("resp", response.id))
                 self._republish(change, rooms.ALERT_RESPONSES.pattern, "AlertResponse", response)
+        for item in media:
+            if ("media", item.id) not in self._in_flight:
+                self._in_flight.add(("media", item.id))
+                self._republish(change, rooms.MEDIA.pattern, "Media", item)
         return change
 
     @staticmethod
@@ -125,10 +136,12 @@ class DeriveStage:
         change: Change,
         room: str,
         model: str,
-        row: models.AlertRequest | models.AlertResponse,
+        row: models.AlertRequest | models.AlertResponse | models.Media,
     ) -> None:
-        """Publish a stored row as it is; the writer stamps the row with the seq (upsert by id)."""
-        change.publications.append(PendingPublication(room, row.data.encode()))
+        """Publish a stored row as it is (media: its columns); the writer stamps the row with
+        the seq (upsert by id)."""
         columns = [f for f in row._meta.fields_map if f != "seq"]
         values = {name: getattr(row, name) for name in columns}
+        data = orjson.dumps(values) if isinstance(row, models.Media) else row.data.encode()
+        change.publications.append(PendingPublication(room, data))
         change.rows.append(Row(model, values, len(change.publications) - 1))

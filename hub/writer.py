@@ -51,6 +51,7 @@ UPSERT_KEYS: dict[str, tuple[str, ...]] = {
     "MapImage": ("sha256",),
     "Rio": ("id",),
     "SiteSession": ("session",),
+    "Media": ("id",),
     **derived.UPSERT_KEYS,
 }
 """Models written as upserts, by their conflict key; all others are appended."""
@@ -286,7 +287,7 @@ async def fence(conn: BaseDBAsyncClient, epoch: int) -> None:
 
 
 SEQ_STAMPED = (
-    frozenset({"TaskState", "TaskStateHistory", "TaskLogEntry", "FleetLogEntry", "Rio"})
+    frozenset({"TaskState", "TaskStateHistory", "TaskLogEntry", "FleetLogEntry", "Rio", "Media"})
     | derived.SEQ_STAMPED
 )
 """Models whose rows carry the seq of the publication that wrote them."""

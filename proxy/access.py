@@ -266,7 +266,7 @@ async def _command(principal: Principal, match: RoomMatch, ctx: Context) -> View
 
 
 async def _concerning(principal: Principal, match: RoomMatch, ctx: Context) -> View | None:
-    """Every user's alerts and events arrive in one room; a user who reads no robot and no task
+    """Every user's alerts, events and media arrive in one room; a user who reads no robot and no task
     would never receive anything of it."""
     if not (principal.holds(Permission.robot_read) or principal.holds(Permission.task_read)):
         raise RoomDenied(FORBIDDEN)
@@ -291,6 +291,7 @@ RULES: dict[RoomTemplate, Rule] = {
     rooms.FIRE_ALARM_TRIGGER: _open,
     rooms.DELIVERY_ALERTS: _concerning,
     rooms.RIOS: _open,
+    rooms.MEDIA: _concerning,
     rooms.COMMAND: _command,
 }
 

@@ -95,7 +95,7 @@ class Concerns:
         return self._tasks.get(task_id)
 
     def of(self, pub: Publication) -> Concern:
-        """What an alert request or response, or a derived event, is about.
+        """What an alert request or response, a derived event or new media is about.
 
         Memoized for the last publication: every filtered view of one
         publication asks, and the JSON is parsed once.

@@ -24,6 +24,7 @@ from aiohttp.typedefs import Handler
 from fleetcore.auth import Authenticator, Permission, Principal
 from fleetcore.errors import Unauthorized
 from fleetcore.log import audit_logger
+from fleetcore.map_images import MapImageUrls
 from fleetcore.metrics import AUTH_FORBIDDEN
 from fleetcore.store import models as db
 from rest_api.responses import JSON
@@ -111,6 +112,28 @@ def unauthorized(exc: Unauthorized) -> web.Response:
         content_type=JSON,
         headers={"WWW-Authenticate": f'Bearer error="{error}", error_description="{exc.reason}"'},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class UrlAccess:
+    """How a request for a file behind a signed URL got in."""
+
+    principal: Principal | None
+    """The bearer's; None when the URL's signature was the permission."""
+    max_age: int
+    """How long the answer may be cached: while the signed URL works, else not at all."""
+
+
+async def signed_or_bearer(request: web.Request, urls: MapImageUrls) -> UrlAccess | web.Response:
+    """Let in a URL ``urls`` signed (an ``<img>`` or ``<video>`` sends no token) or a bearer
+    token; the 401 to answer otherwise."""
+    expires = request.query.get("expires", "")
+    if urls.verify(request.path, expires, request.query.get("signature", "")):
+        return UrlAccess(None, max(0, int(expires) - int(time.time())))
+    try:
+        return UrlAccess(await request.app[AUTH_KEY].principal(bearer_token(request)), 0)
+    except Unauthorized as exc:
+        return unauthorized(exc)
 
 
 @dataclass(frozen=True, slots=True)

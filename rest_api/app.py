@@ -31,6 +31,8 @@ from rest_api.keys import (
     REPLY_TIMEOUT_KEY,
 )
 from rest_api.login_throttle import LOGIN_THROTTLE_KEY, LoginThrottle
+from rest_api.media_retention import media_retention
+from rest_api.media_service import MEDIA_KEY, MediaService, media_lifetime
 from rest_api.registry import mount
 from rest_api.responses import JSON, json_body
 from rest_api.routes import (
@@ -41,11 +43,13 @@ from rest_api.routes import (
     beacons,
     commands,
     delivery_alerts,
+    device_tokens,
     devices,
     events,
     favorite_tasks,
     fire_alarm,
     fleets,
+    media,
     mutex_groups,
     rios,
     robot_controls,
@@ -55,6 +59,7 @@ from rest_api.routes import (
     task_requests,
     tasks,
 )
+from rest_api.tus import add_tus_routes
 
 ROUTE_TABLES = (
     devices.routes,
@@ -76,6 +81,8 @@ ROUTE_TABLES = (
     service.routes,
     auth.routes,
     admin.routes,
+    device_tokens.routes,
+    media.routes,
     audit.routes,
     openapi.routes,
     dashboard_static.routes,
@@ -85,7 +92,7 @@ ROUTE_TABLES = (
 def add_routes(
     app: web.Application, settings: Settings, bus: Bus, commands: CommandChannel | None = None
 ) -> None:
-    """Mount every REST route, /openapi.json and /docs on ``app``.
+    """Mount every REST route, /openapi.json and /docs on ``app``, and the tus upload routes.
 
     The caller owns the database, the bus and ``commands`` (without it the
     command routes answer 503). The access middleware added here checks
@@ -97,7 +104,10 @@ def add_routes(
     app[AUTH_KEY] = Authenticator(settings)
     app[MAP_IMAGES_KEY] = MapImageUrls.from_settings(settings)
     app[LOGIN_THROTTLE_KEY] = LoginThrottle(settings.login_attempts_per_min)
+    app[MEDIA_KEY] = MediaService.create(settings, app[AUTH_KEY])
     app.cleanup_ctx.append(_first_admin)
+    app.cleanup_ctx.append(media_lifetime)
+    app.cleanup_ctx.append(media_retention(settings))
     app[REPLY_TIMEOUT_KEY] = settings.command_reply_timeout_s
     app[READINESS_SEEN_KEY] = []
     if commands is not None:
@@ -105,6 +115,7 @@ def add_routes(
     operations = [op for table in ROUTE_TABLES for op in table]
     app.middlewares.append(failures_middleware({op.handler for op in operations}))
     mount(app, operations)
+    add_tus_routes(app)
     document = openapi.build_document(operations)
     app[OPENAPI_KEY] = orjson.dumps(document)
     app[DOCS_KEY] = render_docs(document)

@@ -42,6 +42,10 @@ order makes harmless. A different epoch than the one a client last saw means ano
 took over; reload the snapshot.
 
 A REST path and the socket.io room of the same resource are one string.
+
+**Media uploads** use tus 1.0 (core, creation, termination, checksum) at
+`/media/uploads`, outside this document: tus defines those requests' headers and
+statuses, and any tus client speaks them.
 """
 
 PATH_PARAM = {"type": "string", "minLength": 1, "maxLength": NAME_BYTES}
@@ -196,7 +200,8 @@ def _responses(
 ) -> dict[str, Any]:
     if response_schema is None:
         binary = {"type": "string", "format": "binary"}
-        response_schema = binary if op.media_type.startswith("image/") else {"type": "string"}
+        textual = op.media_type.startswith("text/")
+        response_schema = {"type": "string"} if textual else binary
     ok: dict[str, Any] = {
         "description": op.summary or "OK",
         "content": {op.media_type: {"schema": response_schema}},

@@ -21,6 +21,8 @@ class Permission(enum.StrEnum):
     door_control = "door_control"
     lift_control = "lift_control"
     alert_respond = "alert_respond"
+    media_upload = "media_upload"
+    """Upload photos and clips for the robots (or fleets) granted on."""
     admin = "admin"
     """Held on any group, it makes the user an administrator of everything."""
 

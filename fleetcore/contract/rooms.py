@@ -120,6 +120,12 @@ DELIVERY_ALERTS = RoomTemplate(
     "Every delivery alert RMF raises, and every response to one (rmf-web's deprecated alerts).",
 )
 RIOS = RoomTemplate("/rios", RoomKind.LOG, "rio", "Every new or changed RIO.")
+MEDIA = RoomTemplate(
+    "/media",
+    RoomKind.LOG,
+    "media",
+    "Every new photo or clip: what it is attached to (alert, robot, task, event) and its robot.",
+)
 COMMAND = RoomTemplate(
     "/commands/{key}",
     RoomKind.STATE,
@@ -146,6 +152,7 @@ TEMPLATES: tuple[RoomTemplate, ...] = (
     FIRE_ALARM_TRIGGER,
     DELIVERY_ALERTS,
     RIOS,
+    MEDIA,
     COMMAND,
 )
 

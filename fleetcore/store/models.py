@@ -477,3 +477,44 @@ class Rio(Model):
 
     class Meta:
         table = "rio"
+
+
+# A photo or clip from the field, attached to one alert, robot, task or derived
+# event (``attached_to``/``attached_id``; a robot's id is ``fleet/robot``). The
+# bytes live in the media store under ``sha256`` (written once, shared by rows of
+# the same content); ``fleet``/``robot`` are what the attachment concerned when
+# the file arrived, and decide who sees it. rest_api writes the row once the
+# whole file is stored; ``seq`` stays null until the hub has published it.
+class Media(Model):
+    id = fields.CharField(max_length=64, primary_key=True)
+    sha256 = fields.CharField(max_length=64, db_index=True)
+    size = fields.BigIntField()
+    content_type = fields.CharField(max_length=CONTENT_TYPE_BYTES)
+    kind = fields.CharField(max_length=16, db_index=True)
+    attached_to = fields.CharField(max_length=16)
+    attached_id = fields.CharField(max_length=2 * NAME_BYTES + 1, db_index=True)
+    fleet = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
+    robot = fields.CharField(max_length=NAME_BYTES, null=True, db_index=True)
+    unix_millis_capture_time = fields.BigIntField(db_index=True)
+    unix_millis_upload_time = fields.BigIntField(db_index=True)
+    uploaded_by = fields.CharField(max_length=256)
+    seq = fields.BigIntField(null=True, db_index=True)
+
+    class Meta:
+        table = "media"
+
+
+# A device's credential for uploading media: one robot (``robot`` set) or a
+# site's fleet (``robot`` null). Only the SHA-256 of the token is kept; an
+# admin issues and revokes it (``revoked_ms``).
+class DeviceToken(Model):
+    id = fields.CharField(max_length=64, primary_key=True)
+    token_sha256 = fields.CharField(max_length=64, unique=True)
+    fleet = fields.CharField(max_length=NAME_BYTES)
+    robot = fields.CharField(max_length=NAME_BYTES, null=True)
+    created_by = fields.CharField(max_length=256)
+    created_ms = fields.BigIntField()
+    revoked_ms = fields.BigIntField(null=True)
+
+    class Meta:
+        table = "device_token"

@@ -8,7 +8,6 @@ rooms of their own.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,15 +26,12 @@ from fleetcore.contract.rooms import (
     RoomTemplate,
     match_room,
 )
-from fleetcore.errors import Unauthorized
 from fleetcore.store.models import MapImage
 from rest_api.access import (
-    AUTH_KEY,
     AUTHENTICATED,
     PUBLIC,
-    bearer_token,
     principal_of,
-    unauthorized,
+    signed_or_bearer,
 )
 from rest_api.keys import BUS_KEY, MAP_IMAGES_KEY
 from rest_api.models import Dispenser, Ingestor
@@ -129,22 +125,16 @@ async def get_building_map_image(request: web.Request) -> web.Response:
     token is needed. Cached by the browser while the URL works.
     """
     sha256 = request.match_info["sha256"]
-    urls = request.app[MAP_IMAGES_KEY]
-    expires = request.query.get("expires", "")
-    signed = urls.verify(request.path, expires, request.query.get("signature", ""))
-    if not signed:
-        try:
-            await request.app[AUTH_KEY].principal(bearer_token(request))
-        except Unauthorized as exc:
-            return unauthorized(exc)
+    access = await signed_or_bearer(request, request.app[MAP_IMAGES_KEY])
+    if isinstance(access, web.Response):
+        return access
     image = await MapImage.get_or_none(sha256=sha256) if _SHA256.match(sha256) else None
     if image is None:
         raise not_found(f"no map image with sha256 {sha256!r}")
-    max_age = max(0, int(expires) - int(time.time())) if signed else 0
     return web.Response(
         body=bytes(image.data),
         content_type=image.content_type,
-        headers={"Cache-Control": f"private, max-age={max_age}", "ETag": f'"{sha256}"'},
+        headers={"Cache-Control": f"private, max-age={access.max_age}", "ETag": f'"{sha256}"'},
     )
 
 

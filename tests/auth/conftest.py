@@ -115,6 +115,20 @@ class Hub(StandInHub):
         await self.publish(DOOR_STATE.format(name=f"{group}_door"), {"door_name": f"{group}_door"})
         await self.publish(LIFT_STATE.format(name=f"{group}_lift"), {"lift_name": f"{group}_lift"})
         await self.task(f"{group}_task", fleet, f"{group}_r1", requester)
+        await db.Media.create(
+            id=f"{group}_media",
+            sha256="0" * 64,
+            size=1,
+            content_type="image/jpeg",
+            kind="image",
+            attached_to="robot",
+            attached_id=f"{fleet}/{group}_r1",
+            fleet=fleet,
+            robot=f"{group}_r1",
+            unix_millis_capture_time=now,
+            unix_millis_upload_time=now,
+            uploaded_by=requester,
+        )
         await self.task(f"{group}_request", None, None, requester)
         for task_id in (f"{group}_task", f"{group}_request"):
             await db.TaskLogEntry.create(

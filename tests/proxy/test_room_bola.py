@@ -220,6 +220,25 @@ CASES[rooms.RIOS] = lambda: _open_room(rooms.RIOS.pattern, {"id": "r", "type": "
 CASES[rooms.DELIVERY_ALERTS] = _delivery_alerts
 
 
+def _media() -> Case:
+    """New media goes to readers of the robot its attachment concerned."""
+    room = rooms.MEDIA.pattern
+
+    def media(fleet: str, robot: str) -> dict[str, str]:
+        return {"id": f"m_{robot}", "attached_to": "robot", "fleet": fleet, "robot": robot}
+
+    a1, a2, b1 = media("fleet_a", "a1"), media("fleet_a", "a2"), media("fleet_b", "b1")
+    return Case(
+        before=[],
+        subscribe={"alice": {room: "ok"}, "bob": {room: "ok"}},
+        publish=[(room, data) for data in (a1, a2, b1)],
+        receive={"alice": {room: [a1, a2]}, "bob": {room: [a2, b1]}},
+    )
+
+
+CASES[rooms.MEDIA] = _media
+
+
 def test_every_room_template_has_an_authorization_rule() -> None:
     missing = [t.pattern for t in rooms.TEMPLATES if t not in RULES]
     assert not missing, f"room templates without a rule in proxy/access.py: {missing}"
