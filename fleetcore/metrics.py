@@ -116,6 +116,12 @@ LOGINS_THROTTLED = Counter(
     "fleethub_auth_logins_throttled_total",
     "POST /auth/token attempts refused (429) because their address tried too often.",
 )
+GRAPHQL_ERRORS = Counter(
+    "fleethub_graphql_errors_total",
+    "GraphQL errors answered: ``refused`` (the client's: syntax, limits, not found, bad input)"
+    " or ``internal`` (logged with a traceback, answered with no detail).",
+    ["kind"],
+)
 AUTH_FORBIDDEN = Counter(
     "fleethub_auth_forbidden_total",
     "Authenticated requests refused for a missing permission, by operation.",

@@ -17,7 +17,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleetcore.auth import Permission
+from fleetcore.auth import Permission, Principal
 from fleetcore.store import models as db
 from rest_api.access import principal_of, reads
 from rest_api.keys import BUS_KEY
@@ -72,6 +72,13 @@ async def query_events(request: web.Request, query: EventQuery) -> web.Response:
     neither gives the newest page. Pass the last item's seq to get the next page.
     """
     position = await request.app[BUS_KEY].position()
+    rows = await event_page(query, principal_of(request))
+    body = orjson.dumps([{"seq": seq, **orjson.loads(data)} for seq, data in rows])
+    return positioned(body, position)
+
+
+async def event_page(query: EventQuery, principal: Principal) -> list[tuple[int, str]]:
+    """(seq, JSON) of the events of one keyset page that ``principal`` may read (REST, GraphQL)."""
     filters: dict[str, Any] = {}
     for column in ("kind", "fleet", "robot", "task_id"):
         values = getattr(query, column)
@@ -87,14 +94,13 @@ async def query_events(request: web.Request, query: EventQuery) -> web.Response:
             filters["seq__lt"] = query.before
         order = "-seq"
     events = db.DerivedEvent.filter(**filters)
-    visible = event_filter(principal_of(request))
+    visible = event_filter(principal)
     if visible is not None:
         events = events.filter(visible)
     rows: list[tuple[int, str]] = (
         await events.order_by(order).limit(query.limit).values_list("seq", "data")
     )
-    body = orjson.dumps([{"seq": seq, **orjson.loads(data)} for seq, data in rows])
-    return positioned(body, position)
+    return rows
 
 
 class PositionSample(BaseModel):

@@ -10,6 +10,7 @@ from tortoise.expressions import RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
 from fleetcore.auth import Permission, Principal
+from fleetcore.bus.base import Bus
 from fleetcore.contract.rmf import TaskLog, TaskState
 from fleetcore.contract.rooms import TASK_STATE
 from fleetcore.store import models as db
@@ -29,6 +30,15 @@ _OUTER_TASK_ID = RawSQL(f'"{db.TaskState._meta.db_table}"."id"')
 
 
 def _task_query(query: TaskQuery, principal: Principal) -> QuerySet[db.TaskState]:
+    tasks = visible_tasks(query, principal)
+    return _ordered(tasks, query.order_by).offset(query.offset).limit(query.limit)
+
+
+def visible_tasks(query: TaskQuery, principal: Principal) -> QuerySet[db.TaskState]:
+    """The tasks matching ``query``'s filters that ``principal`` may read, unordered and unpaged.
+
+    ``/tasks`` pages them by offset; GraphQL's connection by keyset.
+    """
     filters: dict[str, Any] = {}
     for column in ("task_id", "category", "assigned_to", "status", "requester"):
         values = getattr(query, column)
@@ -51,7 +61,7 @@ def _task_query(query: TaskQuery, principal: Principal) -> QuerySet[db.TaskState
                 db.TaskLabel.filter(label_name=name, label_value=value).values("task_id")
             )
         )
-    return _ordered(tasks, query.order_by).offset(query.offset).limit(query.limit)
+    return tasks
 
 
 def _ordered(tasks: QuerySet[db.TaskState], keys: tuple[SortKey, ...]) -> QuerySet[db.TaskState]:
@@ -121,7 +131,18 @@ async def get_task_log(request: web.Request, query: LogQuery) -> web.Response:
         raise not_found(f"no task {task_id!r}")
     bus = request.app[BUS_KEY]
     position = await bus.position()
-    start, end = query.between
+    log = await task_log(bus, task_id, query.between)
+    if log is None:
+        raise not_found(f"no task {task_id!r}")
+    return positioned(orjson.dumps(log), position)
+
+
+async def task_log(bus: Bus, task_id: str, between: tuple[int, int]) -> dict[str, Any] | None:
+    """A task's log in rmf-web's TaskLog shape, or None for a task nobody reported.
+
+    The caller has checked that the user may read the task.
+    """
+    start, end = between
     rows: list[dict[str, Any]] = (
         await db.TaskLogEntry.filter(
             task_id=task_id, unix_millis_time__gte=start, unix_millis_time__lte=end
@@ -133,7 +154,7 @@ async def get_task_log(request: web.Request, query: LogQuery) -> web.Response:
         await db.TaskLogEntry.filter(task_id=task_id).distinct().values_list("phase", "event")
     )
     if not sources and await latest(bus, TASK_STATE, task_id=task_id) is None:
-        raise not_found(f"no task {task_id!r}")
+        return None
     log: list[dict[str, Any]] = []
     phases: dict[str, dict[str, Any]] = {}
 
@@ -153,7 +174,7 @@ async def get_task_log(request: web.Request, query: LogQuery) -> web.Response:
             phase_log(phase)["log"].append(log_entry(row))
         else:
             phase_log(phase)["events"].setdefault(event, []).append(log_entry(row))
-    return positioned(orjson.dumps({"task_id": task_id, "log": log, "phases": phases}), position)
+    return {"task_id": task_id, "log": log, "phases": phases}
 
 
 def _source_order(source: tuple[str | None, str | None]) -> tuple[str, str]:

@@ -1,0 +1,141 @@
+"""The Mutation root: REST's commands, through the one command path (``send_command``).
+
+Each takes the REST body as ``input`` (validated by the same model) and an
+``idempotencyKey``: a retry with the key gets the first request's outcome
+and the hub acts once; without one a key is made and returned in
+``command``. The answer is REST's: RMF's response when it came in time,
+else ``pending`` with the key to read or subscribe to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from aiohttp import web
+from pydantic import BaseModel
+from strawberry.types import Info
+
+from fleetcore.contract.commands import CommandKind, CommandStatus
+from rest_api.graphql.context import Context, Refusal, refusal
+from rest_api.graphql.query import validated
+from rest_api.graphql.types import JSON, AlertResponse, CommandResult
+from rest_api.models_commands import (
+    CancelTaskRequest,
+    DispatchTaskRequest,
+    DoorRequest,
+    LiftRequest,
+    RobotTaskRequest,
+    TaskKillRequest,
+)
+from rest_api.routes.alerts import record_response
+from rest_api.routes.commands import checked_key, dump, reply_detail, send_command
+
+
+async def _command(
+    info: Info[Context, None],
+    kind: CommandKind,
+    model: type[BaseModel],
+    given: Any,
+    key: str | None,
+    extra: dict[str, Any] | None = None,
+) -> CommandResult:
+    if not isinstance(given, dict):
+        raise Refusal("BAD_USER_INPUT", "input: must be an object (REST's request body)")
+    body = {**(extra or {}), **dump(validated(model, given))}
+    try:
+        checked = checked_key(key or "")
+        reply = await send_command(info.context.app, info.context.user, kind, body, checked)
+    except web.HTTPException as exc:
+        raise refusal(exc) from None
+    if reply is None or reply.status in (CommandStatus.PENDING, CommandStatus.UNKNOWN):
+        status = CommandStatus.PENDING if reply is None else reply.status
+        detail = reply_detail(reply).get("detail")
+        return CommandResult(command=checked, status=status.value, response=None, detail=detail)
+    return CommandResult(
+        command=checked, status=reply.status.value, response=reply.response, detail=None
+    )
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def dispatch_task(
+        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
+    ) -> CommandResult:
+        """``POST /tasks/dispatch_task``: RMF picks the fleet's robot."""
+        return await _command(
+            info, CommandKind.DISPATCH_TASK, DispatchTaskRequest, input, idempotency_key
+        )
+
+    @strawberry.mutation
+    async def robot_task(
+        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
+    ) -> CommandResult:
+        """``POST /tasks/robot_task``: a task for one robot."""
+        return await _command(
+            info, CommandKind.ROBOT_TASK, RobotTaskRequest, input, idempotency_key
+        )
+
+    @strawberry.mutation
+    async def cancel_task(
+        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
+    ) -> CommandResult:
+        """``POST /tasks/cancel_task``."""
+        return await _command(
+            info, CommandKind.CANCEL_TASK, CancelTaskRequest, input, idempotency_key
+        )
+
+    @strawberry.mutation
+    async def kill_task(
+        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
+    ) -> CommandResult:
+        """``POST /tasks/kill_task``."""
+        return await _command(info, CommandKind.KILL_TASK, TaskKillRequest, input, idempotency_key)
+
+    @strawberry.mutation
+    async def door_request(
+        self,
+        info: Info[Context, None],
+        door_name: str,
+        input: JSON,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """``POST /doors/{door_name}/request``."""
+        return await _command(
+            info,
+            CommandKind.DOOR_REQUEST,
+            DoorRequest,
+            input,
+            idempotency_key,
+            {"door_name": door_name},
+        )
+
+    @strawberry.mutation
+    async def lift_request(
+        self,
+        info: Info[Context, None],
+        lift_name: str,
+        input: JSON,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """``POST /lifts/{lift_name}/request``."""
+        return await _command(
+            info,
+            CommandKind.LIFT_REQUEST,
+            LiftRequest,
+            input,
+            idempotency_key,
+            {"lift_name": lift_name},
+        )
+
+    @strawberry.mutation
+    async def respond_to_alert(
+        self, info: Info[Context, None], alert_id: str, response: str
+    ) -> AlertResponse:
+        """``POST /alerts/request/{id}/respond``: one response per alert, so the alert id is the key."""
+        try:
+            answer = await record_response(info.context.user, alert_id, response)
+        except web.HTTPException as exc:
+            raise refusal(exc) from None
+        return AlertResponse(**answer.model_dump())
