@@ -206,7 +206,7 @@ class Query:
             EventQuery, {**raw, "after": after, "before": before, "limit": first}
         )
         rows = await event_page(query, _user(info))
-        return [Event(seq=seq, **orjson.loads(data)) for seq, data in rows]
+        return [Event.of(seq, data) for seq, data in rows]
 
     @strawberry.field
     async def building_map(self, info: Info[Context, None]) -> JSON | None:

@@ -242,14 +242,30 @@ class Alert:
 
 @strawberry.type
 class Event:
+    """One derived event as published on ``/events`` (``/events``'s Event)."""
+
     seq: Long
-    kind: str
-    severity: str
-    unix_millis_time: Long
+    kind: str | None
+    severity: str | None
+    unix_millis_time: Long | None
     fleet: str | None
     robot: str | None
     task_id: str | None
-    detail: JSON
+    detail: JSON | None
+
+    @classmethod
+    def of(cls, seq: int, data_json: str) -> Event:
+        data = orjson.loads(data_json)
+        return cls(
+            seq=seq,
+            kind=_text(data.get("kind")),
+            severity=_text(data.get("severity")),
+            unix_millis_time=data.get("unix_millis_time"),
+            fleet=_text(data.get("fleet")),
+            robot=_text(data.get("robot")),
+            task_id=_text(data.get("task_id")),
+            detail=data.get("detail"),
+        )
 
 
 @strawberry.type
