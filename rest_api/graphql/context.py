@@ -27,6 +27,8 @@ from rest_api.logs import LOG_COLUMNS, log_entry
 from rest_api.visibility import task_filter
 
 JsonObject = dict[str, Any]
+GRAPHQL_PATH = "/graphql"
+"""Where the endpoint is mounted; its SDL is under it."""
 
 
 class Refusal(GraphQLError):
@@ -48,6 +50,8 @@ REST_CODES = {
     503: "UNAVAILABLE",
 }
 """What a REST status raised by the shared code becomes in GraphQL's ``extensions.code``."""
+STATUS_OF = {code: status for status, code in REST_CODES.items()}
+"""The REST status of a refusal, for the audit log."""
 
 
 def refusal(exc: web.HTTPException) -> Refusal:

@@ -9,15 +9,18 @@ else ``pending`` with the key to read or subscribe to.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
+import orjson
 import strawberry
 from aiohttp import web
 from pydantic import BaseModel
 from strawberry.types import Info
 
 from fleetcore.contract.commands import CommandKind, CommandStatus
-from rest_api.graphql.context import Context, Refusal, refusal
+from rest_api.access import AUDIT_DETAIL_BYTES, record_audit
+from rest_api.graphql.context import GRAPHQL_PATH, STATUS_OF, Context, Refusal, refusal
 from rest_api.graphql.query import validated
 from rest_api.graphql.types import JSON, AlertResponse, CommandResult
 from rest_api.models_commands import (
@@ -31,6 +34,32 @@ from rest_api.models_commands import (
 from rest_api.routes.alerts import record_response
 from rest_api.routes.commands import checked_key, dump, reply_detail, send_command
 
+T = TypeVar("T")
+
+
+async def _audited(
+    info: Info[Context, None], action: str, detail: dict[str, Any], run: Awaitable[T]
+) -> T:
+    """Run a mutation and write it to the audit log with REST's status for its outcome."""
+    principal = info.context.user
+    shown = {
+        key: orjson.dumps(value).decode()[:AUDIT_DETAIL_BYTES] for key, value in detail.items()
+    }
+    try:
+        result = await run
+    except web.HTTPException as exc:
+        await record_audit(principal, action, GRAPHQL_PATH, shown, exc.status)
+        raise refusal(exc) from None
+    except Refusal as exc:
+        status = STATUS_OF.get(str((exc.extensions or {}).get("code")), 400)
+        await record_audit(principal, action, GRAPHQL_PATH, shown, status)
+        raise
+    except Exception:
+        await record_audit(principal, action, GRAPHQL_PATH, shown, 500)
+        raise
+    await record_audit(principal, action, GRAPHQL_PATH, shown, 200)
+    return result
+
 
 async def _command(
     info: Info[Context, None],
@@ -40,14 +69,25 @@ async def _command(
     key: str | None,
     extra: dict[str, Any] | None = None,
 ) -> CommandResult:
+    detail = {"input": given, "idempotency_key": key, **(extra or {})}
+    return await _audited(
+        info, f"graphql_{kind.value}", detail, _send(info, kind, model, given, key, extra)
+    )
+
+
+async def _send(
+    info: Info[Context, None],
+    kind: CommandKind,
+    model: type[BaseModel],
+    given: Any,
+    key: str | None,
+    extra: dict[str, Any] | None,
+) -> CommandResult:
     if not isinstance(given, dict):
         raise Refusal("BAD_USER_INPUT", "input: must be an object (REST's request body)")
     body = {**(extra or {}), **dump(validated(model, given))}
-    try:
-        checked = checked_key(key or "")
-        reply = await send_command(info.context.app, info.context.user, kind, body, checked)
-    except web.HTTPException as exc:
-        raise refusal(exc) from None
+    checked = checked_key(key or "")
+    reply = await send_command(info.context.app, info.context.user, kind, body, checked)
     if reply is None or reply.status in (CommandStatus.PENDING, CommandStatus.UNKNOWN):
         status = CommandStatus.PENDING if reply is None else reply.status
         detail = reply_detail(reply).get("detail")
@@ -134,8 +174,11 @@ class Mutation:
         self, info: Info[Context, None], alert_id: str, response: str
     ) -> AlertResponse:
         """``POST /alerts/request/{id}/respond``: one response per alert, so the alert id is the key."""
-        try:
-            answer = await record_response(info.context.user, alert_id, response)
-        except web.HTTPException as exc:
-            raise refusal(exc) from None
+        detail = {"alert_id": alert_id, "response": response}
+        answer = await _audited(
+            info,
+            "graphql_respond_to_alert",
+            detail,
+            record_response(info.context.user, alert_id, response),
+        )
         return AlertResponse(**answer.model_dump())

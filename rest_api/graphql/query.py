@@ -8,14 +8,17 @@ change, unlike offsets); filters are ``/tasks``'s, validated by its model.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import strawberry
 from pydantic import BaseModel, ValidationError
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from fleetcore.auth import Principal
+from fleetcore.contract.envelope import Publication
 from fleetcore.contract.rooms import BUILDING_MAP, FLEET_STATE
 from fleetcore.store import models as db
 from rest_api.graphql.context import Context, Refusal
@@ -222,18 +225,14 @@ class Query:
     @strawberry.field
     async def doors(self, info: Info[Context, None]) -> list[Device]:
         """The building map's doors in one of the user's groups, with their states."""
-        principal = _user(info)
-        items = [d for d in await _map(info, "doors") if principal.sees_door(str(d.get("name")))]
-        states = await info.context.loaders.doors.load_many([str(d.get("name")) for d in items])
-        return [_device(item, pub) for item, pub in zip(items, states, strict=True)]
+        loader = info.context.loaders.doors
+        return await _devices(info, doors_of, _user(info).sees_door, loader)
 
     @strawberry.field
     async def lifts(self, info: Info[Context, None]) -> list[Device]:
         """The building map's lifts in one of the user's groups, with their states."""
-        principal = _user(info)
-        items = [d for d in await _map(info, "lifts") if principal.sees_lift(str(d.get("name")))]
-        states = await info.context.loaders.lifts.load_many([str(d.get("name")) for d in items])
-        return [_device(item, pub) for item, pub in zip(items, states, strict=True)]
+        loader = info.context.loaders.lifts
+        return await _devices(info, lifts_of, _user(info).sees_lift, loader)
 
     @strawberry.field
     async def command(self, info: Info[Context, None], key: str) -> JSON | None:
@@ -245,15 +244,21 @@ class Query:
         return record.outcome()
 
 
-async def _map(info: Info[Context, None], kind: str) -> list[dict[str, Any]]:
+async def _devices(
+    info: Info[Context, None],
+    items: Callable[[dict[str, Any]], list[Any]],
+    sees: Callable[[str], bool],
+    states: DataLoader[str, Publication | None],
+) -> list[Device]:
+    """The map's devices of one kind the user sees, each with its state (one bus read)."""
     pub = await latest(info.context.app[BUS_KEY], BUILDING_MAP)
-    if pub is None:
-        return []
-    items = lifts_of if kind == "lifts" else doors_of
-    return items(orjson.loads(pub.data_json))
+    building = {} if pub is None else orjson.loads(pub.data_json)
+    shown = [item for item in items(building) if sees(str(item.get("name")))]
+    found = await states.load_many([str(item.get("name")) for item in shown])
+    return [_device(item, state) for item, state in zip(shown, found, strict=True)]
 
 
-def _device(item: dict[str, Any], pub: Any) -> Device:
+def _device(item: dict[str, Any], pub: Publication | None) -> Device:
     return Device(
         name=str(item.get("name")),
         map=item,

@@ -22,11 +22,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from fleetcore.errors import Unauthorized
 from fleetcore.settings import Settings
 from rest_api.access import AUTH_KEY, PRINCIPAL_KEY, bearer_token, unauthorized
-from rest_api.graphql.context import Context
+from rest_api.graphql.context import GRAPHQL_PATH, Context
 from rest_api.graphql.schema import SDL_PATH, build_schema
 from rest_api.graphql.subscription import rooms_lifetime
 
-GRAPHQL_PATH = "/graphql"
 INIT_WAIT = timedelta(seconds=10)
 """How long a websocket may stay open without a ``connection_init``."""
 

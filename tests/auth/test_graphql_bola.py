@@ -16,6 +16,7 @@ from gql import Client as GqlClient
 from gql import GraphQLRequest
 from gql.transport.aiohttp_websockets import AIOHTTPWebsocketsTransport
 
+from fleetcore.store import models as db
 from tests.auth.conftest import World
 
 pytestmark = pytest.mark.integration
@@ -61,6 +62,8 @@ async def test_a_user_sees_nothing_of_another_group_in_any_list(world: World) ->
     }
     robots = {fleet["name"]: [r["name"] for r in fleet["robots"]] for fleet in data["fleets"]}
     assert robots == {"alpha_fleet": ["alpha_r1"], "shared_fleet": ["alpha_bot"]}
+    assert [door["name"] for door in data["doors"]] == ["alpha_door"]
+    assert [lift["name"] for lift in data["lifts"]] == ["alpha_lift"]
 
 
 async def test_another_groups_objects_are_null(world: World) -> None:
@@ -87,6 +90,15 @@ async def test_a_command_on_another_groups_object_is_not_found(world: World) -> 
 
     assert answer["data"] is None
     assert answer["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_a_refused_mutation_is_in_the_audit_log(world: World) -> None:
+    mutation = 'mutation { respondToAlert(alertId: "bravo_robot_alert", response: "ok") { id } }'
+    await _post(world, "alice", mutation)
+
+    entry = await db.AuditEntry.get(username="alice", action="graphql_respond_to_alert")
+    assert (entry.status, entry.target) == (404, "/graphql")
+    assert "bravo_robot_alert" in entry.detail
 
 
 async def test_a_response_to_another_groups_alert_is_not_found(world: World) -> None:

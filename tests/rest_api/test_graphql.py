@@ -16,11 +16,13 @@ from gql.client import AsyncClientSession
 from gql.transport.aiohttp import AIOHTTPTransport
 from gql.transport.exceptions import TransportQueryError
 
+from fleetcore.bus import Bus
 from fleetcore.contract.rooms import FLEET_STATE
 from fleetcore.settings import Settings
 from fleetcore.store import models as db
+from rest_api.app import create_app
 from rest_api.graphql.schema import INTERNAL_ERROR, SDL_PATH, build_schema, sdl
-from tests.rest_api.conftest import NOW_MS, Client, FakeHub
+from tests.rest_api.conftest import NOW_MS, AiohttpClient, Client, FakeHub
 
 TASKS = """
 query Tasks($filter: TaskFilter, $first: Int!, $after: String) {
@@ -200,10 +202,8 @@ async def test_an_internal_failure_tells_nothing_of_itself(
 
 
 async def test_introspection_can_be_turned_off(
-    aiohttp_client: Any, settings: Settings, bus: Any, database: None
+    aiohttp_client: AiohttpClient, settings: Settings, bus: Bus, database: None
 ) -> None:
-    from rest_api.app import create_app
-
     closed = await aiohttp_client(
         create_app(settings.replace(graphql_introspection=False), bus, manage_database=False)
     )
@@ -214,10 +214,21 @@ async def test_introspection_can_be_turned_off(
 
 async def test_the_graphiql_page_is_off_unless_enabled(client: Client) -> None:
     async with client.get("/graphql", headers={"Accept": "text/html"}) as response:
-        assert "graphiql" not in (await response.text()).lower()
+        assert response.status == 404
 
 
 def _error(exc: TransportQueryError) -> dict[str, Any]:
     assert exc.errors is not None
     error: dict[str, Any] = exc.errors[0]
     return error
+
+
+async def test_the_graphiql_page_is_served_when_enabled(
+    aiohttp_client: AiohttpClient, settings: Settings, bus: Bus, database: None
+) -> None:
+    ide = await aiohttp_client(
+        create_app(settings.replace(graphql_ide=True), bus, manage_database=False)
+    )
+    async with ide.get("/graphql", headers={"Accept": "text/html"}) as response:
+        assert response.status == 200
+        assert "graphiql" in (await response.text()).lower()

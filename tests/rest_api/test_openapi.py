@@ -9,7 +9,7 @@ import pytest
 from fleetcore.bus.memory import InMemoryBus
 from fleetcore.settings import Settings
 from rest_api.app import create_app
-from rest_api.graphql.view import GRAPHQL_PATH
+from rest_api.graphql.context import GRAPHQL_PATH
 from tests.rest_api.conftest import Client
 
 
