@@ -24,14 +24,16 @@ from aiohttp import web
 from strawberry.types import Info
 
 from fleetcore.auth import Principal
-from fleetcore.auth.visibility import event_concern, may_read_concern
+from fleetcore.auth.visibility import event_concern, may_read_concern, reads_fleet
 from fleetcore.bus import recovery
 from fleetcore.bus.base import Bus
 from fleetcore.contract.envelope import Publication
 from fleetcore.contract.rooms import (
     ALERT_REQUESTS,
+    DOOR_STATE,
     EVENTS,
     FLEET_STATE,
+    LIFT_STATE,
     TASK_STATE,
     RoomKind,
     RoomTemplate,
@@ -195,6 +197,16 @@ def _resync(room: str, reason: str, seq: int, epoch: int) -> RoomUpdate:
     return RoomUpdate(room=room, seq=seq, epoch=epoch, received_ms=None, data=None, resync=reason)
 
 
+def _visible(seen: bool, kind: str, name: str) -> None:
+    """Another group's object is not found, as REST and socket.io answer."""
+    if not seen:
+        raise Refusal("NOT_FOUND", f"no {kind} {name!r}")
+
+
+async def _as_published(principal: Principal, pub: Publication) -> bytes | None:
+    return pub.data_json
+
+
 async def _fleet(principal: Principal, pub: Publication) -> bytes | None:
     return fleet_state_view(principal, pub.data_json)
 
@@ -228,6 +240,7 @@ class Subscription:
         epoch: Long | None = None,
     ) -> AsyncGenerator[RoomUpdate, None]:
         """``/fleets/{name}/state``: the fleet with the robots the user may read."""
+        _visible(reads_fleet(info.context.user, name), "fleet", name)
         async for update in follow(info, FLEET_STATE, _fleet, since, epoch, name=name):
             yield update
 
@@ -240,7 +253,34 @@ class Subscription:
         epoch: Long | None = None,
     ) -> AsyncGenerator[RoomUpdate, None]:
         """``/tasks/{id}/state``, while the user may read the task."""
+        _visible(await task_row_visible(info.context.user, task_id), "task", task_id)
         async for update in follow(info, TASK_STATE, _task(task_id), since, epoch, task_id=task_id):
+            yield update
+
+    @strawberry.subscription
+    async def door_state(
+        self,
+        info: Info[Context, None],
+        name: str,
+        since: Long | None = None,
+        epoch: Long | None = None,
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        """``/doors/{name}/state``: a door in one of the user's groups."""
+        _visible(info.context.user.sees_door(name), "door", name)
+        async for update in follow(info, DOOR_STATE, _as_published, since, epoch, name=name):
+            yield update
+
+    @strawberry.subscription
+    async def lift_state(
+        self,
+        info: Info[Context, None],
+        name: str,
+        since: Long | None = None,
+        epoch: Long | None = None,
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        """``/lifts/{name}/state``: a lift in one of the user's groups."""
+        _visible(info.context.user.sees_lift(name), "lift", name)
+        async for update in follow(info, LIFT_STATE, _as_published, since, epoch, name=name):
             yield update
 
     @strawberry.subscription

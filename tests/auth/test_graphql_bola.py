@@ -15,6 +15,7 @@ from aiohttp import WSMsgType
 from gql import Client as GqlClient
 from gql import GraphQLRequest
 from gql.transport.aiohttp_websockets import AIOHTTPWebsocketsTransport
+from gql.transport.exceptions import TransportQueryError
 
 from fleetcore.store import models as db
 from tests.auth.conftest import World
@@ -122,6 +123,28 @@ async def test_a_subscribed_fleet_shows_only_readable_robots(world: World) -> No
         async for result in subscribed.subscribe(request):
             assert list(result["fleetState"]["data"]["robots"]) == ["alpha_bot"]
             break
+
+
+@pytest.mark.parametrize(
+    "subscription",
+    [
+        'taskState(taskId: "bravo_task")',
+        'fleetState(name: "bravo_fleet")',
+        'doorState(name: "bravo_door")',
+        'liftState(name: "bravo_lift")',
+    ],
+)
+async def test_a_subscription_to_another_groups_object_is_not_found(
+    world: World, subscription: str
+) -> None:
+    request = GraphQLRequest(f"subscription {{ {subscription} {{ seq }} }}")
+    async with GqlClient(transport=_websocket(world, world.tokens["alice"])) as subscribed:
+        with pytest.raises(TransportQueryError) as refused:
+            async for _ in subscribed.subscribe(request):
+                pass
+
+    assert refused.value.errors is not None
+    assert refused.value.errors[0]["extensions"]["code"] == "NOT_FOUND"
 
 
 async def test_a_websocket_without_a_valid_token_is_closed_at_its_init(world: World) -> None:

@@ -15,9 +15,12 @@ from gql import Client as GqlClient
 from gql import GraphQLRequest
 from gql.transport.aiohttp_websockets import AIOHTTPWebsocketsTransport
 
+from fleetcore.bus import Bus
 from fleetcore.contract.envelope import Publication
 from fleetcore.contract.rooms import EVENTS, FLEET_STATE
-from tests.rest_api.conftest import EPOCH, Client, FakeHub
+from fleetcore.settings import Settings
+from rest_api.app import create_app
+from tests.rest_api.conftest import EPOCH, AiohttpClient, Client, FakeHub
 
 EVENTS_SINCE = """
 subscription($since: Long, $epoch: Long) {
@@ -104,3 +107,26 @@ async def test_a_state_room_sends_its_latest_value_then_updates(
         {"r1": {"name": "r1"}},
         {"r1": {"name": "r1"}, "r2": {"name": "r2"}},
     ]
+
+
+async def test_subscriptions_past_the_connections_limit_are_refused(
+    aiohttp_client: AiohttpClient, settings: Settings, bus: Bus, database: None
+) -> None:
+    capped = await aiohttp_client(
+        create_app(settings.replace(graphql_max_subscriptions=2), bus, manage_database=False)
+    )
+    subscribe = {"query": "subscription { events(since: 0) { seq } }"}
+    async with capped.ws_connect("/graphql", protocols=["graphql-transport-ws"]) as ws:
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        for key in ("1", "2", "3"):
+            await ws.send_json({"id": key, "type": "subscribe", "payload": subscribe})
+        answer = await ws.receive_json()
+        while answer.get("type") == "ping":
+            answer = await ws.receive_json()
+
+    assert answer == {
+        "id": "3",
+        "type": "error",
+        "payload": [{"message": "Subscription limit reached"}],
+    }
