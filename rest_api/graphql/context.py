@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 from graphql import GraphQLError
+from pydantic import BaseModel, ValidationError
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 from tortoise.functions import Max
@@ -24,6 +25,7 @@ from fleetcore.contract.rooms import DOOR_STATE, FLEET_STATE, LIFT_STATE, RoomTe
 from fleetcore.store import models as db
 from rest_api.keys import BUS_KEY
 from rest_api.logs import LOG_COLUMNS, log_entry
+from rest_api.query import now_ms
 from rest_api.visibility import task_filter
 
 JsonObject = dict[str, Any]
@@ -62,6 +64,22 @@ def refusal(exc: web.HTTPException) -> Refusal:
         detail = exc.reason
     message = detail if isinstance(detail, str) else "; ".join(_problems(detail))
     return Refusal(REST_CODES.get(exc.status, "BAD_REQUEST"), message)
+
+
+def validated(model: type[Any], raw: dict[str, Any]) -> Any:
+    """REST's query model over the arguments; its field errors become one BAD_USER_INPUT."""
+    try:
+        value: BaseModel = model.model_validate(
+            {key: item for key, item in raw.items() if item is not None},
+            context={"now_ms": now_ms()},
+        )
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_context=False)
+        ]
+        raise Refusal("BAD_USER_INPUT", "; ".join(problems)) from None
+    return value
 
 
 def _problems(detail: Any) -> list[str]:

@@ -20,8 +20,14 @@ from strawberry.types import Info
 
 from fleetcore.contract.commands import CommandKind, CommandStatus
 from rest_api.access import AUDIT_DETAIL_BYTES, record_audit
-from rest_api.graphql.context import GRAPHQL_PATH, STATUS_OF, Context, Refusal, refusal
-from rest_api.graphql.query import validated
+from rest_api.graphql.context import (
+    GRAPHQL_PATH,
+    STATUS_OF,
+    Context,
+    Refusal,
+    refusal,
+    validated,
+)
 from rest_api.graphql.types import JSON, AlertResponse, CommandResult
 from rest_api.models_commands import (
     CancelTaskRequest,

@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 import strawberry
-from pydantic import BaseModel, ValidationError
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
@@ -21,7 +20,7 @@ from fleetcore.auth import Principal
 from fleetcore.contract.envelope import Publication
 from fleetcore.contract.rooms import BUILDING_MAP, FLEET_STATE
 from fleetcore.store import models as db
-from rest_api.graphql.context import Context, Refusal
+from rest_api.graphql.context import Context, Refusal, validated
 from rest_api.graphql.types import (
     JSON,
     Alert,
@@ -39,7 +38,7 @@ from rest_api.graphql.types import (
     fleet_view,
 )
 from rest_api.keys import BUS_KEY, MAP_IMAGES_KEY
-from rest_api.query import MAX_LIMIT, TaskQuery, now_ms
+from rest_api.query import MAX_LIMIT, TaskQuery
 from rest_api.rooms import latest
 from rest_api.routes.alerts import unresponded_alerts, visible_alert
 from rest_api.routes.auth import permission_pairs, user_view
@@ -75,22 +74,6 @@ class EventFilter:
     robot: list[str] | None = None
     task_id: list[str] | None = None
     between: str | None = None
-
-
-def validated(model: type[Any], raw: dict[str, Any]) -> Any:
-    """REST's query model over the arguments; its field errors become one BAD_USER_INPUT."""
-    try:
-        value: BaseModel = model.model_validate(
-            {key: item for key, item in raw.items() if item is not None},
-            context={"now_ms": now_ms()},
-        )
-    except ValidationError as exc:
-        problems = [
-            f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
-            for error in exc.errors(include_url=False, include_context=False)
-        ]
-        raise Refusal("BAD_USER_INPUT", "; ".join(problems)) from None
-    return value
 
 
 def _cursor(task_id: str) -> str:

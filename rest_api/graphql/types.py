@@ -18,11 +18,12 @@ from strawberry.types import Info
 from fleetcore.auth import Principal
 from fleetcore.contract.envelope import Publication
 from fleetcore.store import models as db
-from rest_api.graphql.context import Context, JsonObject
+from rest_api.graphql.context import Context, JsonObject, validated
 from rest_api.keys import BUS_KEY
-from rest_api.query import LogQuery, now_ms
+from rest_api.query import LogQuery
+from rest_api.routes.events import HistoryQuery, robot_history
 from rest_api.routes.tasks import task_log
-from rest_api.visibility import fleet_state_view
+from rest_api.visibility import fleet_state_view, visible_alerts
 
 if TYPE_CHECKING:
     # What resolvers handle: RMF's JSON, and plain ints for the schema's Long.
@@ -64,6 +65,17 @@ def log_entry_of(entry: JsonObject | None) -> LogEntry | None:
 
 
 @strawberry.type
+class PositionSample:
+    unix_millis_time: Long
+    map: str
+    x: float
+    y: float
+    yaw: float
+    status: str | None
+    battery: float | None
+
+
+@strawberry.type
 class Robot:
     """A robot as its fleet's latest state reports it."""
 
@@ -83,6 +95,13 @@ class Robot:
     @strawberry.field
     def task_id(self) -> str | None:
         return _text(self.state.get("task_id"))
+
+    @strawberry.field
+    async def history(self, between: str = "-3600000", first: int = 1000) -> list[PositionSample]:
+        """Downsampled positions in a period, oldest first (``/robots/{fleet}/{robot}/history``;
+        one query per robot)."""
+        query = validated(HistoryQuery, {"between": between, "limit": first})
+        return [PositionSample(**row) for row in await robot_history(self.fleet, self.name, query)]
 
     @strawberry.field
     async def task(self, info: Info[Context, None]) -> Task | None:
@@ -160,7 +179,7 @@ class Task:
     @strawberry.field
     async def log(self, info: Info[Context, None], between: str = "-60000") -> JSON | None:
         """The task's log in a period, as ``/tasks/{id}/log?between=`` (one query per task)."""
-        period = LogQuery.model_validate({"between": between}, context={"now_ms": now_ms()})
+        period = validated(LogQuery, {"between": between})
         return await task_log(info.context.app[BUS_KEY], str(self.id), period.between)
 
     @strawberry.field
@@ -178,10 +197,9 @@ class Task:
 
     @strawberry.field
     async def alerts(self, info: Info[Context, None]) -> list[Alert]:
-        """The task's alerts, oldest first (the user may read the task, so its alerts)."""
-        return [
-            Alert.of(data) for data in await info.context.loaders.task_alerts.load(str(self.id))
-        ]
+        """The task's alerts the user may see, oldest first (``/alerts/requests/task/{id}``)."""
+        rows = await info.context.loaders.task_alerts.load(str(self.id))
+        return [Alert.of(data) for data in await visible_alerts(info.context.user, rows)]
 
 
 @strawberry.type

@@ -142,8 +142,19 @@ async def get_robot_history(request: web.Request, query: HistoryQuery) -> web.Re
     fleet, robot = request.match_info["fleet"], request.match_info["robot"]
     if not principal_of(request).can_robot(Permission.robot_read, fleet, robot):
         raise not_found(f"no robot {robot!r} in fleet {fleet!r}")
+    return web.Response(
+        body=orjson.dumps(await robot_history(fleet, robot, query)),
+        content_type="application/json",
+    )
+
+
+async def robot_history(fleet: str, robot: str, query: HistoryQuery) -> list[dict[str, Any]]:
+    """A robot's position samples in the query's period, oldest first (REST, GraphQL).
+
+    The caller has checked that the user may read the robot.
+    """
     start, end = query.between
-    rows = (
+    rows: list[dict[str, Any]] = (
         await db.RobotPositionSample.filter(
             fleet=fleet,
             robot=robot,
@@ -154,4 +165,4 @@ async def get_robot_history(request: web.Request, query: HistoryQuery) -> web.Re
         .limit(query.limit)
         .values("unix_millis_time", "map", "x", "y", "yaw", "status", "battery")
     )
-    return web.Response(body=orjson.dumps(rows), content_type="application/json")
+    return rows

@@ -232,3 +232,41 @@ async def test_the_graphiql_page_is_served_when_enabled(
     async with ide.get("/graphql", headers={"Accept": "text/html"}) as response:
         assert response.status == 200
         assert "graphiql" in (await response.text()).lower()
+
+
+async def test_a_robots_history_is_what_rest_serves(
+    hub: FakeHub, client: Client, graphql: AsyncClientSession
+) -> None:
+    await _seed(hub)
+    for index in range(3):
+        await db.RobotPositionSample.create(
+            fleet="fleet",
+            robot="r1",
+            unix_millis_time=NOW_MS + index,
+            map="L1",
+            x=float(index),
+            y=0.0,
+            yaw=0.0,
+            status="working",
+            battery=0.5,
+        )
+    between = f"{NOW_MS},{NOW_MS + 10}"
+    async with client.get("/robots/fleet/r1/history", params={"between": between}) as response:
+        rest = await response.json()
+
+    answer = await graphql.execute(
+        GraphQLRequest(
+            'query($between: String!) { fleet(name: "fleet") { robots { history(between: $between)'
+            " { unixMillisTime map x y yaw status battery } } } }",
+            variable_values={"between": between},
+        )
+    )
+
+    (robot,) = answer["fleet"]["robots"]
+    assert [
+        {
+            "unix_millis_time": sample["unixMillisTime"],
+            **{k: sample[k] for k in ("map", "x", "y", "yaw", "status", "battery")},
+        }
+        for sample in robot["history"]
+    ] == rest
