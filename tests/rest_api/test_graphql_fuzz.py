@@ -10,7 +10,6 @@ derandomized, like the REST fuzz run (tests/rest_api/test_openapi_fuzz.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -24,11 +23,9 @@ from schemathesis.core.result import Ok
 from schemathesis.graphql import nodes
 
 from fleetcore.auth import users
-from fleetcore.settings import Settings
 from rest_api.access import AUTH_KEY
 from rest_api.graphql.context import REST_CODES
 from rest_api.graphql.schema import INTERNAL_ERROR, SDL_PATH
-from tests.conftest import start_server
 
 pytestmark = pytest.mark.integration
 
@@ -58,19 +55,6 @@ schemathesis.graphql.scalar(
         ).map(_object),
     ),
 )
-
-
-@pytest.fixture
-async def server(auth_settings: Settings) -> AsyncIterator[TestServer]:
-    from fleethub.embedded import create_app
-
-    # No site is connected: commands are answered pending at once instead of after a wait.
-    quick = auth_settings.replace(command_reply_timeout_s=0.01, command_site_wait_s=0.01)
-    server = await start_server(create_app(quick))
-    try:
-        yield server
-    finally:
-        await server.close()
 
 
 def _fuzz(url: str, headers: dict[str, str]) -> list[str]:
@@ -109,10 +93,10 @@ def _fuzz(url: str, headers: dict[str, str]) -> list[str]:
     return failures
 
 
-async def test_no_generated_request_is_a_server_error(server: TestServer) -> None:
+async def test_no_generated_request_is_a_server_error(fuzzed_system: TestServer) -> None:
     await users.create_user(FUZZER, is_admin=True)
-    token, _ = server.app[AUTH_KEY].verifier.issue(FUZZER, 3600)
-    url = str(server.make_url("/graphql"))
+    token, _ = fuzzed_system.app[AUTH_KEY].verifier.issue(FUZZER, 3600)
+    url = str(fuzzed_system.make_url("/graphql"))
 
     failures = await asyncio.to_thread(_fuzz, url, {"Authorization": f"Bearer {token}"})
 
