@@ -35,7 +35,12 @@ from rest_api.models_commands import (
     DoorRequest,
     LiftRequest,
     RobotTaskRequest,
+    TaskInterruptionRequest,
     TaskKillRequest,
+    TaskPhaseSkipRequest,
+    TaskResumeRequest,
+    TaskRewindRequest,
+    UndoPhaseSkipRequest,
 )
 from rest_api.routes.alerts import record_response
 from rest_api.routes.commands import checked_key, dump, reply_detail, send_command
@@ -138,6 +143,46 @@ class Mutation:
     ) -> CommandResult:
         """``POST /tasks/kill_task``."""
         return await _command(info, CommandKind.KILL_TASK, TaskKillRequest, input, idempotency_key)
+
+    @strawberry.mutation
+    async def interrupt_task(
+        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
+    ) -> CommandResult:
+        """``POST /tasks/interrupt_task``."""
+        kind = CommandKind.INTERRUPT_TASK
+        return await _command(info, kind, TaskInterruptionRequest, input, idempotency_key)
+
+    @strawberry.mutation
+    async def resume_task(
+        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
+    ) -> CommandResult:
+        """``POST /tasks/resume_task``."""
+        kind = CommandKind.RESUME_TASK
+        return await _command(info, kind, TaskResumeRequest, input, idempotency_key)
+
+    @strawberry.mutation
+    async def rewind_task(
+        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
+    ) -> CommandResult:
+        """``POST /tasks/rewind_task``."""
+        kind = CommandKind.REWIND_TASK
+        return await _command(info, kind, TaskRewindRequest, input, idempotency_key)
+
+    @strawberry.mutation
+    async def skip_phase(
+        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
+    ) -> CommandResult:
+        """``POST /tasks/skip_phase``."""
+        kind = CommandKind.SKIP_PHASE
+        return await _command(info, kind, TaskPhaseSkipRequest, input, idempotency_key)
+
+    @strawberry.mutation
+    async def undo_skip_phase(
+        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
+    ) -> CommandResult:
+        """``POST /tasks/undo_skip_phase``."""
+        kind = CommandKind.UNDO_SKIP_PHASE
+        return await _command(info, kind, UndoPhaseSkipRequest, input, idempotency_key)
 
     @strawberry.mutation
     async def door_request(

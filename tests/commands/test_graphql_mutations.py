@@ -71,3 +71,21 @@ async def test_an_invalid_body_is_refused_before_anything_is_sent(
     assert refused.value.errors is not None
     assert refused.value.errors[0]["message"].startswith("request: Field required")
     assert site.commands.requests == {}
+
+
+async def test_a_dispatched_task_is_cancelled_with_rmfs_answer(
+    site: SimulatorService, graphql: AsyncClientSession
+) -> None:
+    dispatched = await _dispatch(graphql, dispatch_body(), "g4")
+    task_id = dispatched["response"]["state"]["booking"]["id"]
+    cancel = GraphQLRequest(
+        'mutation($input: JSON!) { cancelTask(input: $input, idempotencyKey: "g5")'
+        " { command status response } }",
+        variable_values={"input": {"type": "cancel_task_request", "task_id": task_id}},
+    )
+
+    answer = (await graphql.execute(cancel))["cancelTask"]
+
+    assert answer["command"] == "g5"
+    assert answer["status"] == "done"
+    assert answer["response"]["success"] is True

@@ -6,6 +6,7 @@ The REST app runs on a loopback port over the pass's database and bus
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -270,3 +271,24 @@ async def test_a_robots_history_is_what_rest_serves(
         }
         for sample in robot["history"]
     ] == rest
+
+
+async def test_nested_fields_cost_the_same_queries_for_one_task_or_a_page(
+    hub: FakeHub, graphql: AsyncClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """DataLoader: a page's robots, requests, log lines and alerts are one query each."""
+    await _seed(hub)
+    nested = (
+        "query($first: Int!) { tasks(first: $first) { edges { node {"
+        " id request latestLog { text } alerts { id } robot { name task { id } } } } } }"
+    )
+
+    async def queries(first: int) -> int:
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+            await graphql.execute(GraphQLRequest(nested, variable_values={"first": first}))
+        return sum("SELECT" in record.getMessage() for record in caplog.records)
+
+    one, page = await queries(1), await queries(5)
+
+    assert 0 < one == page
