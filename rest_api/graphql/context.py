@@ -96,6 +96,7 @@ class Context:
     principal: Principal | None = None
     """None only on a websocket before its ``connection_init`` was accepted."""
     connection_params: dict[str, Any] = field(default_factory=dict)
+    websocket: web.WebSocketResponse | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

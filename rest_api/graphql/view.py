@@ -11,6 +11,8 @@ subscription. The SDL is served at ``/graphql/schema.graphql``.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -26,13 +28,26 @@ from rest_api.graphql.context import GRAPHQL_PATH, Context
 from rest_api.graphql.schema import SDL_PATH, build_schema
 from rest_api.graphql.subscription import rooms_lifetime
 
+TOKEN_EXPIRED = 4401
+"""graphql-transport-ws's Unauthorized: the connection's token expired."""
+EXPIRY_KEY = web.RequestKey("graphql_token_expiry", asyncio.TimerHandle)
+"""Closes a websocket when its token expires; cancelled when the websocket ends first."""
+_CLOSING: set[asyncio.Task[bool]] = set()
+"""Closes under way, held so they are not collected before they ran."""
 INIT_WAIT = timedelta(seconds=10)
 """How long a websocket may stay open without a ``connection_init``."""
 
 
 class FleethubGraphQLView(GraphQLView[Context, None]):
     async def __call__(self, request: web.Request) -> web.StreamResponse:
-        if self.is_websocket_request(request) or self._ide_page(request):
+        if self.is_websocket_request(request):
+            try:
+                return await super().__call__(request)
+            finally:
+                expiry = request.get(EXPIRY_KEY)
+                if expiry is not None:
+                    expiry.cancel()
+        if self._ide_page(request):
             return await super().__call__(request)
         try:
             principal = await request.app[AUTH_KEY].principal(bearer_token(request))
@@ -52,7 +67,10 @@ class FleethubGraphQLView(GraphQLView[Context, None]):
     async def get_context(
         self, request: web.Request, response: web.Response | web.WebSocketResponse
     ) -> Context:
-        return Context(request=request, principal=request.get(PRINCIPAL_KEY))
+        context = Context(request=request, principal=request.get(PRINCIPAL_KEY))
+        if isinstance(response, web.WebSocketResponse):
+            context.websocket = response
+        return context
 
     async def on_ws_connect(self, context: Context) -> Any:
         token = context.connection_params.get("Authorization", "")
@@ -63,7 +81,27 @@ class FleethubGraphQLView(GraphQLView[Context, None]):
             )
         except Unauthorized as exc:
             raise ConnectionRejectionError({"reason": exc.reason}) from None
+        _close_at_expiry(context)
         return await super().on_ws_connect(context)
+
+
+def _close_at_expiry(context: Context) -> None:
+    """A websocket lives no longer than its token: closed with 4401 when it expires, as
+    socket.io disconnects its client; the client reconnects with a fresh token."""
+    expires_at = None if context.principal is None else context.principal.expires_at
+    websocket = context.websocket
+    if expires_at is None or websocket is None:
+        return
+    loop = asyncio.get_running_loop()
+
+    def close() -> None:
+        if not websocket.closed:
+            task = loop.create_task(websocket.close(code=TOKEN_EXPIRED, message=b"token expired"))
+            _CLOSING.add(task)
+            task.add_done_callback(_CLOSING.discard)
+
+    delay = max(0.0, expires_at - time.time())
+    context.request[EXPIRY_KEY] = loop.call_at(loop.time() + delay, close)
 
 
 def add_graphql(app: web.Application, settings: Settings) -> None:

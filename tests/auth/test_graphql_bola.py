@@ -17,6 +17,7 @@ from gql import GraphQLRequest
 from gql.transport.aiohttp_websockets import AIOHTTPWebsocketsTransport
 from gql.transport.exceptions import TransportQueryError
 
+from fleetcore.auth.tokens import TokenVerifier
 from fleetcore.store import models as db
 from tests.auth.conftest import World
 
@@ -166,3 +167,18 @@ def _websocket(world: World, token: str) -> AIOHTTPWebsocketsTransport:
         subprotocols=["graphql-transport-ws"],
         init_payload={"Authorization": f"Bearer {token}"},
     )
+
+
+async def test_a_websocket_is_closed_when_its_token_expires(world: World) -> None:
+    # Long enough to be valid at connection_init on a loaded machine.
+    token, _ = TokenVerifier(world.settings).issue("alice", 3)
+    async with world.client.ws_connect("/graphql", protocols=["graphql-transport-ws"]) as ws:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        await ws.send_json(init)
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        message = await ws.receive()
+        while message.type is WSMsgType.TEXT:
+            message = await ws.receive()
+
+    assert message.type is WSMsgType.CLOSE
+    assert (message.data, message.extra) == (4401, "token expired")
