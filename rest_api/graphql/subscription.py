@@ -30,10 +30,12 @@ from fleetcore.bus.base import Bus
 from fleetcore.contract.envelope import Publication
 from fleetcore.contract.rooms import (
     ALERT_REQUESTS,
+    ALERT_RESPONSES,
     DOOR_STATE,
     EVENTS,
     FLEET_STATE,
     LIFT_STATE,
+    TASK_LOG,
     TASK_STATE,
     RoomKind,
     RoomTemplate,
@@ -42,6 +44,7 @@ from fleetcore.errors import UnknownRoom, UnrecoverablePosition
 from rest_api.graphql.context import Context, Refusal
 from rest_api.graphql.types import Long, RoomUpdate
 from rest_api.keys import BUS_KEY
+from rest_api.routes.alerts import visible_alert
 from rest_api.visibility import alert_visible, fleet_state_view, task_row_visible
 
 BUFFER = 1000
@@ -222,6 +225,14 @@ async def _alert(principal: Principal, pub: Publication) -> bytes | None:
     return pub.data_json if await alert_visible(principal, orjson.loads(pub.data_json)) else None
 
 
+async def _response(principal: Principal, pub: Publication) -> bytes | None:
+    """A response is seen by who sees its alert."""
+    if principal.is_admin:
+        return pub.data_json
+    alert_id = str(orjson.loads(pub.data_json).get("id", ""))
+    return pub.data_json if await visible_alert(principal, alert_id) is not None else None
+
+
 async def _event(principal: Principal, pub: Publication) -> bytes | None:
     if principal.is_admin:
         return pub.data_json
@@ -255,6 +266,19 @@ class Subscription:
         """``/tasks/{id}/state``, while the user may read the task."""
         _visible(await task_row_visible(info.context.user, task_id), "task", task_id)
         async for update in follow(info, TASK_STATE, _task(task_id), since, epoch, task_id=task_id):
+            yield update
+
+    @strawberry.subscription
+    async def task_log(
+        self,
+        info: Info[Context, None],
+        task_id: str,
+        since: Long | None = None,
+        epoch: Long | None = None,
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        """``/tasks/{id}/log``: new log entries (a log room: ``since`` replays what was missed)."""
+        _visible(await task_row_visible(info.context.user, task_id), "task", task_id)
+        async for update in follow(info, TASK_LOG, _task(task_id), since, epoch, task_id=task_id):
             yield update
 
     @strawberry.subscription
@@ -292,6 +316,17 @@ class Subscription:
     ) -> AsyncGenerator[RoomUpdate, None]:
         """``/alerts/requests``: new alerts the user may see (a log room: ``since`` replays)."""
         async for update in follow(info, ALERT_REQUESTS, _alert, since, epoch):
+            yield update
+
+    @strawberry.subscription
+    async def alert_responses(
+        self,
+        info: Info[Context, None],
+        since: Long | None = None,
+        epoch: Long | None = None,
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        """``/alerts/responses``: responses to alerts the user may see."""
+        async for update in follow(info, ALERT_RESPONSES, _response, since, epoch):
             yield update
 
     @strawberry.subscription

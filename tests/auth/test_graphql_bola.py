@@ -130,6 +130,7 @@ async def test_a_subscribed_fleet_shows_only_readable_robots(world: World) -> No
     "subscription",
     [
         'taskState(taskId: "bravo_task")',
+        'taskLog(taskId: "bravo_task")',
         'fleetState(name: "bravo_fleet")',
         'doorState(name: "bravo_door")',
         'liftState(name: "bravo_lift")',

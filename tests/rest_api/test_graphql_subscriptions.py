@@ -17,7 +17,7 @@ from gql.transport.aiohttp_websockets import AIOHTTPWebsocketsTransport
 
 from fleetcore.bus import Bus
 from fleetcore.contract.envelope import Publication
-from fleetcore.contract.rooms import EVENTS, FLEET_STATE
+from fleetcore.contract.rooms import EVENTS, FLEET_STATE, TASK_LOG
 from fleetcore.settings import Settings
 from rest_api.app import create_app
 from tests.rest_api.conftest import EPOCH, AiohttpClient, Client, FakeHub
@@ -74,6 +74,20 @@ async def test_a_subscription_resumed_with_since_misses_nothing(
     assert [update["seq"] for update in after] == [pub.seq for pub in (*missed, live)]
     assert [update["data"]["fleet"] for update in after] == ["f2", "f3", "f4"]
     assert all(update["resync"] is None for update in seen + after)
+
+
+async def test_a_task_log_replays_its_entries_since_a_seq(hub: FakeHub, client: Client) -> None:
+    await hub.task("t1")
+    room = TASK_LOG.format(task_id="t1")
+    entries = [await hub.publish(room, {"task_id": "t1", "log": [{"text": n}]}) for n in "ab"]
+    request = GraphQLRequest(
+        'subscription($since: Long) { taskLog(taskId: "t1", since: $since) { seq data } }',
+        variable_values={"since": entries[0].seq - 1},
+    )
+
+    updates = await _take(client, request, 2)
+
+    assert [update["seq"] for update in updates] == [pub.seq for pub in entries]
 
 
 async def test_a_resume_from_another_epoch_is_told_to_resync(hub: FakeHub, client: Client) -> None:
