@@ -131,6 +131,12 @@ MEDIA_REJECTED = Counter(
 MEDIA_PRUNED = Counter(
     "fleethub_media_pruned_total", "Media removed by retention, by kind.", ["kind"]
 )
+GRAPHQL_ERRORS = Counter(
+    "fleethub_graphql_errors_total",
+    "GraphQL errors answered: ``refused`` (the client's: syntax, limits, not found, bad input)"
+    " or ``internal`` (logged with a traceback, answered with no detail).",
+    ["kind"],
+)
 AUTH_FORBIDDEN = Counter(
     "fleethub_auth_forbidden_total",
     "Authenticated requests refused for a missing permission, by operation.",

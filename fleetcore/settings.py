@@ -162,6 +162,26 @@ class RestSettings(_Section):
     as many), so passwords cannot be guessed fast; over it: 429 with Retry-After."""
 
 
+class GraphqlSettings(_Section):
+    """The GraphQL endpoint of the REST API (``/graphql``): its page, its introspection, its limits."""
+
+    graphql_ide: bool = False
+    """Serve the GraphiQL page on ``GET /graphql`` (browsers). Off: a production API shows no
+    playground; ``fleethub up`` turns it on."""
+    graphql_introspection: bool = True
+    """Answer introspection queries (``__schema``); the SDL stays at ``/graphql/schema.graphql``."""
+    graphql_max_depth: int = 10
+    """Deepest selection a document may nest; a deeper one is refused before it runs."""
+    graphql_max_aliases: int = 15
+    """Most aliased fields in one document (aliases multiply the work of one request)."""
+    graphql_max_tokens: int = 2000
+    """Most lexical tokens in one document: bounds parsing and the size of the query."""
+    graphql_max_batch: int = 10
+    """Most operations in one batched HTTP request (a JSON array of queries)."""
+    graphql_max_subscriptions: int = 20
+    """Most subscriptions one websocket connection may hold at once."""
+
+
 class ProxySettings(_Section):
     """The socket.io proxy and its per-client limits."""
 
@@ -444,6 +464,7 @@ class Settings(
     AuthSettings,
     WebSettings,
     RestSettings,
+    GraphqlSettings,
     ProxySettings,
     HubSettings,
     SiteTokenSettings,
@@ -546,10 +567,10 @@ DEFAULTS: Final = Settings()
 (``replay_window: int = DEFAULTS.replay_window``), so each default is written once."""
 
 UP_DEFAULTS: Mapping[str, Any] = MappingProxyType(
-    {"derive_reassign": True, "vda5050": True, "vda5050_sim_vehicles": 3}
+    {"derive_reassign": True, "vda5050": True, "vda5050_sim_vehicles": 3, "graphql_ide": True}
 )
 """Where ``fleethub up`` differs from the defaults: the demo shows a stopped robot's task
-dispatched again, and VDA 5050 vehicles beside the RMF fleets."""
+dispatched again, VDA 5050 vehicles beside the RMF fleets, and the GraphiQL page."""
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -582,6 +603,7 @@ __all__ = [
     "BusSettings",
     "CommonSettings",
     "DeriveSettings",
+    "GraphqlSettings",
     "HistorySettings",
     "HubSettings",
     "MediaSettings",

@@ -25,9 +25,9 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 from fleetcore import metrics
+from fleetcore.bus import recovery
 from fleetcore.contract.envelope import Publication
 from fleetcore.contract.rooms import RoomKind
-from proxy import recovery
 from proxy._transport import EngineLinks
 from proxy.access import View
 from proxy.delivery import DEFAULT_DELIVERY, Connection, DeliveryConfig, Frames

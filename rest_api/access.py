@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -193,17 +194,22 @@ async def _audit(request: web.Request, guarded: Guarded, principal: Principal, s
         "body": _redacted(body)[:AUDIT_DETAIL_BYTES].decode(errors="replace"),
         "idempotency_key": request.headers.get("Idempotency-Key"),
     }
+    await record_audit(principal, guarded.operation_id, request.path, detail, status)
+
+
+async def record_audit(
+    principal: Principal, action: str, target: str, detail: dict[str, Any], status: int
+) -> None:
+    """One change in the audit log (REST's operations, GraphQL's mutations), by its HTTP status."""
     await db.AuditEntry.create(
         unix_millis_time=time.time_ns() // 1_000_000,
         username=principal.username,
-        action=guarded.operation_id,
-        target=request.path[:512],
+        action=action,
+        target=target[:512],
         detail=orjson.dumps(detail).decode(),
         status=status,
     )
-    audit_logger.info(
-        "%s %s %s -> %d", principal.username, guarded.operation_id, request.path, status
-    )
+    audit_logger.info("%s %s %s -> %d", principal.username, action, target, status)
 
 
 def _redacted(body: bytes) -> bytes:

@@ -21,6 +21,7 @@ from rest_api.access import AUTH_KEY
 from rest_api.docs_page import render_docs
 from rest_api.failures import failures_middleware
 from rest_api.first_run import announce_first_admin
+from rest_api.graphql.view import add_graphql
 from rest_api.keys import (
     BUS_KEY,
     COMMANDS_KEY,
@@ -92,7 +93,7 @@ ROUTE_TABLES = (
 def add_routes(
     app: web.Application, settings: Settings, bus: Bus, commands: CommandChannel | None = None
 ) -> None:
-    """Mount every REST route, /openapi.json and /docs on ``app``, and the tus upload routes.
+    """Mount every REST route, /openapi.json, /docs, /graphql and the tus upload routes on ``app``.
 
     The caller owns the database, the bus and ``commands`` (without it the
     command routes answer 503). The access middleware added here checks
@@ -116,6 +117,7 @@ def add_routes(
     app.middlewares.append(failures_middleware({op.handler for op in operations}))
     mount(app, operations)
     add_tus_routes(app)
+    add_graphql(app, settings)
     document = openapi.build_document(operations)
     app[OPENAPI_KEY] = orjson.dumps(document)
     app[DOCS_KEY] = render_docs(document)

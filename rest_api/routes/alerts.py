@@ -24,8 +24,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
 
-from fleetcore.auth import Permission
+from fleetcore.auth import Permission, Principal
 from fleetcore.store import models as db
 from rest_api.access import ADMIN, commands, forbidden, principal_of, reads
 from rest_api.keys import BUS_KEY
@@ -109,6 +110,15 @@ def _answered() -> Q:
     )
 
 
+def unresponded_alerts() -> QuerySet[db.AlertRequest]:
+    """Alerts that expect a response and have none (nor a resolution), newest first."""
+    return (
+        db.AlertRequest.filter(response_expected=True)
+        .exclude(_answered())
+        .order_by("-unix_millis_alert_time", "id")
+    )
+
+
 @routes.post(
     "/alerts/request", body=AlertRequest, response=AlertRequest, errors=(201, 409), access=ADMIN
 )
@@ -135,10 +145,18 @@ async def create_new_alert(request: web.Request, body: AlertRequest) -> web.Resp
 async def _visible_alert(request: web.Request) -> tuple[str, db.AlertRequest]:
     """The alert named in the path, if the user may see it (else 404, existence not leaked)."""
     alert_id = request.match_info["alert_id"]
-    row = await db.AlertRequest.get_or_none(id=alert_id)
-    if row is None or not await alert_visible(principal_of(request), orjson.loads(row.data)):
+    row = await visible_alert(principal_of(request), alert_id)
+    if row is None:
         raise not_found(f"no alert {alert_id!r}")
     return alert_id, row
+
+
+async def visible_alert(principal: Principal, alert_id: str) -> db.AlertRequest | None:
+    """The alert's row if ``principal`` may see it; None also for another group's alert."""
+    row = await db.AlertRequest.get_or_none(id=alert_id)
+    if row is None or not await alert_visible(principal, orjson.loads(row.data)):
+        return None
+    return row
 
 
 @routes.get(
@@ -170,20 +188,35 @@ async def respond_to_alert(request: web.Request, *, query: RespondQuery) -> web.
     offer, 409 when it was already responded to or resolved. The responder is
     the authenticated user.
     """
-    alert_id, row = await _visible_alert(request)
-    principal = principal_of(request)
+    answer = await record_response(
+        principal_of(request), request.match_info["alert_id"], query.response
+    )
+    return web.Response(body=answer.model_dump_json(), status=201, content_type=JSON)
+
+
+async def record_response(principal: Principal, alert_id: str, response: str) -> AlertResponse:
+    """Store ``principal``'s response to an alert (REST and GraphQL), or raise REST's answer.
+
+    404 for an alert the user may not see, 403 without ``alert_respond`` on
+    it, 400 for a response it does not offer, 409 when it was already
+    responded to or resolved: one response per alert, so the alert id is
+    the idempotency key.
+    """
+    row = await visible_alert(principal, alert_id)
+    if row is None:
+        raise not_found(f"no alert {alert_id!r}")
     data = orjson.loads(row.data)
     if not await alert_visible(principal, data, Permission.alert_respond):
         raise forbidden(f"{principal.username} may not respond to alert {alert_id!r}")
     available = data.get("responses_available") or []
-    if query.response not in available:
-        raise _bad_request(f"{query.response!r} is not one of {available}")
+    if response not in available:
+        raise _bad_request(f"{response!r} is not one of {available}")
     if await db.AlertResolution.exists(id=alert_id):
         raise _conflict(f"alert {alert_id!r} was resolved")
     answer = AlertResponse(
         id=alert_id,
         unix_millis_response_time=time.time_ns() // 1_000_000,
-        response=query.response,
+        response=response,
         responder=principal.username[:256],
     )
     try:
@@ -197,7 +230,7 @@ async def respond_to_alert(request: web.Request, *, query: RespondQuery) -> web.
         )
     except IntegrityError:
         raise _conflict(f"alert {alert_id!r} was already responded to") from None
-    return web.Response(body=answer.model_dump_json(), status=201, content_type=JSON)
+    return answer
 
 
 @routes.get(
@@ -258,11 +291,7 @@ async def get_unresponded_alerts(request: web.Request, query: PageQuery) -> web.
     """
     position = await request.app[BUS_KEY].position()
     principal = principal_of(request)
-    unresponded = (
-        db.AlertRequest.filter(response_expected=True)
-        .exclude(_answered())
-        .order_by("-unix_millis_alert_time", "id")
-    )
+    unresponded = unresponded_alerts()
     if principal.is_admin:
         page = unresponded.offset(query.offset).limit(query.limit)
         rows: list[Any] = await page.values_list("data", flat=True)

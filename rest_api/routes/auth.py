@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -113,23 +113,31 @@ routes._operations[-1] = replace(routes._operations[-1], body=LoginRequest)
 @routes.get("/user", response=User, access=AUTHENTICATED)
 async def get_user(request: web.Request) -> web.Response:
     """The logged-in user: name, admin flag and roles."""
-    principal = principal_of(request)
-    stored = await db.User.get_or_none(username=principal.username)
+    return json_body(await user_view(principal_of(request).username))
+
+
+async def user_view(username: str) -> dict[str, Any]:
+    """rmf-web's User: name, admin flag and roles (REST ``/user``, GraphQL ``me``)."""
+    stored = await db.User.get_or_none(username=username)
     if stored is None:
         # auth_mode "off": the anonymous administrator is in no store.
-        return json_body({"username": principal.username, "is_admin": True, "roles": []})
-    is_admin, roles = await user_info(principal.username)
-    return json_body({"username": principal.username, "is_admin": is_admin, "roles": roles})
+        return {"username": username, "is_admin": True, "roles": []}
+    is_admin, roles = await user_info(username)
+    return {"username": username, "is_admin": is_admin, "roles": roles}
 
 
 @routes.get("/permissions", response=list[Permission], access=AUTHENTICATED)
 async def get_permissions(request: web.Request) -> web.Response:
     """What the logged-in user's roles grant, as (authz_grp, action) pairs."""
-    username = principal_of(request).username
+    return json_body(await permission_pairs(principal_of(request).username))
+
+
+async def permission_pairs(username: str) -> list[dict[str, str]]:
+    """``[{authz_grp, action}]`` the user's roles grant (REST ``/permissions``, GraphQL ``me``)."""
     pairs: list[tuple[str, str]] = (
         await db.RolePermission.filter(role__user_roles__user_id=username)
         .distinct()
         .order_by("group_id", "permission")
         .values_list("group_id", "permission")
     )
-    return json_body([{"authz_grp": group, "action": action} for group, action in pairs])
+    return [{"authz_grp": group, "action": action} for group, action in pairs]

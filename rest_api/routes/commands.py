@@ -22,7 +22,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from fleetcore import metrics
-from fleetcore.auth import Permission
+from fleetcore.auth import Permission, Principal
 from fleetcore.contract.commands import (
     RESERVED_KEY_PREFIX,
     Command,
@@ -55,7 +55,12 @@ RmfResponse = dict[str, Any]
 
 
 def _key(request: web.Request) -> str:
-    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    return checked_key(request.headers.get(IDEMPOTENCY_HEADER, ""))
+
+
+def checked_key(given: str) -> str:
+    """The client's idempotency key, or a new one when it gave none; 422 for one the hub refuses."""
+    key = given.strip()
     if not key:
         return str(uuid.uuid4())
     if not key.isprintable():
@@ -103,20 +108,37 @@ async def submit(
 ) -> web.Response:
     """Send the command and answer with RMF's response, or 202 if it is not in yet.
 
-    A key recorded before for another request is a 422, before sending and
-    after the reply (when two requests with one key raced to the hub).
-
     ``refused`` is the status of an answer with ``success: false`` (rmf-web
     answers a refused dispatch 400 and a refused cancel 200).
     """
-    principal = principal_of(request)
+    key = _key(request)
+    reply = await send_command(request.app, principal_of(request), kind, body, key)
+    answer = _answer(key, reply, refused)
+    answer.headers[IDEMPOTENCY_HEADER] = key
+    return answer
+
+
+async def send_command(
+    app: web.Application,
+    principal: Principal,
+    kind: CommandKind,
+    body: dict[str, Any],
+    key: str,
+) -> CommandReply | None:
+    """Authorize, send under ``key`` (checked by :func:`checked_key`) and wait for the hub's reply.
+
+    The one command path of every front door (REST, GraphQL). Raises the
+    HTTP error REST answers: 404/403 for the object, 503 without a channel,
+    422 for a key recorded before for another request (checked before
+    sending and after the reply, when two requests with one key raced to the
+    hub). None: no reply in time (pending).
+    """
     await authorize_command(principal, kind, body)
-    channel = request.app.get(COMMANDS_KEY)
+    channel = app.get(COMMANDS_KEY)
     if channel is None:
         raise web.HTTPServiceUnavailable(
             text='{"detail": "this API has no command channel to the hub"}', content_type=JSON
         )
-    key = _key(request)
     requester = principal.username
     if isinstance(body.get("request"), dict):
         # The requester is who is logged in, whatever the body claims (as rmf-web does).
@@ -124,12 +146,10 @@ async def submit(
     await _refuse_reuse(key, kind, body, requester)
     command = Command(key, kind.value, body, requester, time.time_ns() // 1_000_000)
     await channel.send(command)
-    reply = await channel.wait_reply(key, request.app[REPLY_TIMEOUT_KEY])
+    reply = await channel.wait_reply(key, app[REPLY_TIMEOUT_KEY])
     # Two requests with one key may have raced to the hub: only the recorded one gets the outcome.
     await _refuse_reuse(key, kind, body, requester)
-    answer = _answer(key, reply, refused)
-    answer.headers[IDEMPOTENCY_HEADER] = key
-    return answer
+    return reply
 
 
 async def submit_shaped(

@@ -53,11 +53,11 @@ def _everyone(principal: Principal, name: str) -> bool:
     return True
 
 
-def _doors(building: dict[str, Any]) -> list[Any]:
+def doors_of(building: dict[str, Any]) -> list[Any]:
     return [door for level in building.get("levels", []) for door in level.get("doors", [])]
 
 
-def _lifts(building: dict[str, Any]) -> list[Any]:
+def lifts_of(building: dict[str, Any]) -> list[Any]:
     return list(building.get("lifts", []))
 
 
@@ -141,7 +141,7 @@ async def get_building_map_image(request: web.Request) -> web.Response:
 @routes.get("/doors", response=list[Door], positioned=True)
 async def get_doors(request: web.Request) -> web.Response:
     """Every door of the building map, over all levels, that is in one of the user's groups."""
-    return await _map_items(request, _doors, Principal.sees_door)
+    return await _map_items(request, doors_of, Principal.sees_door)
 
 
 @routes.get("/doors/{name}/state", response=DoorState, errors=(404,), positioned=True)
@@ -153,7 +153,7 @@ async def get_door_state(request: web.Request) -> web.Response:
 @routes.get("/lifts", response=list[Lift], positioned=True)
 async def get_lifts(request: web.Request) -> web.Response:
     """Every lift of the building map that is in one of the user's groups."""
-    return await _map_items(request, _lifts, Principal.sees_lift)
+    return await _map_items(request, lifts_of, Principal.sees_lift)
 
 
 @routes.get("/lifts/{name}/state", response=LiftState, errors=(404,), positioned=True)

@@ -17,7 +17,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleetcore.auth import Permission
+from fleetcore.auth import Permission, Principal
 from fleetcore.store import models as db
 from rest_api.access import principal_of, reads
 from rest_api.keys import BUS_KEY
@@ -72,6 +72,12 @@ async def query_events(request: web.Request, query: EventQuery) -> web.Response:
     neither gives the newest page. Pass the last item's seq to get the next page.
     """
     position = await request.app[BUS_KEY].position()
+    rows = await event_page(query, principal_of(request))
+    return positioned(json_array(_with_seq(seq, data) for seq, data in rows), position)
+
+
+async def event_page(query: EventQuery, principal: Principal) -> list[tuple[int, str]]:
+    """(seq, JSON) of the events of one keyset page that ``principal`` may read (REST, GraphQL)."""
     filters: dict[str, Any] = {}
     for column in ("kind", "fleet", "robot", "task_id"):
         values = getattr(query, column)
@@ -87,13 +93,13 @@ async def query_events(request: web.Request, query: EventQuery) -> web.Response:
             filters["seq__lt"] = query.before
         order = "-seq"
     events = db.DerivedEvent.filter(**filters)
-    visible = event_filter(principal_of(request))
+    visible = event_filter(principal)
     if visible is not None:
         events = events.filter(visible)
     rows: list[tuple[int, str]] = (
         await events.order_by(order).limit(query.limit).values_list("seq", "data")
     )
-    return positioned(json_array(_with_seq(seq, data) for seq, data in rows), position)
+    return rows
 
 
 def _with_seq(seq: int, data: str) -> bytes:
@@ -142,8 +148,19 @@ async def get_robot_history(request: web.Request, query: HistoryQuery) -> web.Re
     fleet, robot = request.match_info["fleet"], request.match_info["robot"]
     if not principal_of(request).can_robot(Permission.robot_read, fleet, robot):
         raise not_found(f"no robot {robot!r} in fleet {fleet!r}")
+    return web.Response(
+        body=orjson.dumps(await robot_history(fleet, robot, query)),
+        content_type="application/json",
+    )
+
+
+async def robot_history(fleet: str, robot: str, query: HistoryQuery) -> list[dict[str, Any]]:
+    """A robot's position samples in the query's period, oldest first (REST, GraphQL).
+
+    The caller has checked that the user may read the robot.
+    """
     start, end = query.between
-    rows = (
+    rows: list[dict[str, Any]] = (
         await db.RobotPositionSample.filter(
             fleet=fleet,
             robot=robot,
@@ -154,4 +171,4 @@ async def get_robot_history(request: web.Request, query: HistoryQuery) -> web.Re
         .limit(query.limit)
         .values("unix_millis_time", "map", "x", "y", "yaw", "status", "battery")
     )
-    return web.Response(body=orjson.dumps(rows), content_type="application/json")
+    return rows

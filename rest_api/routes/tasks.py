@@ -10,6 +10,7 @@ from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
 from fleetcore.auth import Permission, Principal
+from fleetcore.bus.base import Bus
 from fleetcore.contract.rmf import TaskLog, TaskState
 from fleetcore.contract.rooms import TASK_STATE
 from fleetcore.store import models as db
@@ -28,7 +29,11 @@ _OUTER_TASK_ID = RawSQL(f'"{db.TaskState._meta.db_table}"."id"')
 """The listed task's id inside a correlated subquery; a constant, never user input."""
 
 
-def _filtered(query: TaskQuery, principal: Principal) -> QuerySet[db.TaskState]:
+def visible_tasks(query: TaskQuery, principal: Principal) -> QuerySet[db.TaskState]:
+    """The tasks matching ``query``'s filters that ``principal`` may read, unordered and unpaged.
+
+    ``/tasks`` pages them by offset or by keyset (``after``); GraphQL's connection by keyset.
+    """
     filters: dict[str, Any] = {}
     for column in ("task_id", "category", "assigned_to", "status", "requester"):
         values = getattr(query, column)
@@ -57,7 +62,7 @@ def _filtered(query: TaskQuery, principal: Principal) -> QuerySet[db.TaskState]:
 def _task_query(query: TaskQuery, principal: Principal) -> QuerySet[db.TaskState]:
     """One offset page."""
     page = (
-        _ordered(_filtered(query, principal), query.order_by)
+        _ordered(visible_tasks(query, principal), query.order_by)
         .offset(query.offset)
         .limit(query.limit)
     )
@@ -121,7 +126,7 @@ async def _keyset_page(query: TaskQuery, principal: Principal, after: str) -> li
             ]
             if nulls_last:
                 ranges.append(_where({f"{column}__isnull": True}))
-    tasks = _filtered(query, principal)
+    tasks = visible_tasks(query, principal)
     rows: list[str] = []
     for condition in ranges:
         if len(rows) == query.limit:
@@ -204,7 +209,18 @@ async def get_task_log(request: web.Request, query: LogQuery) -> web.Response:
         raise not_found(f"no task {task_id!r}")
     bus = request.app[BUS_KEY]
     position = await bus.position()
-    start, end = query.between
+    log = await task_log(bus, task_id, query.between)
+    if log is None:
+        raise not_found(f"no task {task_id!r}")
+    return positioned(orjson.dumps(log), position)
+
+
+async def task_log(bus: Bus, task_id: str, between: tuple[int, int]) -> dict[str, Any] | None:
+    """A task's log in rmf-web's TaskLog shape, or None for a task nobody reported.
+
+    The caller has checked that the user may read the task.
+    """
+    start, end = between
     rows: list[dict[str, Any]] = (
         await db.TaskLogEntry.filter(
             task_id=task_id, unix_millis_time__gte=start, unix_millis_time__lte=end
@@ -216,7 +232,7 @@ async def get_task_log(request: web.Request, query: LogQuery) -> web.Response:
         await db.TaskLogEntry.filter(task_id=task_id).distinct().values_list("phase", "event")
     )
     if not sources and await latest(bus, TASK_STATE, task_id=task_id) is None:
-        raise not_found(f"no task {task_id!r}")
+        return None
     log: list[dict[str, Any]] = []
     phases: dict[str, dict[str, Any]] = {}
 
@@ -236,7 +252,7 @@ async def get_task_log(request: web.Request, query: LogQuery) -> web.Response:
             phase_log(phase)["log"].append(log_entry(row))
         else:
             phase_log(phase)["events"].setdefault(event, []).append(log_entry(row))
-    return positioned(orjson.dumps({"task_id": task_id, "log": log, "phases": phases}), position)
+    return {"task_id": task_id, "log": log, "phases": phases}
 
 
 def _source_order(source: tuple[str | None, str | None]) -> tuple[str, str]:

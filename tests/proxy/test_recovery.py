@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from fleetcore.bus.recovery import latest, merge
 from fleetcore.contract.envelope import Publication
-from proxy.recovery import latest, merge
 
 
 def pub(seq: int) -> Publication:

@@ -10,6 +10,7 @@ from fleetcore.bus.memory import InMemoryBus
 from fleetcore.media import MEDIA_UPLOADS_PATH
 from fleetcore.settings import Settings
 from rest_api.app import create_app
+from rest_api.graphql.context import GRAPHQL_PATH
 from tests.rest_api.conftest import Client
 
 
@@ -22,6 +23,8 @@ def _served_routes() -> set[tuple[str, str]]:
         if route.method != "HEAD"
         and route.resource is not None
         and not route.resource.canonical.startswith(MEDIA_UPLOADS_PATH)
+        # GraphQL's schema is its document: /graphql/schema.graphql.
+        and not route.resource.canonical.startswith(GRAPHQL_PATH)
     }
 
 

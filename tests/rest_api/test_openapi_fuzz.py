@@ -21,7 +21,6 @@ operation and mode keep the run to about a minute.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -42,9 +41,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from fleetcore.auth import users
-from fleetcore.settings import Settings
 from rest_api.access import AUTH_KEY
-from tests.conftest import start_server
 
 pytestmark = pytest.mark.integration
 
@@ -61,22 +58,9 @@ EXAMPLES = 8
 FUZZER = "fuzzer"
 
 
-@pytest.fixture
-async def server(auth_settings: Settings) -> AsyncIterator[TestServer]:
-    from fleethub.embedded import create_app
-
-    # No site is connected: commands are answered 202 (pending) at once instead of after a wait.
-    quick = auth_settings.replace(command_reply_timeout_s=0.01, command_site_wait_s=0.01)
-    server = await start_server(create_app(quick))
-    try:
-        yield server
-    finally:
-        await server.close()
-
-
-async def _bearer(server: TestServer) -> dict[str, str]:
+async def _bearer(fuzzed_system: TestServer) -> dict[str, str]:
     await users.create_user(FUZZER, is_admin=True)
-    token, _ = server.app[AUTH_KEY].verifier.issue(FUZZER, 3600)
+    token, _ = fuzzed_system.app[AUTH_KEY].verifier.issue(FUZZER, 3600)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -117,10 +101,10 @@ def _first_lines(exc: BaseException) -> str:
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
 async def test_every_answer_is_documented_and_none_is_a_server_error(
-    server: TestServer, mode: GenerationMode
+    fuzzed_system: TestServer, mode: GenerationMode
 ) -> None:
-    headers = await _bearer(server)
-    base = str(server.make_url("")).rstrip("/")
+    headers = await _bearer(fuzzed_system)
+    base = str(fuzzed_system.make_url("")).rstrip("/")
 
     failures: list[Any] = await asyncio.to_thread(_fuzz, base, headers, mode)
 

@@ -51,3 +51,25 @@ async def test_reads_during_a_redis_outage_are_503_and_the_outage_is_logged_once
     await redis.start()
     assert (await on_redis.get("/doors/main/state")).status == 404
     assert "works again" in caplog.records[-1].getMessage()
+
+
+async def test_graphql_during_a_redis_outage_answers_unavailable_logged_once(
+    on_redis: Client, redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    query = {"query": "{ position { seq } }"}
+    assert "errors" not in await (await on_redis.post("/graphql", json=query)).json()
+    await redis.kill()
+    caplog.set_level(logging.WARNING)
+
+    answers = [await (await on_redis.post("/graphql", json=query)).json() for _ in range(3)]
+
+    assert {answer["errors"][0]["extensions"]["code"] for answer in answers} == {"UNAVAILABLE"}
+    assert "unreachable" in answers[0]["errors"][0]["message"]
+    logged = [r for r in caplog.records if r.name == "fleethub.api"]
+    assert len(logged) == 1 and logged[0].levelno == logging.WARNING
+    assert logged[0].exc_info is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+    await redis.start()
+    assert "errors" not in await (await on_redis.post("/graphql", json=query)).json()
+    assert "works again" in caplog.records[-1].getMessage()

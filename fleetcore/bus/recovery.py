@@ -1,4 +1,4 @@
-"""Merging what a (re)subscribing client must get first with what arrived meanwhile.
+"""Merging what a (re)subscribing client (socket.io or GraphQL) must get first with what arrived meanwhile.
 
 While the proxy reads the sticky value or the history of a room, live
 publications of that room keep arriving; they are buffered and merged here,

@@ -1,0 +1,249 @@
+"""The Query root: what REST's GET routes serve, read by the same functions and the same rules.
+
+Another group's object is null (a list leaves it out), as REST answers 404.
+Task lists are cursor connections keyed by task id (stable while tasks
+change, unlike offsets); filters are ``/tasks``'s, validated by its model.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from fleetcore.auth import Principal
+from fleetcore.contract.envelope import Publication
+from fleetcore.contract.rooms import BUILDING_MAP, FLEET_STATE
+from fleetcore.store import models as db
+from rest_api.graphql.context import Context, Refusal, validated
+from rest_api.graphql.types import (
+    JSON,
+    Alert,
+    Device,
+    Event,
+    Fleet,
+    Grant,
+    Long,
+    PageInfo,
+    Position,
+    Task,
+    TaskConnection,
+    TaskEdge,
+    User,
+    fleet_view,
+)
+from rest_api.keys import BUS_KEY, MAP_IMAGES_KEY
+from rest_api.query import MAX_LIMIT, TaskQuery
+from rest_api.rooms import latest
+from rest_api.routes.alerts import unresponded_alerts, visible_alert
+from rest_api.routes.auth import permission_pairs, user_view
+from rest_api.routes.devices import doors_of, lifts_of
+from rest_api.routes.events import EventQuery, event_page
+from rest_api.routes.tasks import visible_tasks
+from rest_api.visibility import visible_alerts
+
+
+@strawberry.input
+class TaskFilter:
+    """``/tasks``'s filters: every given one must hold; a list matches any of its items."""
+
+    task_id: list[str] | None = None
+    category: list[str] | None = None
+    assigned_to: list[str] | None = None
+    status: list[str] | None = None
+    requester: list[str] | None = None
+    label: list[str] | None = strawberry.field(default=None, description="name=value items.")
+    start_time_between: str | None = strawberry.field(
+        default=None, description="'start,end' in unix millis, or '-N' for the last N millis."
+    )
+    finish_time_between: str | None = None
+    request_time_between: str | None = None
+
+
+@strawberry.input
+class EventFilter:
+    """``/events``'s filters."""
+
+    kind: list[str] | None = None
+    fleet: list[str] | None = None
+    robot: list[str] | None = None
+    task_id: list[str] | None = None
+    between: str | None = None
+
+
+def _cursor(task_id: str) -> str:
+    return base64.urlsafe_b64encode(task_id.encode()).decode()
+
+
+def _after(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except ValueError:
+        raise Refusal("BAD_USER_INPUT", "after: not a cursor this API gave") from None
+
+
+def _user(info: Info[Context, None]) -> Principal:
+    return info.context.user
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def position(self, info: Info[Context, None]) -> Position:
+        """The stream's position now: subscribe from it after reading a snapshot."""
+        position = await info.context.app[BUS_KEY].position()
+        return Position(seq=position.seq, epoch=position.epoch)
+
+    @strawberry.field
+    async def me(self, info: Info[Context, None]) -> User:
+        """The logged-in user, their roles and what those grant (``/user``, ``/permissions``)."""
+        username = _user(info).username
+        user = await user_view(username)
+        grants = [Grant(**pair) for pair in await permission_pairs(username)]
+        return User(
+            username=user["username"],
+            is_admin=user["is_admin"],
+            roles=user["roles"],
+            permissions=grants,
+        )
+
+    @strawberry.field
+    async def fleets(self, info: Info[Context, None]) -> list[Fleet]:
+        """Every fleet with a robot the user may read, with only those robots."""
+        pubs = sorted(await info.context.app[BUS_KEY].sticky_all(FLEET_STATE), key=lambda p: p.room)
+        views = (fleet_view(_user(info), pub) for pub in pubs)
+        return [fleet for fleet in views if fleet is not None]
+
+    @strawberry.field
+    async def fleet(self, info: Info[Context, None], name: str) -> Fleet | None:
+        pub = await info.context.loaders.fleets.load(name)
+        return None if pub is None else fleet_view(_user(info), pub)
+
+    @strawberry.field
+    async def tasks(
+        self,
+        info: Info[Context, None],
+        filter: TaskFilter | None = None,
+        first: int = 100,
+        after: str | None = None,
+        descending: bool = False,
+    ) -> TaskConnection:
+        """Tasks matching ``filter`` the user may read, ``first`` at a time, ordered by task id."""
+        if not 1 <= first <= MAX_LIMIT:
+            raise Refusal("BAD_USER_INPUT", f"first: must be 1..{MAX_LIMIT}")
+        raw = {} if filter is None else dict(vars(filter))
+        query: TaskQuery = validated(TaskQuery, raw)
+        position = await info.context.app[BUS_KEY].position()
+        tasks = visible_tasks(query, _user(info))
+        if after is not None:
+            key = _after(after)
+            tasks = tasks.filter(id__lt=key) if descending else tasks.filter(id__gt=key)
+        rows = await tasks.order_by("-id" if descending else "id").limit(first + 1)
+        edges = [TaskEdge(cursor=_cursor(row.id), node=Task.of(row)) for row in rows[:first]]
+        return TaskConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > first,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            position=Position(seq=position.seq, epoch=position.epoch),
+        )
+
+    @strawberry.field
+    async def task(self, info: Info[Context, None], id: strawberry.ID) -> Task | None:
+        """A task by id; null when unknown or the user may not read it (REST: 404)."""
+        row = await info.context.loaders.tasks.load(str(id))
+        return None if row is None else Task.of(row)
+
+    @strawberry.field
+    async def alert(self, info: Info[Context, None], id: str) -> Alert | None:
+        row = await visible_alert(_user(info), id)
+        return None if row is None else Alert.of(row.data)
+
+    @strawberry.field
+    async def unresponded_alerts(self, info: Info[Context, None], first: int = 100) -> list[Alert]:
+        """Alerts expecting a response with none yet, newest first (``/alerts/unresponded_requests``)."""
+        if not 1 <= first <= MAX_LIMIT:
+            raise Refusal("BAD_USER_INPUT", f"first: must be 1..{MAX_LIMIT}")
+        principal = _user(info)
+        if principal.is_admin:
+            rows: list[Any] = await unresponded_alerts().limit(first).values_list("data", flat=True)
+            return [Alert.of(row) for row in rows]
+        everything: list[Any] = await unresponded_alerts().values_list("data", flat=True)
+        return [Alert.of(data) for data in (await visible_alerts(principal, everything))[:first]]
+
+    @strawberry.field
+    async def events(
+        self,
+        info: Info[Context, None],
+        filter: EventFilter | None = None,
+        after: Long | None = None,
+        before: Long | None = None,
+        first: int = 100,
+    ) -> list[Event]:
+        """Derived events, a keyset page as ``/events``: ``after`` oldest first, else newest first."""
+        raw = {} if filter is None else dict(vars(filter))
+        query: EventQuery = validated(
+            EventQuery, {**raw, "after": after, "before": before, "limit": first}
+        )
+        rows = await event_page(query, _user(info))
+        return [Event.of(seq, data) for seq, data in rows]
+
+    @strawberry.field
+    async def building_map(self, info: Info[Context, None]) -> JSON | None:
+        """The building map, its images as signed URLs (as ``/building_map``)."""
+        pub = await latest(info.context.app[BUS_KEY], BUILDING_MAP)
+        if pub is None:
+            return None
+        urls = info.context.app[MAP_IMAGES_KEY]
+        return orjson.loads(
+            urls.absolute(pub.data_json, urls.base_url(info.context.request), urls.period())
+        )
+
+    @strawberry.field
+    async def doors(self, info: Info[Context, None]) -> list[Device]:
+        """The building map's doors in one of the user's groups, with their states."""
+        loader = info.context.loaders.doors
+        return await _devices(info, doors_of, _user(info).sees_door, loader)
+
+    @strawberry.field
+    async def lifts(self, info: Info[Context, None]) -> list[Device]:
+        """The building map's lifts in one of the user's groups, with their states."""
+        loader = info.context.loaders.lifts
+        return await _devices(info, lifts_of, _user(info).sees_lift, loader)
+
+    @strawberry.field
+    async def command(self, info: Info[Context, None], key: str) -> JSON | None:
+        """A command's status and outcome by its key; only its sender's (and admins')."""
+        record = await db.CommandRecord.get_or_none(key=key)
+        principal = _user(info)
+        if record is None or not (principal.is_admin or record.requester == principal.username):
+            return None
+        return record.outcome()
+
+
+async def _devices(
+    info: Info[Context, None],
+    items: Callable[[dict[str, Any]], list[Any]],
+    sees: Callable[[str], bool],
+    states: DataLoader[str, Publication | None],
+) -> list[Device]:
+    """The map's devices of one kind the user sees, each with its state (one bus read)."""
+    pub = await latest(info.context.app[BUS_KEY], BUILDING_MAP)
+    building = {} if pub is None else orjson.loads(pub.data_json)
+    shown = [item for item in items(building) if sees(str(item.get("name")))]
+    found = await states.load_many([str(item.get("name")) for item in shown])
+    return [_device(item, state) for item, state in zip(shown, found, strict=True)]
+
+
+def _device(item: dict[str, Any], pub: Publication | None) -> Device:
+    return Device(
+        name=str(item.get("name")),
+        map=item,
+        state=None if pub is None else orjson.loads(pub.data_json),
+    )

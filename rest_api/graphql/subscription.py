@@ -1,0 +1,341 @@
+"""The Subscription root: rooms from the bus, with socket.io's resume rules.
+
+One bus listener per API process (:class:`Rooms`) hands each publication to
+the subscriptions of its room. A subscription registers before it reads
+the room's sticky value or history, buffers what arrives meanwhile and
+merges both (:mod:`fleetcore.bus.recovery`), so nothing falls between.
+``since`` (and ``epoch``) resume: a log room replays what came after
+``since``, a state room sends its latest value if newer; an epoch that
+moved on or a position the bus no longer holds yields a ``resync`` update
+(reload with a query), as the proxy answers. A subscriber too slow for its
+buffer gets a resync too, instead of holding the process's memory.
+Each update passes the same visibility rules as REST's reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+import strawberry
+from aiohttp import web
+from strawberry.types import Info
+
+from fleetcore.auth import Principal
+from fleetcore.auth.visibility import event_concern, may_read_concern, reads_fleet
+from fleetcore.bus import recovery
+from fleetcore.bus.base import Bus
+from fleetcore.contract.envelope import Publication
+from fleetcore.contract.rooms import (
+    ALERT_REQUESTS,
+    ALERT_RESPONSES,
+    DOOR_STATE,
+    EVENTS,
+    FLEET_STATE,
+    LIFT_STATE,
+    TASK_LOG,
+    TASK_STATE,
+    RoomKind,
+    RoomTemplate,
+)
+from fleetcore.errors import UnknownRoom, UnrecoverablePosition
+from rest_api.graphql.context import Context, Refusal
+from rest_api.graphql.types import Long, RoomUpdate
+from rest_api.keys import BUS_KEY
+from rest_api.routes.alerts import visible_alert
+from rest_api.visibility import alert_visible, fleet_state_view, task_row_visible
+
+BUFFER = 1000
+"""Publications one subscription may have waiting; past it the subscriber must resync."""
+
+Render = Callable[[Principal, Publication], Awaitable[bytes | None]]
+
+
+@dataclass(eq=False)
+class _Subscriber:
+    kind: RoomKind
+    queue: asyncio.Queue[Publication | str] = field(default_factory=lambda: asyncio.Queue(BUFFER))
+    overflowed: bool = False
+
+    def offer(self, item: Publication | str) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+class Rooms:
+    """The process's subscriptions by room, fed by one bus listener."""
+
+    def __init__(self, bus: Bus) -> None:
+        self._bus = bus
+        self._rooms: dict[str, set[_Subscriber]] = {}
+
+    async def on_publications(self, batch: Sequence[Publication]) -> None:
+        for pub in batch:
+            for sub in self._rooms.get(pub.room, ()):
+                sub.offer(pub)
+
+    async def on_resync(self, reason: str) -> None:
+        for subs in self._rooms.values():
+            for sub in subs:
+                if sub.kind is RoomKind.LOG:
+                    sub.offer(reason)
+
+    def join(self, room: str, kind: RoomKind) -> _Subscriber:
+        sub = _Subscriber(kind)
+        self._rooms.setdefault(room, set()).add(sub)
+        return sub
+
+    def leave(self, room: str, sub: _Subscriber) -> None:
+        subs = self._rooms.get(room, set())
+        subs.discard(sub)
+        if not subs:
+            self._rooms.pop(room, None)
+
+
+ROOMS_KEY = web.AppKey("rest_api_graphql_rooms", Rooms)
+
+
+async def rooms_lifetime(app: web.Application) -> AsyncGenerator[None, None]:
+    """Listen to the bus while the app runs (``cleanup_ctx``)."""
+    rooms = app[ROOMS_KEY] = Rooms(app[BUS_KEY])
+    bus = app[BUS_KEY]
+    bus.add_listener(rooms.on_publications)
+    bus.add_resync_listener(rooms.on_resync)
+    yield
+    bus.remove_listener(rooms.on_publications)
+    bus.remove_resync_listener(rooms.on_resync)
+
+
+async def follow(
+    info: Info[Context, None],
+    template: RoomTemplate,
+    render: Render,
+    since: int | None,
+    epoch: int | None,
+    **params: str,
+) -> AsyncGenerator[RoomUpdate, None]:
+    principal = info.context.user
+    try:
+        room = template.format(**params)
+    except UnknownRoom as exc:
+        raise Refusal("BAD_USER_INPUT", str(exc)) from None
+    app = info.context.app
+    bus, rooms = app[BUS_KEY], app[ROOMS_KEY]
+    sub = rooms.join(room, template.kind)
+    try:
+        position = await bus.position()
+        initial: list[Publication] = []
+        reason = ""
+        if since is not None and epoch is not None and epoch != position.epoch:
+            reason = f"the hub's epoch changed from {epoch} to {position.epoch}"
+        elif template.kind is RoomKind.STATE:
+            sticky = await bus.sticky(room)
+            initial = [sticky] if sticky is not None else []
+        elif since is not None:
+            try:
+                initial = await bus.history(room, since)
+            except UnrecoverablePosition as exc:
+                reason = str(exc)
+        if reason:
+            yield _resync(room, reason, position.seq, position.epoch)
+        buffered: list[Publication] = []
+        while not sub.queue.empty():
+            item = sub.queue.get_nowait()
+            if isinstance(item, Publication):
+                buffered.append(item)
+        last = since or 0
+        merge = recovery.latest if template.kind is RoomKind.STATE else None
+        first = (
+            merge((*initial, *buffered), last)
+            if merge is not None
+            else recovery.merge(initial, buffered, last)
+        )
+        for pub in first:
+            last = pub.seq
+            update = await _update(principal, pub, render)
+            if update is not None:
+                yield update
+        while True:
+            if sub.overflowed:
+                position = await bus.position()
+                yield _resync(room, "too slow: updates were dropped", position.seq, position.epoch)
+                rooms.leave(room, sub)
+                sub = rooms.join(room, template.kind)
+            item = await sub.queue.get()
+            if isinstance(item, str):
+                position = await bus.position()
+                yield _resync(room, item, position.seq, position.epoch)
+                continue
+            if item.seq <= last:
+                continue
+            last = item.seq
+            update = await _update(principal, item, render)
+            if update is not None:
+                yield update
+    finally:
+        rooms.leave(room, sub)
+
+
+async def _update(principal: Principal, pub: Publication, render: Render) -> RoomUpdate | None:
+    shown = await render(principal, pub)
+    if shown is None:
+        return None
+    return RoomUpdate(
+        room=pub.room,
+        seq=pub.seq,
+        epoch=pub.epoch,
+        received_ms=pub.received_ms,
+        data=orjson.loads(shown),
+        resync=None,
+    )
+
+
+def _resync(room: str, reason: str, seq: int, epoch: int) -> RoomUpdate:
+    return RoomUpdate(room=room, seq=seq, epoch=epoch, received_ms=None, data=None, resync=reason)
+
+
+def _visible(seen: bool, kind: str, name: str) -> None:
+    """Another group's object is not found, as REST and socket.io answer."""
+    if not seen:
+        raise Refusal("NOT_FOUND", f"no {kind} {name!r}")
+
+
+async def _as_published(principal: Principal, pub: Publication) -> bytes | None:
+    return pub.data_json
+
+
+async def _fleet(principal: Principal, pub: Publication) -> bytes | None:
+    return fleet_state_view(principal, pub.data_json)
+
+
+def _task(task_id: str) -> Render:
+    async def render(principal: Principal, pub: Publication) -> bytes | None:
+        return pub.data_json if await task_row_visible(principal, task_id) else None
+
+    return render
+
+
+async def _alert(principal: Principal, pub: Publication) -> bytes | None:
+    return pub.data_json if await alert_visible(principal, orjson.loads(pub.data_json)) else None
+
+
+async def _response(principal: Principal, pub: Publication) -> bytes | None:
+    """A response is seen by who sees its alert."""
+    if principal.is_admin:
+        return pub.data_json
+    alert_id = str(orjson.loads(pub.data_json).get("id", ""))
+    return pub.data_json if await visible_alert(principal, alert_id) is not None else None
+
+
+async def _event(principal: Principal, pub: Publication) -> bytes | None:
+    if principal.is_admin:
+        return pub.data_json
+    concern = event_concern(orjson.loads(pub.data_json))
+    return pub.data_json if may_read_concern(principal, concern, None) else None
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def fleet_state(
+        self,
+        info: Info[Context, None],
+        name: str,
+        since: Long | None = None,
+        epoch: Long | None = None,
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        """``/fleets/{name}/state``: the fleet with the robots the user may read."""
+        _visible(reads_fleet(info.context.user, name), "fleet", name)
+        async for update in follow(info, FLEET_STATE, _fleet, since, epoch, name=name):
+            yield update
+
+    @strawberry.subscription
+    async def task_state(
+        self,
+        info: Info[Context, None],
+        task_id: str,
+        since: Long | None = None,
+        epoch: Long | None = None,
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        """``/tasks/{id}/state``, while the user may read the task."""
+        _visible(await task_row_visible(info.context.user, task_id), "task", task_id)
+        async for update in follow(info, TASK_STATE, _task(task_id), since, epoch, task_id=task_id):
+            yield update
+
+    @strawberry.subscription
+    async def task_log(
+        self,
+        info: Info[Context, None],
+        task_id: str,
+        since: Long | None = None,
+        epoch: Long | None = None,
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        """``/tasks/{id}/log``: new log entries (a log room: ``since`` replays what was missed)."""
+        _visible(await task_row_visible(info.context.user, task_id), "task", task_id)
+        async for update in follow(info, TASK_LOG, _task(task_id), since, epoch, task_id=task_id):
+            yield update
+
+    @strawberry.subscription
+    async def door_state(
+        self,
+        info: Info[Context, None],
+        name: str,
+        since: Long | None = None,
+        epoch: Long | None = None,
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        """``/doors/{name}/state``: a door in one of the user's groups."""
+        _visible(info.context.user.sees_door(name), "door", name)
+        async for update in follow(info, DOOR_STATE, _as_published, since, epoch, name=name):
+            yield update
+
+    @strawberry.subscription
+    async def lift_state(
+        self,
+        info: Info[Context, None],
+        name: str,
+        since: Long | None = None,
+        epoch: Long | None = None,
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        """``/lifts/{name}/state``: a lift in one of the user's groups."""
+        _visible(info.context.user.sees_lift(name), "lift", name)
+        async for update in follow(info, LIFT_STATE, _as_published, since, epoch, name=name):
+            yield update
+
+    @strawberry.subscription
+    async def alerts(
+        self,
+        info: Info[Context, None],
+        since: Long | None = None,
+        epoch: Long | None = None,
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        """``/alerts/requests``: new alerts the user may see (a log room: ``since`` replays)."""
+        async for update in follow(info, ALERT_REQUESTS, _alert, since, epoch):
+            yield update
+
+    @strawberry.subscription
+    async def alert_responses(
+        self,
+        info: Info[Context, None],
+        since: Long | None = None,
+        epoch: Long | None = None,
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        """``/alerts/responses``: responses to alerts the user may see."""
+        async for update in follow(info, ALERT_RESPONSES, _response, since, epoch):
+            yield update
+
+    @strawberry.subscription
+    async def events(
+        self,
+        info: Info[Context, None],
+        since: Long | None = None,
+        epoch: Long | None = None,
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        """``/events``: derived events about robots the user may read (``since`` replays)."""
+        async for update in follow(info, EVENTS, _event, since, epoch):
+            yield update
