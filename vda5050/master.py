@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetcore import metrics
-from fleetcore.contract.commands import COMMAND_FRAME, CommandKind
+from fleetcore.contract.commands import COMMAND_FRAME, CommandKind, decline
 from fleetcore.contract.ingest import IngestType, encode
 from fleetcore.contract.vda5050 import (
     Reason,
@@ -38,8 +38,8 @@ from fleetcore.contract.vda5050 import (
     v2,
 )
 from fleetcore.mqtt import Outgoing
-from vda5050.allocation import BatteryPolicy, Candidate, explain, quote, rank
-from vda5050.deadlock import cycles, passable, side_path, waiting_on
+from vda5050.allocation import BatteryPolicy, Candidate, Quote, bid, explain, quote, rank
+from vda5050.deadlock import Unresolved, cycles, passable, side_path, waiting_on
 from vda5050.graph import GraphVertex, NavGraph, NoRoute
 from vda5050.journal import Journal
 from vda5050.orders import (
@@ -136,6 +136,7 @@ class MasterControl:
         self._fleet_log_seq: dict[tuple[str, str], int] = {}
         self.traffic = Traffic()
         self._by_key: dict[str, Vehicle] = {}
+        self._unresolved = Unresolved()
         self._restore()
 
     # ------------------------------------------------------------ restore
@@ -576,6 +577,8 @@ class MasterControl:
                 return None
             robot = str(body.get("robot", "")) if kind == CommandKind.ROBOT_TASK else ""
             fleet = body.get("fleet") if robot else request.get("fleet_name")
+            if kind == CommandKind.DISPATCH_TASK and not fleet:
+                return self._bid(request)
             if fleet not in self.served_fleets():
                 return None
             return {"success": True, "state": self.dispatch(request, str(fleet), robot)}
@@ -588,11 +591,35 @@ class MasterControl:
             return {"success": True}
         return None
 
+    def _bid(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A dispatch naming no fleet: the fleet with the cheapest vehicle takes it, or none does."""
+        try:
+            phases = read_request(self.graph, request)
+        except TaskRefused as exc:
+            return decline(f"no VDA 5050 fleet does this task: {exc}")
+        places = [s.place for phase in phases for s in phase.steps if s.kind == "go"]
+        quotes: dict[str, list[Quote]] = {}
+        for vehicle in self.vehicles.values():
+            candidate = self._candidate(vehicle)
+            if candidate is not None:
+                offer = quote(self.graph, candidate, places, self.config.battery)
+                quotes.setdefault(vehicle.fleet, []).append(offer)
+        chosen = bid(quotes)
+        if chosen is None:
+            return decline("no VDA 5050 vehicle can reach the task's places now")
+        fleet, why = chosen
+        return {"success": True, "state": self.dispatch(request, fleet, note=why)}
+
     def served_fleets(self) -> set[str]:
         return self.config.fleets | {v.fleet for v in self.vehicles.values()}
 
-    def dispatch(self, request: dict[str, Any], fleet: str, robot: str = "") -> dict[str, Any]:
-        """Take a task for ``fleet`` (or its ``robot``); returns its first task_state."""
+    def dispatch(
+        self, request: dict[str, Any], fleet: str, robot: str = "", note: str = ""
+    ) -> dict[str, Any]:
+        """Take a task for ``fleet`` (or its ``robot``); returns its first task_state.
+
+        ``note``: why this fleet, for the task's log (a dispatch that named none).
+        """
         if robot and not any(v.robot == robot and v.fleet == fleet for v in self.vehicles.values()):
             if (fleet, robot) not in set(self.config.vehicles.values()):
                 raise TaskRefused(f"no robot {robot!r} in fleet {fleet!r}")
@@ -600,6 +627,8 @@ class MasterControl:
         now = self._clock_ms()
         task_id = f"{request.get('category')}.vda-{uuid.uuid4().hex[:12]}"
         task = VdaTask.create(task_id, request, phases, fleet, now, robot)
+        if note:
+            task.log.add(now, note)
         self.tasks[task_id] = task
         self._save(task)
         self._assign(now)
@@ -664,7 +693,12 @@ class MasterControl:
     def _traffic(self, now: int) -> None:
         """Break deadlocks, move parked vehicles out of the way, flag vehicles held back long."""
         by_key = self._by_key
-        for cycle in cycles(self.traffic.waits):
+        found = cycles(self.traffic.waits)
+        self._unresolved.standing(
+            [frozenset(cycle) for cycle in found]
+            + [frozenset((robot, wait.holder)) for robot, wait in self.traffic.waits.items()]
+        )
+        for cycle in found:
             self._break(cycle, by_key, now)
         for robot, stopped in list(self.traffic.waits.items()):
             if stopped.holder not in self.traffic.paths and stopped.holder in by_key:
@@ -717,7 +751,8 @@ class MasterControl:
                 if self._release(vehicle, task.order, now, asked=True):
                     self._send_order(vehicle, task, "order_update")
                 return
-        metrics.VDA_DEADLOCKS.labels("unresolved").inc()
+        if self._unresolved.first(frozenset(cycle)):
+            metrics.VDA_DEADLOCKS.labels("unresolved").inc()
 
     def _detour(
         self, robot: str, task: VdaTask, track: OrderTrack, allow_yield: bool
@@ -756,7 +791,8 @@ class MasterControl:
             return
         side = side_path(self.graph, self.traffic, key, origin[0].id, set(path.ahead()))
         if side is None:
-            metrics.VDA_DEADLOCKS.labels("unresolved").inc()
+            if self._unresolved.first(frozenset((waiter, key))):
+                metrics.VDA_DEADLOCKS.labels("unresolved").inc()
             return
         place = side[-1]
         if self._errand(vehicle, "yield", place, now):

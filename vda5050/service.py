@@ -97,7 +97,9 @@ class MasterControlService:
             on_connect=lambda: self.master.hub_snapshot(first=self.site.connections == 1),
             on_message=lambda doc: self.master.on_hub(doc),
             serves=Serves(
-                commands=tuple(sorted(MASTER_CONTROL_KINDS)), fleets=tuple(config.fleets)
+                commands=tuple(sorted(MASTER_CONTROL_KINDS)),
+                fleets=tuple(config.fleets),
+                bids=True,
             ),
             heartbeat_s=settings.site_heartbeat_s,
             logger=vda_logger,
