@@ -38,6 +38,7 @@ class GraphVertex:
     y: float
     place: bool
     charger: bool = False
+    parking: bool = False
     dispenser: str = ""
     ingestor: str = ""
 
@@ -180,6 +181,7 @@ def _vertex_id(level: str, index: int, node: GraphNode) -> str:
 def _vertex(vertex_id: str, level: str, node: GraphNode) -> GraphVertex:
     params = {p.name: p for p in node.params}
     charger = params.get("is_charger")
+    parking = params.get("is_parking_spot")
     dispenser = params.get("pickup_dispenser")
     ingestor = params.get("dropoff_ingestor")
     return GraphVertex(
@@ -189,6 +191,7 @@ def _vertex(vertex_id: str, level: str, node: GraphNode) -> GraphVertex:
         y=node.y,
         place=bool(node.name),
         charger=bool(charger and charger.value_bool),
+        parking=bool(parking and parking.value_bool),
         dispenser=dispenser.value_string if dispenser else "",
         ingestor=ingestor.value_string if ingestor else "",
     )

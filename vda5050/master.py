@@ -41,6 +41,7 @@ from fleetcore.mqtt import Outgoing
 from vda5050.allocation import BatteryPolicy, Candidate, Quote, bid, explain, quote, rank
 from vda5050.deadlock import Unresolved, cycles, passable, side_path, waiting_on
 from vda5050.graph import GraphVertex, NavGraph, NoRoute
+from vda5050.idle import IdleClock, IdlePolicy, destination, home
 from vda5050.journal import Journal
 from vda5050.orders import (
     ReleasePolicy,
@@ -53,6 +54,7 @@ from vda5050.orders import (
     release,
 )
 from vda5050.outbox import Outbox
+from vda5050.planning import Plans
 from vda5050.requests import PhaseSpec, StepSpec, TaskRefused, read_request
 from vda5050.tasks import OrderTrack, VdaTask
 from vda5050.traffic import GiveWay, Traffic, node_key
@@ -95,6 +97,9 @@ class MasterConfig:
     battery: BatteryPolicy = field(default_factory=BatteryPolicy)
     blocked_alert_s: float = 60.0
     """A vehicle traffic control holds back this long gets the ``traffic_blocked`` issue."""
+    idle: IdlePolicy = field(default_factory=IdlePolicy)
+    replan: bool = True
+    """A queued task goes to a cheaper vehicle that frees up (:mod:`vda5050.planning`)."""
 
     @property
     def fleets(self) -> set[str]:
@@ -137,6 +142,8 @@ class MasterControl:
         self.traffic = Traffic()
         self._by_key: dict[str, Vehicle] = {}
         self._unresolved = Unresolved()
+        self._plans = Plans(config.replan)
+        self._idle_clock = IdleClock()
         self._restore()
 
     # ------------------------------------------------------------ restore
@@ -429,7 +436,9 @@ class MasterControl:
         than an idle vehicle far away), and no later task counts on it.
         """
         promised: set[str] = set()
-        for task in [t for t in self.tasks.values() if t.status == "queued" and t.order is None]:
+        queued = [t for t in self.tasks.values() if t.status == "queued" and t.order is None]
+        self._plans.keep({t.id for t in queued})
+        for task in queued:
             places = [step.spec.place for step in task.steps if step.spec.kind == "go"]
             quotes = []
             for vehicle in self.vehicles.values():
@@ -440,15 +449,21 @@ class MasterControl:
                 candidate = self._candidate(vehicle)
                 if candidate is not None:
                     quotes.append(quote(self.graph, candidate, places, self.config.battery))
-            ranked = rank(quotes)
+            ranked = self._plans.order(task.id, rank(quotes))
             for index, best in enumerate(ranked):
                 if math.isinf(best.cost_s):
                     break
                 vehicle = self._by_key[_robot_key(task.fleet, best.robot)]
                 if not vehicle.idle:
                     promised.add(best.robot)
+                    waits = self._plans.wait(task.id, best)
+                    if waits is not None:
+                        task.log.add(now, waits)
+                        self._save(task)
                     break
-                if self._start(vehicle, task, now, explain(ranked[index:])):
+                replanned = self._plans.start(task.id, best)
+                why = explain(ranked[index:]) + (f". {replanned}" if replanned else "")
+                if self._start(vehicle, task, now, why):
                     break
 
     def _candidate(self, vehicle: Vehicle) -> Candidate | None:
@@ -686,6 +701,7 @@ class MasterControl:
         self._traffic(now)
         self._charge(now)
         self._assign(now)
+        self._return_idle(now)
         self._dirty |= {v.fleet for v in self.vehicles.values()} | self.config.fleets
 
     # ------------------------------------------------------------ traffic
@@ -845,6 +861,39 @@ class MasterControl:
                     f"Battery {v2.battery_fraction(state):.0%} is critical: goes to charge at"
                     f" [place:{reachable[0][1]}]",
                     "warning",
+                )
+
+    def _return_idle(self, now: int) -> None:
+        """Vehicles idle ``idle.after_s`` go to a parking spot or charger (:mod:`vda5050.idle`)."""
+        policy = self.config.idle
+        if policy.mode == "stay":
+            return
+        mono = self._monotonic()
+        going = {
+            t.steps[0].spec.place
+            for t in self.tasks.values()
+            if not t.terminal and t.category in ("park", "charge")
+        }
+        for key, vehicle in self._by_key.items():
+            idle = vehicle.idle and vehicle.fresh(mono, self.config.state_timeout_s)
+            origin = self._origin(vehicle) if idle else None
+            if not self._idle_clock.due(key, idle, mono, policy.after_s) or origin is None:
+                continue
+            if home(origin[0], policy.mode):
+                continue
+            held = {
+                v.id
+                for v in self.graph.vertices.values()
+                if home(v, policy.mode)
+                and self.traffic.owner.get(node_key(v.id)) not in (None, key)
+            }
+            place = destination(self.graph, policy.mode, origin[0].id, going | held)
+            if place is not None and self._errand(vehicle, policy.mode, place, now):
+                going.add(place)
+                self._fleet_note(
+                    vehicle.fleet,
+                    vehicle.robot,
+                    f"Idle for {policy.after_s:.0f} s: returns to [place:{place}] ({policy.mode})",
                 )
 
     def flush(self) -> None:
