@@ -400,6 +400,13 @@ class Vda5050Settings(_Section):
     vda5050_replan: bool = True
     """A queued task waiting for a busy vehicle goes to another that frees up and is now cheaper;
     off: it keeps the vehicle it waits for (its task log said which), while that one can take it."""
+    vda5050_detour_slack: float = 1.5
+    """A vehicle held back by traffic control takes a way over nodes and lanes no other vehicle
+    holds when it is at most this many times the shortest (1.5 measured best on a grid in
+    bench/vda5050_traffic.py); 0: it waits for the holder."""
+    vda5050_fleet_state_per_robot_s: float = 0.0002
+    """A fleet's state goes to the hub at most every (its robots x this) seconds, changes in
+    between coalesce (200 robots: every 40 ms), so the hub keeps up with large fleets."""
     vda5050_port: int = 8400
     """Health and metrics of ``fleethub vda5050`` (``/healthz``, ``/readyz``, ``/metrics``)."""
 

@@ -40,6 +40,7 @@ from fleetcore.contract.vda5050 import (
 from fleetcore.mqtt import Outgoing
 from vda5050.allocation import BatteryPolicy, Candidate, Quote, bid, explain, quote, rank
 from vda5050.deadlock import Unresolved, cycles, passable, side_path, waiting_on
+from vda5050.detour import worth_it
 from vda5050.graph import GraphVertex, NavGraph, NoRoute
 from vda5050.idle import IdleClock, IdlePolicy, destination, home
 from vda5050.journal import Journal
@@ -98,6 +99,10 @@ class MasterConfig:
     blocked_alert_s: float = 60.0
     """A vehicle traffic control holds back this long gets the ``traffic_blocked`` issue."""
     idle: IdlePolicy = field(default_factory=IdlePolicy)
+    fleet_state_per_robot_s: float = 0.0002
+    detour_slack: float = 1.5
+    """A held-back robot takes a free way at most this many times the shortest (0: it waits)."""
+    """A fleet's state goes to the hub at most every (its robots x this) seconds (see ``flush``)."""
     replan: bool = True
     """A queued task goes to a cheaper vehicle that frees up (:mod:`vda5050.planning`)."""
 
@@ -137,6 +142,11 @@ class MasterControl:
         self._refused: set[VehicleId] = set()
         self._logged: set[tuple[VehicleId, str]] = set()
         self._dirty: set[str] = set()
+        self._moved: set[VehicleId] = set()
+        """Vehicles whose own report is new since the last flush (see :meth:`flush`)."""
+        self._docs: dict[VehicleId, dict[str, Any]] = {}
+        self._sent_at: dict[str, float] = {}
+        self._fleet_size: dict[str, int] = {}
         self._fleet_log: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self._fleet_log_seq: dict[tuple[str, str], int] = {}
         self.traffic = Traffic()
@@ -207,7 +217,7 @@ class MasterControl:
             vehicle.factsheet = message
         elif isinstance(message, v2.Visualization) and message.agvPosition is not None:
             vehicle.see(message.agvPosition)
-            self._dirty.add(vehicle.fleet)
+            self._moved.add(vehicle.id)
 
     def _reject(self, vehicle_id: VehicleId, exc: VdaRejected) -> None:
         metrics.VDA_REJECTED.labels(exc.reason.value).inc()
@@ -231,6 +241,7 @@ class MasterControl:
             vehicle.task_id = running[0].id
         self.vehicles[vehicle_id] = vehicle
         self._by_key[_robot_key(fleet, robot)] = vehicle
+        self._fleet_size[fleet] = self._fleet_size.get(fleet, 0) + 1
         return vehicle
 
     def _register(self, vehicle_id: VehicleId) -> tuple[str, str]:
@@ -280,7 +291,7 @@ class MasterControl:
             # A state is evidence of a connection, even if its ONLINE was missed.
             vehicle.connection = "ONLINE"
         self._note_errors(vehicle, state)
-        self._dirty.add(vehicle.fleet)
+        self._moved.add(vehicle.id)
         now = self._clock_ms()
         task = self.tasks.get(vehicle.task_id)
         if task is not None:
@@ -716,6 +727,7 @@ class MasterControl:
         )
         for cycle in found:
             self._break(cycle, by_key, now)
+        self._bypass(now)
         for robot, stopped in list(self.traffic.waits.items()):
             if stopped.holder not in self.traffic.paths and stopped.holder in by_key:
                 self._move_aside(by_key[stopped.holder], robot, now)
@@ -742,6 +754,37 @@ class MasterControl:
                 and (path is None or not path.give_way)
             ):
                 del issues["traffic_deadlock"]
+
+    def _bypass(self, now: int) -> None:
+        """Held-back robots take another way when it is about as short (:mod:`vda5050.detour`)."""
+        if self.config.detour_slack <= 0:
+            return
+        for robot, wait in list(self.traffic.waits.items()):
+            vehicle = self._by_key.get(robot)
+            task = self.tasks.get(vehicle.task_id) if vehicle is not None else None
+            track = task.order if task is not None else None
+            if vehicle is None or task is None or track is None or wait.giving_way:
+                continue
+            if self.traffic.paths[robot].give_way is not None:
+                continue
+            decision = track.nodes[track.released_end].vertex
+            goal = next(
+                (
+                    s.spec.place
+                    for s in task.steps
+                    if s.node_index > track.released_end and s.spec.kind == "go"
+                ),
+                None,
+            )
+            if goal is None or not worth_it(
+                self.graph, self.traffic, robot, decision, goal, self.config.detour_slack
+            ):
+                continue
+            relay(self.graph, task, track, [], passable(self.traffic, robot))
+            self.traffic.replan(robot, [node.vertex for node in track.nodes])
+            self._save(task)
+            if self._release(vehicle, track, now, asked=True):
+                self._send_order(vehicle, task, "order_update")
 
     def _break(self, cycle: list[str], by_key: dict[str, Vehicle], now: int) -> None:
         """Re-route one robot of ``cycle`` around the others, or else let one yield."""
@@ -897,9 +940,30 @@ class MasterControl:
                 )
 
     def flush(self) -> None:
-        """Send the hub the fleets that changed and the fleet log entries made since the last flush."""
+        """Send the hub the fleets that changed and the fleet log entries made since the last flush.
+
+        A fleet whose only change is new reports of some vehicles (the common
+        case: states at 2 Hz) makes only those vehicles' robot states again;
+        anything else that changes a fleet (a task, traffic, the tick) makes
+        all of them again. For new reports alone, a fleet's state goes out at
+        most every (its robots x ``fleet_state_per_robot_s``) seconds, and
+        reports in between coalesce: the hub's work per second then grows no
+        faster than the vehicles' reports, and it does not fall behind on
+        fleets of hundreds of robots. Other changes go out at the next flush.
+        """
+        mono = self._monotonic()
+        touched = {self.vehicles[v].fleet for v in self._moved}
         dirty, self._dirty = self._dirty, set()
-        for state in self.fleet_states(dirty):
+        due = dirty | {
+            fleet
+            for fleet in touched
+            if mono - self._sent_at.get(fleet, -math.inf)
+            >= self._fleet_size.get(fleet, 0) * self.config.fleet_state_per_robot_s
+        }
+        moved = {v for v in self._moved if self.vehicles[v].fleet in due}
+        self._moved -= moved
+        self._sent_at |= dict.fromkeys(due, mono)
+        for state in self.fleet_states(due, moved=moved, reuse=(touched - dirty) & due):
             self._to_hub(encode(IngestType.FLEET_STATE, state), False)
         for fleet, entries in self._fleet_log.items():
             if not entries:
@@ -913,13 +977,24 @@ class MasterControl:
             self._to_hub(encode(IngestType.FLEET_LOG, update), True)
         self._fleet_log = {}
 
-    def fleet_states(self, fleets: set[str] | None = None) -> list[dict[str, Any]]:
+    def fleet_states(
+        self,
+        fleets: set[str] | None = None,
+        *,
+        moved: set[VehicleId] | None = None,
+        reuse: set[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The fleets' states; in ``reuse`` fleets, robots not ``moved`` keep their last state."""
         now, mono = self._clock_ms(), self._monotonic()
         names = self.served_fleets() if fleets is None else fleets & self.served_fleets()
         robots: dict[str, dict[str, Any]] = {name: {} for name in names}
         for vehicle in self.vehicles.values():
-            if vehicle.fleet in robots and vehicle.fresh(mono, self.config.state_timeout_s):
-                robots[vehicle.fleet][vehicle.robot] = vehicle.robot_state(now)
+            if vehicle.fleet not in robots or not vehicle.fresh(mono, self.config.state_timeout_s):
+                continue
+            last = self._docs.get(vehicle.id)
+            if last is None or vehicle.fleet not in (reuse or ()) or vehicle.id in (moved or ()):
+                last = self._docs[vehicle.id] = vehicle.robot_state(now)
+            robots[vehicle.fleet][vehicle.robot] = {**last, "unix_millis_time": now}
         return [{"name": name, "robots": robots[name]} for name in sorted(names)]
 
     def _fleet_note(self, fleet: str, robot: str, text: str, tier: str = "info") -> None:

@@ -54,6 +54,8 @@ def master_config(settings: Settings) -> MasterConfig:
         blocked_alert_s=settings.vda5050_blocked_alert_s,
         idle=IdlePolicy(settings.vda5050_idle_policy, settings.vda5050_idle_after_s),
         replan=settings.vda5050_replan,
+        fleet_state_per_robot_s=settings.vda5050_fleet_state_per_robot_s,
+        detour_slack=settings.vda5050_detour_slack,
         battery=BatteryPolicy(
             critical=settings.vda5050_battery_critical,
             drain_per_m=settings.vda5050_battery_drain_per_m,
