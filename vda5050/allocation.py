@@ -71,9 +71,7 @@ def quote(graph: NavGraph, candidate: Candidate, places: list[str], policy: Batt
         at = place
     if math.isinf(metres):
         return Quote(name, math.inf, refusal="cannot reach the task's places")
-    chargers = [v.id for v in graph.vertices.values() if v.charger]
-    to_charger = min((graph.distance(at, c) for c in chargers), default=0.0)
-    left = candidate.battery - (metres + to_charger) * policy.drain_per_m
+    left = candidate.battery - (metres + graph.to_charger(at)) * policy.drain_per_m
     if left < policy.critical:
         return Quote(
             name,

@@ -65,6 +65,8 @@ class NavGraph:
         for lane in lanes:
             self._out[lane.start].append(lane)
         self._trees: dict[str, tuple[dict[str, float], dict[str, Lane]]] = {}
+        self._chargers = [v.id for v in vertices if v.charger]
+        self._to_charger: dict[str, float] = {}
 
     @classmethod
     def from_building_map(cls, building: BuildingMap, graph_name: str = "") -> NavGraph:
@@ -153,6 +155,15 @@ class NavGraph:
 
     def distance(self, source: str, target: str) -> float:
         return self._tree(source)[0].get(target, math.inf)
+
+    def to_charger(self, source: str) -> float:
+        """The way from ``source`` to its nearest charger (0 on a map without one), kept."""
+        metres = self._to_charger.get(source)
+        if metres is None:
+            metres = self._to_charger[source] = min(
+                (self.distance(source, c) for c in self._chargers), default=0.0
+            )
+        return metres
 
     def route(
         self, source: str, target: str, blocked: Callable[[Lane], bool] | None = None

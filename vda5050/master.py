@@ -449,6 +449,10 @@ class MasterControl:
         promised: set[str] = set()
         queued = [t for t in self.tasks.values() if t.status == "queued" and t.order is None]
         self._plans.keep({t.id for t in queued})
+        if not queued:
+            return
+        # Where each vehicle will be does not depend on the task: worked out once a round.
+        candidates = {v.id: self._candidate(v) for v in self.vehicles.values()}
         for task in queued:
             places = [step.spec.place for step in task.steps if step.spec.kind == "go"]
             quotes = []
@@ -457,7 +461,7 @@ class MasterControl:
                     continue
                 if task.requested_robot and vehicle.robot != task.robot:
                     continue
-                candidate = self._candidate(vehicle)
+                candidate = candidates[vehicle.id]
                 if candidate is not None:
                     quotes.append(quote(self.graph, candidate, places, self.config.battery))
             ranked = self._plans.order(task.id, rank(quotes))
@@ -475,6 +479,7 @@ class MasterControl:
                 replanned = self._plans.start(task.id, best)
                 why = explain(ranked[index:]) + (f". {replanned}" if replanned else "")
                 if self._start(vehicle, task, now, why):
+                    candidates[vehicle.id] = self._candidate(vehicle)
                     break
 
     def _candidate(self, vehicle: Vehicle) -> Candidate | None:
