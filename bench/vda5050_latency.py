@@ -27,7 +27,6 @@ import contextlib
 import logging
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -44,12 +43,6 @@ from fleetcore.settings import Settings
 from fleethub.embedded import create_app
 
 TOKEN = "bench-site-token-" + "x" * 32
-
-
-def percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p99 = ordered[int(0.99 * (len(ordered) - 1))]
-    return f"p50 {statistics.median(ordered) * 1000:.1f} ms / p99 {p99 * 1000:.1f} ms"
 
 
 def rss_mb(pid: int) -> float:
@@ -188,9 +181,15 @@ async def baseline(port: int, args: argparse.Namespace) -> list[float]:
     return latencies
 
 
+def cpu_s(pid: int) -> float:
+    """User and system CPU seconds process ``pid`` has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def through_fleethub(
     port: int, base: str, workdir: Path, args: argparse.Namespace
-) -> tuple[list[float], float, float]:
+) -> tuple[list[float], float, float, float]:
     vda_port = free_port()
     env = {
         **os.environ,
@@ -226,7 +225,9 @@ async def through_fleethub(
     await sio.connect(base, transports=["websocket"])
     await sio.call("subscribe", {"room": "/fleets/vda5050/state"}, timeout=5)
     try:
+        cpu = cpu_s(master.pid)
         await publishers(port, args.vehicles, args.rate, args.seconds, "state", sent)
+        cpu = cpu_s(master.pid) - cpu
         await asyncio.sleep(1.0)
         busy_rss = rss_mb(master.pid)
     finally:
@@ -234,11 +235,16 @@ async def through_fleethub(
         master.terminate()
         await master.wait()
     print(f"  states published {len(sent)}, seen in the room {len(seen)}")
-    return latencies, idle_rss, busy_rss
+    return latencies, idle_rss, busy_rss, cpu
 
 
-async def main(args: argparse.Namespace) -> None:
-    logging.basicConfig(level=logging.WARNING)
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[int(q * (len(ordered) - 1))] if ordered else float("nan")
+
+
+async def measure(args: argparse.Namespace) -> dict[str, float]:
+    """The run's figures (also for ``bench/vda5050_traffic.py``): latencies in ms, CPU in %."""
     workdir = Path(tempfile.mkdtemp(prefix="fleethub-bench-vda-"))
     settings = Settings(
         data_dir=workdir,
@@ -252,19 +258,41 @@ async def main(args: argparse.Namespace) -> None:
     base = str(server.make_url("")).rstrip("/")
     try:
         async with mosquitto(workdir) as port:
-            print(f"{args.vehicles} vehicles at {args.rate} Hz for {args.seconds} s")
             raw = await baseline(port, args)
-            print(f"baseline, raw MQTT round trip on the same broker: {percentiles(raw)}")
-            path, idle, busy = await through_fleethub(port, base, workdir, args)
-            print(f"state -> room through fleethub:                {percentiles(path)}")
-            ratio = statistics.median(path) / statistics.median(raw)
-            print(f"  p50 ratio to the baseline: {ratio:.1f}x")
-            print(
-                f"master control RSS: {idle:.0f} MB with no vehicles, {busy:.0f} MB with {args.vehicles}"
-            )
+            path, idle, busy, cpu = await through_fleethub(port, base, workdir, args)
     finally:
         await server.close()
         shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "state_to_room_p50_ms": percentile(path, 0.5) * 1000,
+        "state_to_room_p99_ms": percentile(path, 0.99) * 1000,
+        "raw_mqtt_p50_ms": percentile(raw, 0.5) * 1000,
+        "raw_mqtt_p99_ms": percentile(raw, 0.99) * 1000,
+        "master_cpu_percent_mqtt": 100 * cpu / args.seconds,
+        "master_rss_idle_mb": idle,
+        "master_rss_busy_mb": busy,
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    print(f"{args.vehicles} vehicles at {args.rate} Hz for {args.seconds} s")
+    figures = await measure(args)
+    print(
+        "baseline, raw MQTT round trip on the same broker:"
+        f" p50 {figures['raw_mqtt_p50_ms']:.1f} ms / p99 {figures['raw_mqtt_p99_ms']:.1f} ms"
+    )
+    print(
+        "state -> room through fleethub:               "
+        f" p50 {figures['state_to_room_p50_ms']:.1f} ms / p99 {figures['state_to_room_p99_ms']:.1f} ms"
+    )
+    ratio = figures["state_to_room_p50_ms"] / figures["raw_mqtt_p50_ms"]
+    print(f"  p50 ratio to the baseline: {ratio:.1f}x")
+    print(
+        f"master control RSS: {figures['master_rss_idle_mb']:.0f} MB with no vehicles,"
+        f" {figures['master_rss_busy_mb']:.0f} MB with {args.vehicles};"
+        f" CPU {figures['master_cpu_percent_mqtt']:.0f} % of a core"
+    )
 
 
 if __name__ == "__main__":

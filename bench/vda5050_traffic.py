@@ -22,13 +22,26 @@ control): its conflicts are collisions it would have caused. Completed
 tasks that met a conflict are counted as failed for the baseline's
 effective rate.
 
-Reproduce: .venv/bin/python bench/vda5050_traffic.py --vehicles 10 --seconds 1800
+With ``--latency-seconds`` (default 60; 0 skips) each fleet size also runs
+``bench/vda5050_latency.py``: the same number of vehicles publishing VDA 5050
+states at 2 Hz over a real broker (a private Mosquitto) to ``fleethub
+vda5050`` as its own process and the embedded hub, for that many seconds of
+wall time, reporting state → room latency p50/p99, the raw MQTT round trip on
+the same broker (the floor), and the master control's CPU.
+
+The grid grows with the fleet (about 6 vertices a vehicle) so the density of
+vehicles stays that of 10 on 8x8.
+
+Reproduce (the figures in the README):
+  .venv/bin/python bench/vda5050_traffic.py --vehicles 10 50 200 --seconds 600 --latency-seconds 60
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import math
 import random
 import statistics
 import sys
@@ -41,6 +54,8 @@ from typing import Any
 from prometheus_client import REGISTRY
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from vda5050_latency import measure
 
 from simulator.vehicles import VehicleProfile
 from tests.vda5050.loopback import TOPICS, Loopback, patrol
@@ -104,6 +119,7 @@ def run(args: argparse.Namespace, *, reserved: bool) -> dict[str, float]:
         vehicles={},
         default_fleet="vda",
         release=ReleasePolicy(release_nodes=args.release if reserved else 10_000, horizon_nodes=20),
+        detour_slack=args.detour_slack,
     )
     deadlocks = {r: _deadlocks(r) for r in ("reroute", "yield", "move_aside", "unresolved")}
     with tempfile.TemporaryDirectory() as directory:
@@ -181,27 +197,55 @@ def _deadlocks(resolution: str) -> float:
     return value or 0.0
 
 
+def side_for(vehicles: int) -> int:
+    """A square grid with about 6.4 vertices a vehicle: 8x8 for 10."""
+    return max(8, round(math.sqrt(6.4 * vehicles)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vehicles", type=int, default=10)
-    parser.add_argument("--grid", type=int, default=8, help="vertices a side of the square grid")
-    parser.add_argument("--seconds", type=float, default=1800.0, help="simulated seconds")
+    parser.add_argument("--vehicles", type=int, nargs="+", default=[10, 50, 200])
+    parser.add_argument("--grid", type=int, default=0, help="vertices a side (0: by the fleet)")
+    parser.add_argument("--seconds", type=float, default=600.0, help="simulated seconds")
     parser.add_argument("--backlog", type=int, default=0, help="queued tasks kept (0: vehicles/2)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--release", type=int, default=4, help="nodes released ahead (base)")
+    parser.add_argument(
+        "--detour-slack", type=float, default=1.5, help="FLEETHUB_VDA5050_DETOUR_SLACK"
+    )
+    parser.add_argument(
+        "--latency-seconds", type=float, default=60.0, help="wall seconds over MQTT (0: skip)"
+    )
     args = parser.parse_args()
     logging.getLogger("fleethub.vda5050").setLevel(logging.CRITICAL)
-    args.backlog = args.backlog or max(1, args.vehicles // 2)
-    print(
-        f"{args.vehicles} vehicles on a {args.grid}x{args.grid} grid, {args.seconds:.0f} simulated s,"
-        f" {args.backlog} tasks kept queued, base {args.release} nodes"
-    )
-    for name, reserved in (("traffic control", True), ("naive baseline", False)):
-        wall = time.perf_counter()
-        figures = run(args, reserved=reserved)
-        print(f"{name} ({time.perf_counter() - wall:.0f} s wall):")
-        for key, value in figures.items():
-            print(f"  {key:34} {value:10.1f}")
+    for vehicles in args.vehicles:
+        one = argparse.Namespace(**vars(args))
+        one.vehicles = vehicles
+        one.grid = args.grid or side_for(vehicles)
+        one.backlog = args.backlog or max(1, vehicles // 2)
+        print(
+            f"== {vehicles} vehicles on a {one.grid}x{one.grid} grid, {args.seconds:.0f} simulated"
+            f" s, {one.backlog} tasks kept queued, base {args.release} nodes"
+        )
+        figures = {}
+        for name, reserved in (("traffic control", True), ("naive baseline", False)):
+            wall = time.perf_counter()
+            figures[name] = run(one, reserved=reserved)
+            print(f"  {name}: {time.perf_counter() - wall:.0f} s wall")
+        ours, naive = figures["traffic control"], figures["naive baseline"]
+        print(f"  {'':34} {'traffic control':>16} {'naive baseline':>16} {'ratio':>8}")
+        for key in ours:
+            ratio = ours[key] / naive[key] if naive[key] else math.nan
+            print(f"  {key:34} {ours[key]:16.1f} {naive[key]:16.1f} {ratio:8.2f}")
+        if args.latency_seconds > 0:
+            latency = asyncio.run(
+                measure(
+                    argparse.Namespace(vehicles=vehicles, rate=2.0, seconds=args.latency_seconds)
+                )
+            )
+            print(f"  over MQTT at 2 Hz for {args.latency_seconds:.0f} s:")
+            for key, value in latency.items():
+                print(f"  {key:34} {value:16.1f}")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,8 @@ COMMAND_REPEATS = Counter(
 )
 COMMAND_RESPONSES_IGNORED = Counter(
     "fleethub_command_responses_ignored_total",
-    "RMF answers the hub ignored, by reason (duplicate, late, unknown, no_executor).",
+    "RMF answers the hub ignored, by reason (duplicate, late, unknown, no_executor, declined:"
+    " a bidder passed a dispatch naming no fleet on).",
     ["reason"],
 )
 COMMAND_LATENCY = Histogram(

@@ -26,7 +26,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic_settings import (
@@ -438,6 +438,22 @@ class Vda5050Settings(_Section):
     vda5050_battery_drain_per_m: float = 0.0005
     """Charge (0..1) a metre of driving costs, to check a vehicle can afford a task and the way
     on to a charger (0.0005: 5 % per 100 m, the simulated vehicles' drain)."""
+    vda5050_idle_policy: Literal["stay", "park", "charge"] = "stay"
+    """Where an idle VDA 5050 vehicle goes: ``stay`` where its last task ended (traffic control
+    moves it aside when another needs its node), or return to the nearest free ``park``ing spot
+    or ``charge``r once idle ``vda5050_idle_after_s``."""
+    vda5050_idle_after_s: float = 60.0
+    """How long a vehicle is idle before the idle policy sends it back (a task may come first)."""
+    vda5050_replan: bool = True
+    """A queued task waiting for a busy vehicle goes to another that frees up and is now cheaper;
+    off: it keeps the vehicle it waits for (its task log said which), while that one can take it."""
+    vda5050_detour_slack: float = 1.5
+    """A vehicle held back by traffic control takes a way over nodes and lanes no other vehicle
+    holds when it is at most this many times the shortest (1.5 measured best on a grid in
+    bench/vda5050_traffic.py); 0: it waits for the holder."""
+    vda5050_fleet_state_per_robot_s: float = 0.0002
+    """A fleet's state goes to the hub at most every (its robots x this) seconds, changes in
+    between coalesce (200 robots: every 40 ms), so the hub keeps up with large fleets."""
     vda5050_port: int = 8400
     """Health and metrics of ``fleethub vda5050`` (``/healthz``, ``/readyz``, ``/metrics``)."""
 

@@ -19,6 +19,12 @@ RMF pick the fleet, a task discovery), it goes to the sites of that kind that
 run a dispatcher (``Serves.dispatcher``: ros_bridge, in front of RMF's
 dispatcher, which knows the fleets RMF's own adapters report; the
 simulator), or, without one, to every site that takes its kind.
+A dispatch naming no fleet goes first to the sites that bid for one
+(``Serves.bids``: a VDA 5050 master control, which knows its vehicles'
+costs): one takes it, or declines it (``declined`` answer) and the next bidder,
+then the dispatchers (else every other site that takes it), get it; a decline
+from the last is the answer. The choice is thus VDA 5050 first when a VDA
+fleet can do the task, else RMF's dispatcher; each says why in its task log.
 Sites that sent no hello (RMF's fleet adapters, which cannot take commands,
 or a site of an older release) get a command only when no site takes its
 kind, as every site did before routing. Operators' answers to alerts go the
@@ -40,10 +46,12 @@ from fleetcore import metrics
 from fleetcore.bus.base import PublicationHandler
 from fleetcore.contract import rooms
 from fleetcore.contract.commands import (
+    CommandKind,
     Target,
     alert_response_frame,
     command_frame,
     command_target,
+    declined,
     labelled,
 )
 from fleetcore.contract.envelope import Publication
@@ -103,6 +111,10 @@ class SiteProfile:
     def dispatches(self) -> bool:
         return self.serves is not None and self.serves.dispatcher
 
+    @property
+    def bids(self) -> bool:
+        return self.serves is not None and self.serves.bids
+
     def owns(self, target: Target) -> bool:
         what, name = target
         if what == "task":
@@ -148,6 +160,8 @@ class SiteGateway:
         self._on_response: ResponseHandler | None = None
         self._site_wait_s = site_wait_s
         self._attached = asyncio.Event()
+        self._next: dict[str, tuple[str, list[list[Site]]]] = {}
+        """Dispatches naming no fleet out with a bidder: their frame, and who gets it on a decline."""
 
     @property
     def connected(self) -> int:
@@ -182,6 +196,8 @@ class SiteGateway:
         frame = command_frame(record.request_id, record.kind, body).decode()
         target = command_target(record.kind, body)
         routed = await self._wait_for_route(lambda: self.route(record.kind, target))
+        if target is None and record.kind == CommandKind.DISPATCH_TASK:
+            routed = self._bidders_first(record.request_id, frame, routed)
         if not await _send_each(routed, frame):
             raise RmfUnreachable(
                 "no RMF site that performs this command is connected to /_internal"
@@ -195,6 +211,30 @@ class SiteGateway:
         owners = [site for site in takers if target and self._sites[site].owns(target)]
         dispatchers = [site for site in takers if self._sites[site].dispatches]
         return owners or dispatchers or takers
+
+    def _bidders_first(self, request_id: str, frame: str, routed: list[Site]) -> list[Site]:
+        """The first bidder gets the dispatch; the rest wait in line for its decline."""
+        bidders = [
+            site for site, p in self._sites.items() if p.bids and p.takes(CommandKind.DISPATCH_TASK)
+        ]
+        if not bidders:
+            return routed
+        others = [site for site in routed if site not in bidders]
+        line = [[site] for site in bidders[1:]] + ([others] if others else [])
+        self._next[request_id] = (frame, line)
+        return bidders[:1]
+
+    async def _pass_on(self, request_id: str) -> bool:
+        """After a bidder's decline, send the dispatch to the next in line; False if none took it."""
+        frame, line = self._next.pop(request_id, ("", []))
+        for index, group in enumerate(line):
+            if index + 1 < len(line):
+                self._next[request_id] = (frame, line[index + 1 :])
+            if await _send_each([site for site in group if site in self._sites], frame):
+                metrics.COMMAND_RESPONSES_IGNORED.labels("declined").inc()
+                return True
+            self._next.pop(request_id, None)
+        return False
 
     async def notify_alert_response(self, frame: str) -> int:
         """Tell the sites that relay alert responses (or, without any, those without a hello)."""
@@ -229,6 +269,12 @@ class SiteGateway:
             if recorded is not None:
                 recorded.cancel()
             return
+        if response.request_id in self._next:
+            if declined(response.model_dump()) and await self._pass_on(response.request_id):
+                if recorded is not None:
+                    recorded.set_result(None)
+                return
+            self._next.pop(response.request_id, None)
         await self._on_response(response, recorded)
 
 

@@ -71,9 +71,7 @@ def quote(graph: NavGraph, candidate: Candidate, places: list[str], policy: Batt
         at = place
     if math.isinf(metres):
         return Quote(name, math.inf, refusal="cannot reach the task's places")
-    chargers = [v.id for v in graph.vertices.values() if v.charger]
-    to_charger = min((graph.distance(at, c) for c in chargers), default=0.0)
-    left = candidate.battery - (metres + to_charger) * policy.drain_per_m
+    left = candidate.battery - (metres + graph.to_charger(at)) * policy.drain_per_m
     if left < policy.critical:
         return Quote(
             name,
@@ -103,3 +101,24 @@ def explain(ranked: list[Quote]) -> str:
         return f"{text}; runner-up {rest[0].describe()}"
     refused = [q.describe() for q in rest if q.refusal]
     return f"{text}; no other candidate" + (f" ({'; '.join(refused)})" if refused else "")
+
+
+def bid(quotes: dict[str, list[Quote]]) -> tuple[str, str] | None:
+    """For a dispatch naming no fleet: the fleet whose best vehicle costs least, and why.
+
+    None when no vehicle of any fleet can take the task: the master control
+    declines and RMF's dispatcher gets it (see :mod:`hub.rmf_gateway`).
+    """
+    best = sorted(
+        (ranked[0].cost_s, fleet, ranked[0])
+        for fleet, ranked in ((f, rank(q)) for f, q in quotes.items() if q)
+        if not math.isinf(ranked[0].cost_s)
+    )
+    if not best:
+        return None
+    _, fleet, chosen = best[0]
+    text = f"No fleet named: fleet {fleet} bids {chosen.cost_s:.0f} s ([robot:{chosen.robot}])"
+    if len(best) > 1:
+        _, other, runner = best[1]
+        text += f"; next fleet {other} {runner.cost_s:.0f} s ([robot:{runner.robot}])"
+    return fleet, text

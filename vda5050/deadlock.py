@@ -94,3 +94,26 @@ def side_path(
 def waiting_on(waits: Mapping[str, Wait], robot: str) -> list[str]:
     """The robots that wait on ``robot``."""
     return sorted(other for other, wait in waits.items() if wait.holder == robot)
+
+
+class Unresolved:
+    """The deadlocks no way out was found for yet, so each is counted once, not on every tick.
+
+    A deadlock is named by its robots (a cycle, or a robot and the parked
+    one it waits on). It stays known while it stands; once it clears
+    (resolved, or its robots moved on) and comes back, it counts again.
+    """
+
+    def __init__(self) -> None:
+        self._known: set[frozenset[str]] = set()
+
+    def standing(self, deadlocks: list[frozenset[str]]) -> None:
+        """Forget the deadlocks that no longer stand (call each tick, with those that do)."""
+        self._known &= set(deadlocks)
+
+    def first(self, robots: frozenset[str]) -> bool:
+        """Whether the deadlock of ``robots`` is new: count it only then."""
+        if robots in self._known:
+            return False
+        self._known.add(robots)
+        return True

@@ -38,6 +38,7 @@ class GraphVertex:
     y: float
     place: bool
     charger: bool = False
+    parking: bool = False
     dispenser: str = ""
     ingestor: str = ""
 
@@ -64,6 +65,8 @@ class NavGraph:
         for lane in lanes:
             self._out[lane.start].append(lane)
         self._trees: dict[str, tuple[dict[str, float], dict[str, Lane]]] = {}
+        self._chargers = [v.id for v in vertices if v.charger]
+        self._to_charger: dict[str, float] = {}
 
     @classmethod
     def from_building_map(cls, building: BuildingMap, graph_name: str = "") -> NavGraph:
@@ -153,6 +156,15 @@ class NavGraph:
     def distance(self, source: str, target: str) -> float:
         return self._tree(source)[0].get(target, math.inf)
 
+    def to_charger(self, source: str) -> float:
+        """The way from ``source`` to its nearest charger (0 on a map without one), kept."""
+        metres = self._to_charger.get(source)
+        if metres is None:
+            metres = self._to_charger[source] = min(
+                (self.distance(source, c) for c in self._chargers), default=0.0
+            )
+        return metres
+
     def route(
         self, source: str, target: str, blocked: Callable[[Lane], bool] | None = None
     ) -> list[Lane]:
@@ -180,6 +192,7 @@ def _vertex_id(level: str, index: int, node: GraphNode) -> str:
 def _vertex(vertex_id: str, level: str, node: GraphNode) -> GraphVertex:
     params = {p.name: p for p in node.params}
     charger = params.get("is_charger")
+    parking = params.get("is_parking_spot")
     dispenser = params.get("pickup_dispenser")
     ingestor = params.get("dropoff_ingestor")
     return GraphVertex(
@@ -189,6 +202,7 @@ def _vertex(vertex_id: str, level: str, node: GraphNode) -> GraphVertex:
         y=node.y,
         place=bool(node.name),
         charger=bool(charger and charger.value_bool),
+        parking=bool(parking and parking.value_bool),
         dispenser=dispenser.value_string if dispenser else "",
         ingestor=ingestor.value_string if ingestor else "",
     )

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetcore import metrics
-from fleetcore.contract.commands import COMMAND_FRAME, CommandKind
+from fleetcore.contract.commands import COMMAND_FRAME, CommandKind, decline
 from fleetcore.contract.ingest import IngestType, encode
 from fleetcore.contract.vda5050 import (
     Reason,
@@ -42,9 +42,11 @@ from fleetcore.contract.vda5050 import (
 from fleetcore.contract.vda5050.marks import MARK
 from fleetcore.mqtt import Outgoing
 from vda5050 import controls
-from vda5050.allocation import BatteryPolicy, Candidate, explain, quote, rank
-from vda5050.deadlock import cycles, passable, side_path, waiting_on
+from vda5050.allocation import BatteryPolicy, Candidate, Quote, bid, explain, quote, rank
+from vda5050.deadlock import Unresolved, cycles, passable, side_path, waiting_on
+from vda5050.detour import worth_it
 from vda5050.graph import GraphVertex, NavGraph, NoRoute
+from vda5050.idle import IdleClock, IdlePolicy, destination, home
 from vda5050.journal import Journal
 from vda5050.orders import (
     ReleasePolicy,
@@ -57,6 +59,7 @@ from vda5050.orders import (
     release,
 )
 from vda5050.outbox import Outbox
+from vda5050.planning import Plans
 from vda5050.recovery import Cleared, Recovery
 from vda5050.requests import PhaseSpec, StepSpec, TaskRefused, read_request
 from vda5050.tasks import OrderTrack, VdaTask
@@ -103,6 +106,13 @@ class MasterConfig:
     battery: BatteryPolicy = field(default_factory=BatteryPolicy)
     blocked_alert_s: float = 60.0
     """A vehicle traffic control holds back this long gets the ``traffic_blocked`` issue."""
+    idle: IdlePolicy = field(default_factory=IdlePolicy)
+    fleet_state_per_robot_s: float = 0.0002
+    detour_slack: float = 1.5
+    """A held-back robot takes a free way at most this many times the shortest (0: it waits)."""
+    """A fleet's state goes to the hub at most every (its robots x this) seconds (see ``flush``)."""
+    replan: bool = True
+    """A queued task goes to a cheaper vehicle that frees up (:mod:`vda5050.planning`)."""
 
     @property
     def fleets(self) -> set[str]:
@@ -140,11 +150,19 @@ class MasterControl:
         self._refused: set[VehicleId] = set()
         self._logged: set[tuple[VehicleId, str]] = set()
         self._dirty: set[str] = set()
+        self._moved: set[VehicleId] = set()
+        """Vehicles whose own report is new since the last flush (see :meth:`flush`)."""
+        self._docs: dict[VehicleId, dict[str, Any]] = {}
+        self._sent_at: dict[str, float] = {}
+        self._fleet_size: dict[str, int] = {}
         self._fleet_log: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self._fleet_log_seq: dict[tuple[str, str], int] = {}
         self.traffic = Traffic()
         self.recovery = Recovery(journal, self.traffic)
         self._by_key: dict[str, Vehicle] = {}
+        self._unresolved = Unresolved()
+        self._plans = Plans(config.replan)
+        self._idle_clock = IdleClock()
         self._restore()
 
     # ------------------------------------------------------------ restore
@@ -212,7 +230,7 @@ class MasterControl:
             vehicle.factsheet = message
         elif isinstance(message, v2.Visualization) and message.agvPosition is not None:
             vehicle.see(message.agvPosition)
-            self._dirty.add(vehicle.fleet)
+            self._moved.add(vehicle.id)
 
     def _reject(self, vehicle_id: VehicleId, exc: VdaRejected) -> None:
         metrics.VDA_REJECTED.labels(exc.reason.value).inc()
@@ -237,6 +255,7 @@ class MasterControl:
             vehicle.task_id = running[0].id
         self.vehicles[vehicle_id] = vehicle
         self._by_key[_robot_key(fleet, robot)] = vehicle
+        self._fleet_size[fleet] = self._fleet_size.get(fleet, 0) + 1
         return vehicle
 
     def _register(self, vehicle_id: VehicleId) -> tuple[str, str]:
@@ -291,7 +310,7 @@ class MasterControl:
         if vehicle.online:
             self._seen(vehicle)
         self._note_errors(vehicle, state)
-        self._dirty.add(vehicle.fleet)
+        self._moved.add(vehicle.id)
         now = self._clock_ms()
         task = self.tasks.get(vehicle.task_id)
         if task is not None:
@@ -451,7 +470,13 @@ class MasterControl:
         than an idle vehicle far away), and no later task counts on it.
         """
         promised: set[str] = set()
-        for task in [t for t in self.tasks.values() if t.status == "queued" and t.order is None]:
+        queued = [t for t in self.tasks.values() if t.status == "queued" and t.order is None]
+        self._plans.keep({t.id for t in queued})
+        if not queued:
+            return
+        # Where each vehicle will be does not depend on the task: worked out once a round.
+        candidates = {v.id: self._candidate(v) for v in self.vehicles.values()}
+        for task in queued:
             places = [step.spec.place for step in task.steps if step.spec.kind == "go"]
             quotes = []
             for vehicle in self.vehicles.values():
@@ -461,18 +486,25 @@ class MasterControl:
                     continue
                 if not controls.takes(vehicle, task):
                     continue
-                candidate = self._candidate(vehicle)
+                candidate = candidates[vehicle.id]
                 if candidate is not None:
                     quotes.append(quote(self.graph, candidate, places, self.config.battery))
-            ranked = rank(quotes)
+            ranked = self._plans.order(task.id, rank(quotes))
             for index, best in enumerate(ranked):
                 if math.isinf(best.cost_s):
                     break
                 vehicle = self._by_key[_robot_key(task.fleet, best.robot)]
                 if not vehicle.idle:
                     promised.add(best.robot)
+                    waits = self._plans.wait(task.id, best)
+                    if waits is not None:
+                        task.log.add(now, waits)
+                        self._save(task)
                     break
-                if self._start(vehicle, task, now, explain(ranked[index:])):
+                replanned = self._plans.start(task.id, best)
+                why = explain(ranked[index:]) + (f". {replanned}" if replanned else "")
+                if self._start(vehicle, task, now, why):
+                    candidates[vehicle.id] = self._candidate(vehicle)
                     break
 
     def _candidate(self, vehicle: Vehicle) -> Candidate | None:
@@ -604,6 +636,8 @@ class MasterControl:
                 return None
             robot = str(body.get("robot", "")) if kind == CommandKind.ROBOT_TASK else ""
             fleet = body.get("fleet") if robot else request.get("fleet_name")
+            if kind == CommandKind.DISPATCH_TASK and not fleet:
+                return self._bid(request)
             if fleet not in self.served_fleets():
                 return None
             return {"success": True, "state": self.dispatch(request, str(fleet), robot)}
@@ -621,11 +655,37 @@ class MasterControl:
     def vehicle_of(self, fleet: str, robot: str) -> Vehicle | None:
         return self._by_key.get(_robot_key(fleet, robot))
 
+    def _bid(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A dispatch naming no fleet: the fleet with the cheapest vehicle takes it, or none does."""
+        try:
+            phases = read_request(self.graph, request)
+        except TaskRefused as exc:
+            return decline(f"no VDA 5050 fleet does this task: {exc}")
+        places = [s.place for phase in phases for s in phase.steps if s.kind == "go"]
+        quotes: dict[str, list[Quote]] = {}
+        for vehicle in self.vehicles.values():
+            if not vehicle.commission["dispatch_tasks"]:
+                continue  # out of service (rmf-web's decommission)
+            candidate = self._candidate(vehicle)
+            if candidate is not None:
+                offer = quote(self.graph, candidate, places, self.config.battery)
+                quotes.setdefault(vehicle.fleet, []).append(offer)
+        chosen = bid(quotes)
+        if chosen is None:
+            return decline("no VDA 5050 vehicle can reach the task's places now")
+        fleet, why = chosen
+        return {"success": True, "state": self.dispatch(request, fleet, note=why)}
+
     def served_fleets(self) -> set[str]:
         return self.config.fleets | {v.fleet for v in self.vehicles.values()}
 
-    def dispatch(self, request: dict[str, Any], fleet: str, robot: str = "") -> dict[str, Any]:
-        """Take a task for ``fleet`` (or its ``robot``); returns its first task_state."""
+    def dispatch(
+        self, request: dict[str, Any], fleet: str, robot: str = "", note: str = ""
+    ) -> dict[str, Any]:
+        """Take a task for ``fleet`` (or its ``robot``); returns its first task_state.
+
+        ``note``: why this fleet, for the task's log (a dispatch that named none).
+        """
         if robot and not any(v.robot == robot and v.fleet == fleet for v in self.vehicles.values()):
             if (fleet, robot) not in set(self.config.vehicles.values()):
                 raise TaskRefused(f"no robot {robot!r} in fleet {fleet!r}")
@@ -633,6 +693,8 @@ class MasterControl:
         now = self._clock_ms()
         task_id = f"{request.get('category')}.vda-{uuid.uuid4().hex[:12]}"
         task = VdaTask.create(task_id, request, phases, fleet, now, robot)
+        if note:
+            task.log.add(now, note)
         self.tasks[task_id] = task
         self._save(task)
         self._assign(now)
@@ -698,6 +760,7 @@ class MasterControl:
         self._traffic(now)
         self._charge(now)
         self._assign(now)
+        self._return_idle(now)
         self._dirty |= {v.fleet for v in self.vehicles.values()} | self.config.fleets
 
     # ----------------------------------------------------------- recovery
@@ -765,8 +828,14 @@ class MasterControl:
     def _traffic(self, now: int) -> None:
         """Break deadlocks, move parked vehicles out of the way, flag vehicles held back long."""
         by_key = self._by_key
-        for cycle in cycles(self.traffic.waits):
+        found = cycles(self.traffic.waits)
+        self._unresolved.standing(
+            [frozenset(cycle) for cycle in found]
+            + [frozenset((robot, wait.holder)) for robot, wait in self.traffic.waits.items()]
+        )
+        for cycle in found:
             self._break(cycle, by_key, now)
+        self._bypass(now)
         for robot, stopped in list(self.traffic.waits.items()):
             if stopped.holder not in self.traffic.paths and stopped.holder in by_key:
                 self._move_aside(by_key[stopped.holder], robot, now)
@@ -794,6 +863,37 @@ class MasterControl:
             ):
                 del issues["traffic_deadlock"]
 
+    def _bypass(self, now: int) -> None:
+        """Held-back robots take another way when it is about as short (:mod:`vda5050.detour`)."""
+        if self.config.detour_slack <= 0:
+            return
+        for robot, wait in list(self.traffic.waits.items()):
+            vehicle = self._by_key.get(robot)
+            task = self.tasks.get(vehicle.task_id) if vehicle is not None else None
+            track = task.order if task is not None else None
+            if vehicle is None or task is None or track is None or wait.giving_way:
+                continue
+            if self.traffic.paths[robot].give_way is not None:
+                continue
+            decision = track.nodes[track.released_end].vertex
+            goal = next(
+                (
+                    s.spec.place
+                    for s in task.steps
+                    if s.node_index > track.released_end and s.spec.kind == "go"
+                ),
+                None,
+            )
+            if goal is None or not worth_it(
+                self.graph, self.traffic, robot, decision, goal, self.config.detour_slack
+            ):
+                continue
+            relay(self.graph, task, track, [], passable(self.traffic, robot))
+            self.traffic.replan(robot, [node.vertex for node in track.nodes])
+            self._save(task)
+            if self._release(vehicle, track, now, asked=True):
+                self._send_order(vehicle, task, "order_update")
+
     def _break(self, cycle: list[str], by_key: dict[str, Vehicle], now: int) -> None:
         """Re-route one robot of ``cycle`` around the others, or else let one yield."""
         names = ", ".join(f"[robot:{robot.partition('/')[2]}]" for robot in cycle)
@@ -819,7 +919,8 @@ class MasterControl:
                 if due:
                     self._send_order(vehicle, task, "order_update")
                 return
-        metrics.VDA_DEADLOCKS.labels("unresolved").inc()
+        if self._unresolved.first(frozenset(cycle)):
+            metrics.VDA_DEADLOCKS.labels("unresolved").inc()
 
     def _detour(
         self, robot: str, task: VdaTask, track: OrderTrack, allow_yield: bool
@@ -858,7 +959,8 @@ class MasterControl:
             return
         side = side_path(self.graph, self.traffic, key, origin[0].id, set(path.ahead()))
         if side is None:
-            metrics.VDA_DEADLOCKS.labels("unresolved").inc()
+            if self._unresolved.first(frozenset((waiter, key))):
+                metrics.VDA_DEADLOCKS.labels("unresolved").inc()
             return
         place = side[-1]
         if self._errand(vehicle, "yield", place, now):
@@ -918,10 +1020,64 @@ class MasterControl:
         reachable = sorted(c for c in chargers if not math.isinf(c[0]))
         return reachable[0][1] if reachable else None
 
+    def _return_idle(self, now: int) -> None:
+        """Vehicles idle ``idle.after_s`` go to a parking spot or charger (:mod:`vda5050.idle`)."""
+        policy = self.config.idle
+        if policy.mode == "stay":
+            return
+        mono = self._monotonic()
+        going = {
+            t.steps[0].spec.place
+            for t in self.tasks.values()
+            if not t.terminal and t.category in ("park", "charge")
+        }
+        for key, vehicle in self._by_key.items():
+            idle = vehicle.idle and vehicle.fresh(mono, self.config.state_timeout_s)
+            origin = self._origin(vehicle) if idle else None
+            if not self._idle_clock.due(key, idle, mono, policy.after_s) or origin is None:
+                continue
+            if home(origin[0], policy.mode):
+                continue
+            held = {
+                v.id
+                for v in self.graph.vertices.values()
+                if home(v, policy.mode)
+                and self.traffic.owner.get(node_key(v.id)) not in (None, key)
+            }
+            place = destination(self.graph, policy.mode, origin[0].id, going | held)
+            if place is not None and self._errand(vehicle, policy.mode, place, now):
+                going.add(place)
+                self._fleet_note(
+                    vehicle.fleet,
+                    vehicle.robot,
+                    f"Idle for {policy.after_s:.0f} s: returns to [place:{place}] ({policy.mode})",
+                )
+
     def flush(self) -> None:
-        """Send the hub the fleets that changed and the fleet log entries made since the last flush."""
+        """Send the hub the fleets that changed and the fleet log entries made since the last flush.
+
+        A fleet whose only change is new reports of some vehicles (the common
+        case: states at 2 Hz) makes only those vehicles' robot states again;
+        anything else that changes a fleet (a task, traffic, the tick) makes
+        all of them again. For new reports alone, a fleet's state goes out at
+        most every (its robots x ``fleet_state_per_robot_s``) seconds, and
+        reports in between coalesce: the hub's work per second then grows no
+        faster than the vehicles' reports, and it does not fall behind on
+        fleets of hundreds of robots. Other changes go out at the next flush.
+        """
+        mono = self._monotonic()
+        touched = {self.vehicles[v].fleet for v in self._moved}
         dirty, self._dirty = self._dirty, set()
-        for state in self.fleet_states(dirty):
+        due = dirty | {
+            fleet
+            for fleet in touched
+            if mono - self._sent_at.get(fleet, -math.inf)
+            >= self._fleet_size.get(fleet, 0) * self.config.fleet_state_per_robot_s
+        }
+        moved = {v for v in self._moved if self.vehicles[v].fleet in due}
+        self._moved -= moved
+        self._sent_at |= dict.fromkeys(due, mono)
+        for state in self.fleet_states(due, moved=moved, reuse=(touched - dirty) & due):
             self._to_hub(encode(IngestType.FLEET_STATE, state), False)
         for fleet, entries in self._fleet_log.items():
             if not entries:
@@ -935,13 +1091,24 @@ class MasterControl:
             self._to_hub(encode(IngestType.FLEET_LOG, update), True)
         self._fleet_log = {}
 
-    def fleet_states(self, fleets: set[str] | None = None) -> list[dict[str, Any]]:
+    def fleet_states(
+        self,
+        fleets: set[str] | None = None,
+        *,
+        moved: set[VehicleId] | None = None,
+        reuse: set[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The fleets' states; in ``reuse`` fleets, robots not ``moved`` keep their last state."""
         now, mono = self._clock_ms(), self._monotonic()
         names = self.served_fleets() if fleets is None else fleets & self.served_fleets()
         robots: dict[str, dict[str, Any]] = {name: {} for name in names}
         for vehicle in self.vehicles.values():
-            if vehicle.fleet in robots and vehicle.fresh(mono, self.config.state_timeout_s):
-                robots[vehicle.fleet][vehicle.robot] = vehicle.robot_state(now)
+            if vehicle.fleet not in robots or not vehicle.fresh(mono, self.config.state_timeout_s):
+                continue
+            last = self._docs.get(vehicle.id)
+            if last is None or vehicle.fleet not in (reuse or ()) or vehicle.id in (moved or ()):
+                last = self._docs[vehicle.id] = vehicle.robot_state(now)
+            robots[vehicle.fleet][vehicle.robot] = {**last, "unix_millis_time": now}
         return [{"name": name, "robots": robots[name], MARK: True} for name in sorted(names)]
 
     def _fleet_note(self, fleet: str, robot: str, text: str, tier: str = "info") -> None:

@@ -27,6 +27,7 @@ from fleetcore.settings import Settings
 from fleetcore.site_client import SiteClient
 from vda5050.allocation import BatteryPolicy
 from vda5050.graph import NavGraph
+from vda5050.idle import IdlePolicy
 from vda5050.journal import Journal
 from vda5050.master import MASTER_CONTROL_KINDS, MasterConfig, MasterControl, vda_logger
 from vda5050.orders import ReleasePolicy
@@ -51,6 +52,10 @@ def master_config(settings: Settings) -> MasterConfig:
         resend_s=settings.vda5050_resend_s,
         max_message_bytes=settings.vda5050_max_message_bytes,
         blocked_alert_s=settings.vda5050_blocked_alert_s,
+        idle=IdlePolicy(settings.vda5050_idle_policy, settings.vda5050_idle_after_s),
+        replan=settings.vda5050_replan,
+        fleet_state_per_robot_s=settings.vda5050_fleet_state_per_robot_s,
+        detour_slack=settings.vda5050_detour_slack,
         battery=BatteryPolicy(
             critical=settings.vda5050_battery_critical,
             drain_per_m=settings.vda5050_battery_drain_per_m,
@@ -97,7 +102,9 @@ class MasterControlService:
             on_connect=lambda: self.master.hub_snapshot(first=self.site.connections == 1),
             on_message=lambda doc: self.master.on_hub(doc),
             serves=Serves(
-                commands=tuple(sorted(MASTER_CONTROL_KINDS)), fleets=tuple(config.fleets)
+                commands=tuple(sorted(MASTER_CONTROL_KINDS)),
+                fleets=tuple(config.fleets),
+                bids=True,
             ),
             heartbeat_s=settings.site_heartbeat_s,
             logger=vda_logger,

@@ -134,6 +134,33 @@ def command_target(kind: str, body: dict[str, Any]) -> Target | None:
     return (what, name) if isinstance(name, str) and name else None
 
 
+DECLINED = "declined"
+"""The error category of a bidder's answer that passes a dispatch naming no fleet on.
+
+A VDA 5050 master control (``Serves.bids``) gets such a dispatch before RMF's
+dispatcher; when none of its fleets can do the task it declines, and the hub
+hands the command to the next sites (:mod:`hub.rmf_gateway`).
+"""
+
+
+def decline(detail: str) -> dict[str, Any]:
+    """A bidder's answer that leaves a dispatch naming no fleet to the other sites."""
+    return {
+        "success": False,
+        "errors": [{"code": 1, "category": DECLINED, "detail": detail}],
+    }
+
+
+def declined(response: dict[str, Any]) -> bool:
+    """Whether ``response`` is a bidder's :func:`decline`."""
+    errors = response.get("errors")
+    return (
+        response.get("success") is False
+        and isinstance(errors, list)
+        and any(isinstance(e, dict) and e.get("category") == DECLINED for e in errors)
+    )
+
+
 TASK_CREATING_KINDS = frozenset({CommandKind.DISPATCH_TASK, CommandKind.ROBOT_TASK})
 """Kinds whose success creates a task (its request is kept for ``GET /tasks/{id}/request``)."""
 

@@ -43,7 +43,8 @@ def column_problem(value: str, max_bytes: int | None) -> str | None:
     """Why ``value`` cannot be stored in a column ``max_bytes`` wide (None: text), or None."""
     if "\x00" in value:
         return "contains U+0000, which the database cannot store"
-    size = utf8_size(value)
+    # ASCII (almost every name) is one byte a character: no need to encode it to count.
+    size = len(value) if value.isascii() else utf8_size(value)
     if size is None:
         return "not valid Unicode (a lone surrogate)"
     if max_bytes is not None and size > max_bytes:

@@ -71,6 +71,10 @@ class Serves(BaseModel):
     """Whether it hands task requests to a dispatcher that picks the fleet itself (RMF's,
     through ros_bridge; the simulator's). A dispatch naming no fleet, and a command for a
     fleet, task, door or lift no site reported, go to such sites first."""
+    bids: bool = False
+    """Whether it bids for a dispatch naming no fleet (the VDA 5050 master control): it gets
+    such a dispatch before the dispatchers, and takes it or declines it
+    (:func:`~fleetcore.contract.commands.decline`), and then the dispatchers get it."""
     alert_responses: bool = False
     """Whether the site relays operators' answers to RMF's alerts (``alert_response`` frames)."""
     fleets: tuple[_Name, ...] = Field(default=(), max_length=_MAX_NAMES)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import aiohttp
 import orjson
 from aiohttp.test_utils import TestServer
 
-from fleetcore.contract.commands import CommandKind, request_id_for
-from fleetcore.contract.ingest import IngestType, decode, encode, ingest_url
+from fleetcore.contract.commands import CommandKind, decline, declined, request_id_for
+from fleetcore.contract.ingest import CommandResponse, IngestType, decode, encode, ingest_url
 from fleetcore.contract.site_link import Serves, hello_frame
 from fleetcore.site_client import SiteClient
+from fleetcore.store import models
 from hub.rmf_gateway import SiteGateway
 from tests.helpers import TEST_SITE_TOKEN, IngestClient, fleet, running_site
 
@@ -124,6 +126,63 @@ async def test_alert_responses_go_to_the_sites_that_relay_them() -> None:
     gateway.detach(site["bridge"])
     assert await gateway.notify_alert_response("again") == 1
     assert site["rmf_adapter"].frames == ["again"]
+
+
+@dataclass
+class Record:
+    """What :meth:`SiteGateway.send` reads of a recorded command."""
+
+    request_id: str
+    kind: str
+    body: str
+
+
+def unnamed_dispatch(request_id: str) -> models.CommandRecord:
+    body = {"type": "dispatch_task_request", "request": {"category": "patrol", "description": {}}}
+    return cast(models.CommandRecord, Record(request_id, DISPATCH, orjson.dumps(body).decode()))
+
+
+def answered(gateway: SiteGateway) -> list[CommandResponse]:
+    responses: list[CommandResponse] = []
+
+    async def record(response: CommandResponse, recorded: asyncio.Future[None] | None) -> None:
+        responses.append(response)
+
+    gateway.on_response(record)
+    return responses
+
+
+async def test_a_dispatch_naming_no_fleet_goes_to_the_bidder_and_on_its_decline_to_the_dispatcher() -> (
+    None
+):
+    gateway, site = gateway_with(
+        vda=takes(DISPATCH, fleets=("agv",), bids=True), bridge=takes(DISPATCH, dispatcher=True)
+    )
+    responses = answered(gateway)
+    await gateway.send(unnamed_dispatch("r1"))
+    assert (len(site["vda"].frames), site["bridge"].frames) == (1, [])
+    await gateway.received(CommandResponse.model_validate({"request_id": "r1", **decline("no")}))
+    assert (len(site["bridge"].frames), responses) == (1, [])
+    await gateway.received(CommandResponse(request_id="r1", success=True))
+    assert [r.success for r in responses] == [True]
+
+
+async def test_a_dispatch_the_bidder_takes_never_reaches_the_dispatcher() -> None:
+    gateway, site = gateway_with(
+        vda=takes(DISPATCH, fleets=("agv",), bids=True), bridge=takes(DISPATCH, dispatcher=True)
+    )
+    responses = answered(gateway)
+    await gateway.send(unnamed_dispatch("r1"))
+    await gateway.received(CommandResponse(request_id="r1", success=True))
+    assert (site["bridge"].frames, [r.success for r in responses]) == ([], [True])
+
+
+async def test_the_last_bidders_decline_is_the_answer_when_no_other_site_takes_dispatches() -> None:
+    gateway, _ = gateway_with(vda=takes(DISPATCH, fleets=("agv",), bids=True))
+    responses = answered(gateway)
+    await gateway.send(unnamed_dispatch("r1"))
+    await gateway.received(CommandResponse.model_validate({"request_id": "r1", **decline("no")}))
+    assert [declined(r.model_dump()) for r in responses] == [True]
 
 
 @contextlib.asynccontextmanager

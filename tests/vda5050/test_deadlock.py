@@ -191,3 +191,44 @@ def test_a_robot_held_back_past_the_threshold_has_a_traffic_blocked_issue(
     assert {"category": "traffic_blocked", "detail": "waiting for v2 on node:b"} in issues
     loop.vehicles["v2"].operating_mode = "AUTOMATIC"
     loop.until(lambda: completed(loop, task))
+
+
+def test_a_deadlock_with_no_way_out_counts_once_however_long_it_stands(tmp_path: Path) -> None:
+    graph = nav_graph(
+        {"west": (0, 0), "a": (10, 0), "b": (20, 0), "east": (30, 0)},
+        ["west-a", "a-b", "b-east"],
+    )
+    loop = loopback(tmp_path, graph, ["west", "east"])
+    before = deadlocks("unresolved")
+    loop.dispatch(patrol("east"), robot="v1")
+    loop.dispatch(patrol("west"), robot="v2")
+    loop.until(lambda: bool(cycles(loop.master.traffic.waits)))
+    loop.run(10.0)
+    assert cycles(loop.master.traffic.waits)
+    assert deadlocks("unresolved") == before + 1
+
+
+def test_a_parked_robot_with_nowhere_to_move_aside_counts_once(tmp_path: Path) -> None:
+    graph = nav_graph({"a": (0, 0), "b": (10, 0), "c": (20, 0)}, ["a-b", "b-c"])
+    loop = loopback(tmp_path, graph, ["a", "c"])
+    before = deadlocks("unresolved")
+    task = loop.dispatch(patrol("c"), robot="v1")
+    loop.until(lambda: "vda/v1" in loop.master.traffic.waits)
+    loop.run(10.0)
+    assert loop.status(task) == "underway"
+    assert deadlocks("unresolved") == before + 1
+
+
+def test_a_robot_held_back_takes_a_free_way_about_as_short(tmp_path: Path) -> None:
+    graph = nav_graph(
+        {"a": (0, 0), "b": (10, 0), "c": (20, 0), "d": (0, 2), "e": (10, 2), "f": (20, 2)},
+        ["a-b", "b-c", "d-e", "e-f", "a-d", "b-e", "c-f"],
+    )
+    loop = loopback(tmp_path, graph, ["a", "b"])
+    loop.vehicles["v2"].operating_mode = "MANUAL"
+    loop.report("v2")
+    task = loop.dispatch(patrol("c"), robot="v1")
+    loop.until(lambda: completed(loop, task))
+    assert loop.vehicles["v2"].last_node_id == "b"
+    taken = {n.nodeId for o in loop.orders("v1") for n in o.nodes if n.released}
+    assert {"d", "e", "f"} <= taken

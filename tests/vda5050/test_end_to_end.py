@@ -344,3 +344,55 @@ async def test_vehicles_crossing_one_corridor_never_share_a_node_or_lane(
         await eventually(safe_until_done, timeout=90, interval=0.05)
     assert looks > 10
     assert (REGISTRY.get_sample_value(conflicts) or 0.0) == before
+
+
+async def unnamed_dispatch(site: VdaSite, request: dict[str, Any]) -> dict[str, Any]:
+    """POST /tasks/dispatch_task naming no fleet; RMF's answer (the new task's state)."""
+    body = {"type": "dispatch_task_request", "request": request}
+    async with site.http.post("/tasks/dispatch_task", json=body) as answer:
+        doc: dict[str, Any] = await answer.json()
+        assert answer.status == 200, doc
+    return doc
+
+
+async def task_log(site: VdaSite, task_id: str) -> list[str]:
+    async with site.http.get(f"/tasks/{task_id}/log") as answer:
+        return [e["text"] for e in (await answer.json())["log"]] if answer.status == 200 else []
+
+
+async def test_a_dispatch_naming_no_fleet_goes_to_the_vda_fleet_that_can_do_it_and_says_why(
+    settings: Settings, broker_url: str
+) -> None:
+    async with vda_site(settings, broker_url) as site:
+        doc = await unnamed_dispatch(site, patrol("room_102"))
+        task_id = str(doc["state"]["booking"]["id"])
+
+        async def completed() -> bool:
+            return await site.task_status(task_id) == "completed"
+
+        await eventually(completed, timeout=30)
+        log = await task_log(site, task_id)
+        assert log[0].startswith(f"No fleet named: fleet {FLEET} bids")
+        assert doc["state"]["assigned_to"]["group"] == FLEET
+
+
+async def test_a_dispatch_naming_no_fleet_no_vda_vehicle_can_reach_goes_to_rmfs_dispatcher(
+    settings: Settings, broker_url: str
+) -> None:
+    import simulator
+
+    declined = "fleethub_command_responses_ignored_total"
+    before = REGISTRY.get_sample_value(declined, {"reason": "declined"}) or 0.0
+    async with vda_site(settings, broker_url) as site:
+        rmf = asyncio.create_task(simulator.run(site.settings))
+        async with running(rmf):
+
+            async def rmf_fleets() -> bool:
+                async with site.http.get("/fleets") as answer:
+                    return len(await answer.json()) > 1
+
+            await eventually(rmf_fleets, timeout=20)
+            doc = await unnamed_dispatch(site, patrol("kitchen"))
+        assert doc["success"] is True
+        assert "vda" not in str(doc["state"]["booking"]["id"])
+        assert (REGISTRY.get_sample_value(declined, {"reason": "declined"}) or 0.0) == before + 1
