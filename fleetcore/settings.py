@@ -274,8 +274,8 @@ class DeriveSettings(_Section):
     derive_escalation_window_s: float = 300.0
     """The escalation window; the fleet alert clears once the window holds fewer failures and no robot is down."""
     derive_reassign: bool = False
-    """Reassignment policy: a task whose robot goes offline mid-task is canceled and dispatched
-    again once, to the robot's fleet, with the label ``reassigned_from=<task id>``. Off by
+    """Reassignment policy: a task whose robot goes offline or into error (status ``error``)
+    mid-task is canceled and dispatched again once, to the robot's fleet, with the label ``reassigned_from=<task id>``. Off by
     default; ``fleethub up`` (the demo) turns it on unless this is set there."""
     derive_tick_ms: int = 1000
     """How often the hub checks time-based conditions (stale, offline, stuck, delayed)."""

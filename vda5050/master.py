@@ -359,14 +359,6 @@ class MasterControl:
         if refusal is not None:
             self._fail(vehicle, task, f"[robot:{vehicle.robot}] refused the order: {refusal}", now)
             return
-        fatal = vehicle.fatal
-        if fatal:
-            detail = fatal[0].errorDescription or fatal[0].errorType
-            self._fail(
-                vehicle, task, f"[robot:{vehicle.robot}] reported a fatal error: {detail}", now
-            )
-            self._send_cancel(vehicle, task)
-            return
         if state.orderId == track.order_id:
             if state.orderUpdateId >= track.update_id and not track.acked:
                 track.acked = True
@@ -378,8 +370,12 @@ class MasterControl:
         if not task.terminal:
             self._blocked(vehicle, task, state, now)
             self.traffic.passed(_robot_key(vehicle.fleet, vehicle.robot), track.traversed)
-        due = not task.terminal and self._release(
-            vehicle, track, now, asked=bool(state.newBaseRequest)
+        # A vehicle stopped by a fatal error is released nothing more: its task waits for the
+        # error to clear or for the reassignment policy to move it.
+        due = (
+            not task.terminal
+            and not vehicle.fatal
+            and self._release(vehicle, track, now, asked=bool(state.newBaseRequest))
         )
         if task.terminal:
             vehicle.task_id = ""
@@ -445,14 +441,23 @@ class MasterControl:
         )
 
     def _blocked(self, vehicle: Vehicle, task: VdaTask, state: v2.State, now: int) -> None:
-        """``blocked`` while a warning holds the vehicle still, or a person took it over."""
+        """``blocked`` while a fatal error or a warning holds the vehicle still, or a person took
+        it over. A fatal error does not fail the task: the robot's ``error`` status hands it to
+        the hub's reassignment policy, which cancels it here and dispatches it again."""
         warnings = [e for e in state.errors if e.errorLevel == "WARNING"]
         busy = state.driving or any(a.actionStatus == "RUNNING" for a in state.actionStates)
         manual = state.operatingMode not in AUTOMATIC_MODES
-        blocked = manual or (bool(warnings) and not busy)
+        fatal = vehicle.fatal
+        blocked = manual or bool(fatal) or (bool(warnings) and not busy)
         if blocked and task.status == "underway":
             task.status = "blocked"
-            reason = state.operatingMode if manual else warnings[0].errorType
+            if fatal:
+                error = fatal[0]
+                reason = f"fatal error {error.errorType}" + (
+                    f": {error.errorDescription}" if error.errorDescription else ""
+                )
+            else:
+                reason = state.operatingMode if manual else warnings[0].errorType
             task.log.add(now, f"[robot:{vehicle.robot}] is blocked: {reason}", tier="warning")
         elif not blocked and task.status == "blocked":
             task.status = "underway"

@@ -72,9 +72,7 @@ class Deriver:
         out = Output()
         for fleet, robot in self.connectivity.tick(out, now_ms):
             self.escalation.failure(out, fleet, now_ms)
-            self.reassign.robot_offline(
-                out, fleet, robot, self.tasks.active_on(fleet, robot), now_ms
-            )
+            self.reassign.robot_down(out, fleet, robot, self.tasks.active_on(fleet, robot), now_ms)
         down = {key for key, link in self.connectivity.robots.items() if link.state is Link.OFFLINE}
         self.tasks.tick(out, now_ms, down)
         self.health.tick(out, now_ms)
@@ -86,6 +84,9 @@ class Deriver:
             self.connectivity.seen(out, fleet.name, name, now_ms)
             if self.health.update(out, fleet.name, name, state, now_ms):
                 self.escalation.failure(out, fleet.name, now_ms)
+                self.reassign.robot_down(
+                    out, fleet.name, name, self.tasks.active_on(fleet.name, name), now_ms
+                )
             self.positions.update(out, fleet.name, name, state, now_ms)
 
     def _robots_down(self, fleet: str) -> int:

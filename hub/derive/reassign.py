@@ -1,4 +1,5 @@
-"""Reassignment policy: a task whose robot went offline mid-task is canceled and dispatched again.
+"""Reassignment policy: a task whose robot went offline or into error mid-task is canceled and
+dispatched again.
 
 The policy only decides (it is pure, like every derivation); the decision is
 committed as two ``HubCommand`` rows with the event that caused it, and
@@ -38,9 +39,10 @@ class ReassignPolicy:
         self.enabled = enabled
         self.reassigned: set[str] = set(reassigned or ())
 
-    def robot_offline(
+    def robot_down(
         self, out: Output, fleet: str, robot: str, tasks: list[tuple[str, TrackedTask]], now_ms: int
     ) -> None:
+        """``robot`` went offline or into error: its unfinished ``tasks`` go on elsewhere, once."""
         if not self.enabled:
             return
         for task_id, task in tasks:

@@ -110,3 +110,27 @@ def test_a_task_still_queued_on_an_offline_robot_is_not_reassigned() -> None:
     d.at(0).feed(fleet_state("f", robot("r1")))
     d.at(0).feed(task_state("t1", "queued"))
     assert d.at(30).tick().commands == []
+
+
+def _error_mid_task(d: Driver) -> list[tuple[str, str]]:
+    d.at(0).feed(fleet_state("f", robot("r1", status="working", task_id="t1")))
+    d.at(0).feed(task_state("t1", "underway"))
+    out = d.at(1).feed(fleet_state("f", robot("r1", status="error", task_id="t1")))
+    return [(c.kind, c.key) for c in out.commands]
+
+
+def test_a_robot_entering_error_mid_task_has_its_task_reassigned() -> None:
+    assert _error_mid_task(Driver(config=ON)) == [
+        ("cancel_task", reassign_key("t1", "cancel")),
+        ("dispatch_task", reassign_key("t1", "dispatch")),
+    ]
+
+
+def test_a_robot_in_error_then_offline_has_its_task_reassigned_once() -> None:
+    d = Driver(config=ON)
+    _error_mid_task(d)
+    assert d.at(30).tick().commands == []
+
+
+def test_policy_off_reassigns_nothing_on_error() -> None:
+    assert _error_mid_task(Driver()) == []

@@ -1,7 +1,7 @@
 """Failure and recovery through a real broker and the hub: nothing is lost, nothing is done twice.
 
 Vehicle ``lost1`` (a simulated vehicle on an MQTT connection of its own)
-drops mid-task: the master control leaves it out of its fleet's state, the
+drops mid-task, or stops with a ``FATAL`` error: the master control leaves it out of its fleet's state, the
 hub derives it offline and its reassignment policy cancels the task and
 dispatches it again, once; another vehicle completes it. The master control
 is also SIGKILLed (a real ``fleethub vda5050`` process) while orders run,
@@ -154,6 +154,44 @@ async def test_a_robot_dropped_mid_task_has_its_task_completed_by_another_robot_
         assert (await _get(site.http, f"/tasks/{new_id}/state"))["assigned_to"]["name"] != LOST
         assert len(await _get(site.http, "/events", kind="task_reassigned")) == 1
         assert {o["orderId"] for o in spy.orders if o["serialNumber"] == LOST} == {task_id}
+        assert {o["orderId"] for o in spy.orders if o["serialNumber"] != LOST} == {new_id}
+        _no_order_twice(spy)
+
+
+async def test_a_robot_in_fatal_error_mid_task_has_its_task_completed_by_another_robot_once(
+    settings: Settings, mosquitto: Mosquitto
+) -> None:
+    spy = OrderSpy()
+    async with (
+        vda_site(settings.replace(derive_reassign=True), mosquitto.url, vehicles=2) as site,
+        running(asyncio.create_task(spy.run(mosquitto.url))),
+    ):
+        lost = _lost_vehicle(site.settings, mosquitto.url)
+        async with running(asyncio.create_task(lost.run())):
+
+            async def shown() -> bool:
+                return LOST in await site.robots()
+
+            await eventually(shown, timeout=20)
+            task_id = await _robot_task(site.http, LOST)
+            await _drive_until_mid_task(lost, task_id)
+            vehicle = lost.clients[LOST].vehicle
+            vehicle.inject_error("laserScanner", "FATAL", "contaminated")
+
+            again = await _redispatched(site.http, task_id)
+            assert await _status(site.http, task_id) == "canceled"
+            # An operator fixes it: standing idle, it moves aside for whoever needs its spot.
+            vehicle.clear_errors()
+            new_id = again["booking"]["id"]
+
+            async def completed() -> bool:
+                return await _status(site.http, new_id) == "completed"
+
+            await eventually(completed, timeout=60)
+        done = await _get(site.http, "/tasks", status="completed")
+        assert [t["booking"]["id"] for t in done] == [new_id], "completed once, by one task"
+        assert (await _get(site.http, f"/tasks/{new_id}/state"))["assigned_to"]["name"] != LOST
+        assert len(await _get(site.http, "/events", kind="task_reassigned")) == 1
         assert {o["orderId"] for o in spy.orders if o["serialNumber"] != LOST} == {new_id}
         _no_order_twice(spy)
 
