@@ -63,7 +63,7 @@ from vda5050.graph import GraphVertex, Lane, NavGraph
 from vda5050.master import MasterConfig
 from vda5050.orders import ReleasePolicy
 from vda5050.traffic import Path as TrafficPath
-from vda5050.traffic import Traffic, lane_key, node_key
+from vda5050.traffic import Traffic
 
 
 class Unreserved(Traffic):
@@ -153,11 +153,7 @@ def run(args: argparse.Namespace, *, reserved: bool) -> dict[str, float]:
             held_back += 0.5 * sum(
                 1 for key in master.traffic.waits if not loop.vehicles[key.split("/")[1]].driving
             )
-            on: dict[str, list[str]] = {}
-            for serial, vehicle in loop.vehicles.items():
-                for resource in _occupies(vehicle):
-                    on.setdefault(resource, []).append(serial)
-            for resource, serials in on.items():
+            for resource, serials in loop.occupancy().items():
                 for a in serials:
                     for b in serials:
                         if a < b:
@@ -181,13 +177,6 @@ def run(args: argparse.Namespace, *, reserved: bool) -> dict[str, float]:
 
 def _id(loop: Loopback, serial: str) -> Any:
     return next(v for v in loop.master.vehicles if v.serial_number == serial)
-
-
-def _occupies(vehicle: Any) -> list[str]:
-    """The node it stands on, or the lane it drives (between its last node and the next)."""
-    if vehicle.driving and vehicle.nodes:
-        return [lane_key(vehicle.last_node_id, vehicle.nodes[0].nodeId)]
-    return [node_key(vehicle.last_node_id)]
 
 
 def _deadlocks(resolution: str) -> float:

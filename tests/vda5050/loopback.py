@@ -9,6 +9,7 @@ takes a vehicle minutes runs in milliseconds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,11 @@ from fleetcore.contract.vda5050 import Topic, Topics, VehicleId, encode, parse, 
 from fleetcore.mqtt import Outgoing
 from simulator.building import sample_site
 from simulator.vehicles import SimVehicle, VehicleProfile
+from simulator.vehicles.vehicle import ARRIVAL_M
 from vda5050.graph import NavGraph
 from vda5050.journal import Journal
 from vda5050.master import MasterConfig, MasterControl
+from vda5050.traffic import lane_key, node_key
 
 TOPICS = Topics()
 MANUFACTURER = "acme"
@@ -30,6 +33,21 @@ START_MS = 1_700_000_000_000
 
 def graph() -> NavGraph:
     return NavGraph.from_building_map(sample_site().to_building_map(with_images=False))
+
+
+def occupies(vehicle: SimVehicle, nav_graph: NavGraph) -> str:
+    """The lane ``vehicle`` is on (off its last node, towards the next), else the node it is on.
+
+    Told by its position, not by ``driving``: that flag says it moved during
+    its last step, so a vehicle that reached a node in that step and stopped
+    there (its next node not released yet) still reads driving. Counting it
+    on the lane ahead, which it neither entered nor held, made two vehicles
+    stopped nose to nose at the two ends of a lane a head-on conflict.
+    """
+    last = nav_graph.vertices[vehicle.last_node_id]
+    if vehicle.nodes and math.hypot(vehicle.x - last.x, vehicle.y - last.y) > ARRIVAL_M:
+        return lane_key(vehicle.last_node_id, vehicle.nodes[0].nodeId)
+    return node_key(vehicle.last_node_id)
 
 
 class Loopback:
@@ -148,6 +166,13 @@ class Loopback:
             if i % 5 == 0:
                 self.master.tick()
             self.master.flush()
+
+    def occupancy(self) -> dict[str, list[str]]:
+        """Which vehicles are on each node or lane now, from their own positions."""
+        on: dict[str, list[str]] = {}
+        for serial, vehicle in self.vehicles.items():
+            on.setdefault(occupies(vehicle, self.graph), []).append(serial)
+        return on
 
     def until(self, done: Callable[[], bool], seconds: float = 300.0) -> None:
         for _ in range(round(seconds / 0.5)):
