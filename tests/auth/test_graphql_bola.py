@@ -32,6 +32,10 @@ EVERYTHING = """
   events { fleet robot detail }
   doors { name state }
   lifts { name state }
+  dispensers { guid }
+  ingestors { guid }
+  beacons
+  fleetLog(name: "shared_fleet", between: "-600000")
 }
 """
 OTHERS = """
@@ -41,6 +45,7 @@ OTHERS = """
   fleet(name: "bravo_fleet") { name }
   alert(id: "bravo_robot_alert") { id }
   command(key: "bravo_command")
+  fleetLog(name: "bravo_fleet", between: "-600000")
 }
 """
 
@@ -66,6 +71,7 @@ async def test_a_user_sees_nothing_of_another_group_in_any_list(world: World) ->
     assert robots == {"alpha_fleet": ["alpha_r1"], "shared_fleet": ["alpha_bot"]}
     assert [door["name"] for door in data["doors"]] == ["alpha_door"]
     assert [lift["name"] for lift in data["lifts"]] == ["alpha_lift"]
+    assert list(data["fleetLog"]["robots"]) == ["alpha_bot"]
 
 
 async def test_another_groups_objects_are_null(world: World) -> None:
@@ -134,6 +140,7 @@ async def test_a_subscribed_fleet_shows_only_readable_robots(world: World) -> No
         'fleetState(name: "bravo_fleet")',
         'doorState(name: "bravo_door")',
         'liftState(name: "bravo_lift")',
+        'fleetLog(name: "bravo_fleet")',
     ],
 )
 async def test_a_subscription_to_another_groups_object_is_not_found(
