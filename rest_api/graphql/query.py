@@ -53,7 +53,9 @@ from rest_api.routes.alerts import unresponded_alerts, visible_alert
 from rest_api.routes.auth import permission_pairs, user_view
 from rest_api.routes.devices import doors_of, lifts_of
 from rest_api.routes.events import EventQuery, event_page
+from rest_api.routes.favorite_tasks import favorite_tasks
 from rest_api.routes.fleets import fleet_log
+from rest_api.routes.scheduled_tasks import ScheduledTasksQuery, scheduled_task, scheduled_tasks
 from rest_api.routes.tasks import visible_tasks
 from rest_api.visibility import visible_alerts
 
@@ -266,6 +268,32 @@ class Query:
         """``/beacons/{id}``; null when it never reported."""
         pub = await latest(info.context.app[BUS_KEY], BEACON_STATE, id=id)
         return None if pub is None else orjson.loads(pub.data_json)
+
+    @strawberry.field
+    async def scheduled_tasks(
+        self,
+        info: Info[Context, None],
+        start_before: str | None = None,
+        until_after: str | None = None,
+        first: int = 100,
+        offset: int = 0,
+    ) -> list[JSON]:
+        """``/scheduled_tasks``: the user's own (an admin's: all), oldest first."""
+        raw = {"start_before": start_before, "until_after": until_after}
+        query: ScheduledTasksQuery = validated(
+            ScheduledTasksQuery, {**raw, "limit": first, "offset": offset}
+        )
+        return await scheduled_tasks(_user(info), query)
+
+    @strawberry.field
+    async def scheduled_task(self, info: Info[Context, None], id: str) -> JSON | None:
+        """``/scheduled_tasks/{id}``: null for another user's or an unknown one."""
+        return await scheduled_task(_user(info), id)
+
+    @strawberry.field
+    async def favorite_tasks(self, info: Info[Context, None]) -> list[JSON]:
+        """``/favorite_tasks``: the user's own saved task forms."""
+        return await favorite_tasks(_user(info).username)
 
     @strawberry.field
     async def command(self, info: Info[Context, None], key: str) -> JSON | None:

@@ -204,6 +204,40 @@ async def test_devices_beacons_and_a_fleet_log_are_what_rest_serves(
     assert answer["fleetLog"] == rest["log"]
 
 
+async def test_scheduled_and_favorite_tasks_are_what_rest_serves(
+    client: Client, graphql: AsyncClientSession
+) -> None:
+    request = {"category": "patrol", "description": {}}
+    async with client.post(
+        "/scheduled_tasks",
+        json={"task_request": request, "schedules": [{"period": "day", "at": "09:00"}]},
+    ) as response:
+        scheduled_id = (await response.json())["id"]
+    favorite = {
+        "id": "",
+        "name": "rounds",
+        "unix_millis_earliest_start_time": 0,
+        "category": "patrol",
+    }
+    async with client.post("/favorite_tasks", json=favorite) as response:
+        assert response.status == 200
+    rest: dict[str, Any] = {}
+    for path in ("/scheduled_tasks", f"/scheduled_tasks/{scheduled_id}", "/favorite_tasks"):
+        async with client.get(path) as response:
+            rest[path] = await response.json()
+
+    answer = await graphql.execute(
+        GraphQLRequest(
+            "query($id: String!) { scheduledTasks scheduledTask(id: $id) favoriteTasks }",
+            variable_values={"id": str(scheduled_id)},
+        )
+    )
+
+    assert answer["scheduledTasks"] == rest["/scheduled_tasks"]
+    assert answer["scheduledTask"] == rest[f"/scheduled_tasks/{scheduled_id}"]
+    assert answer["favoriteTasks"] == rest["/favorite_tasks"]
+
+
 async def test_queries_deeper_than_the_limit_are_refused(graphql: AsyncClientSession) -> None:
     nested = "robot { task { " * 5 + "id" + " } }" * 5
     deep = "{ tasks { edges { node { " + nested + " } } } }"
