@@ -22,6 +22,7 @@ from fleetcore.contract.rooms import (
     BEACON_STATE,
     BUILDING_MAP,
     DISPENSER_STATE,
+    FIRE_ALARM_TRIGGER,
     FLEET_STATE,
     INGESTOR_STATE,
     RoomTemplate,
@@ -267,6 +268,12 @@ class Query:
     async def beacon(self, info: Info[Context, None], id: str) -> JSON | None:
         """``/beacons/{id}``; null when it never reported."""
         pub = await latest(info.context.app[BUS_KEY], BEACON_STATE, id=id)
+        return None if pub is None else orjson.loads(pub.data_json)
+
+    @strawberry.field
+    async def fire_alarm_trigger(self, info: Info[Context, None]) -> JSON | None:
+        """``/building_map/previous_fire_alarm_trigger``; null until RMF reported one."""
+        pub = await latest(info.context.app[BUS_KEY], FIRE_ALARM_TRIGGER)
         return None if pub is None else orjson.loads(pub.data_json)
 
     @strawberry.field

@@ -34,6 +34,7 @@ from fleetcore.contract.rooms import (
     DISPENSER_STATE,
     DOOR_STATE,
     EVENTS,
+    FIRE_ALARM_TRIGGER,
     FLEET_LOG,
     FLEET_STATE,
     INGESTOR_STATE,
@@ -307,3 +308,4 @@ class Subscription:
     dispenser_state = _one(DISPENSER_STATE, "guid", "dispenser", _EVERYONE, _as_published)
     ingestor_state = _one(INGESTOR_STATE, "guid", "ingestor", _EVERYONE, _as_published)
     fleet_log = _one(FLEET_LOG, "name", "fleet", _at_once(reads_fleet), _fleet_log)
+    fire_alarm_trigger = _every(FIRE_ALARM_TRIGGER, _as_published)

@@ -41,6 +41,7 @@ EVERYTHING = """
   fleetLog(name: "shared_fleet", between: "-600000")
   scheduledTasks
   favoriteTasks
+  fireAlarmTrigger
 }
 """
 OTHERS = """

@@ -18,7 +18,13 @@ from gql.transport.aiohttp import AIOHTTPTransport
 from gql.transport.exceptions import TransportQueryError
 
 from fleetcore.bus import Bus
-from fleetcore.contract.rooms import BEACON_STATE, DISPENSER_STATE, FLEET_STATE, INGESTOR_STATE
+from fleetcore.contract.rooms import (
+    BEACON_STATE,
+    DISPENSER_STATE,
+    FIRE_ALARM_TRIGGER,
+    FLEET_STATE,
+    INGESTOR_STATE,
+)
 from fleetcore.settings import Settings
 from fleetcore.store import models as db
 from rest_api.app import create_app
@@ -167,6 +173,7 @@ async def test_devices_beacons_and_a_fleet_log_are_what_rest_serves(
     await hub.publish(DISPENSER_STATE.format(guid="d1"), {"guid": "d1", "mode": 1})
     await hub.publish(INGESTOR_STATE.format(guid="i1"), {"guid": "i1", "mode": 2})
     await hub.publish(BEACON_STATE.format(id="b1"), {"id": "b1", "online": True})
+    await hub.publish(FIRE_ALARM_TRIGGER.pattern, {"unix_millis_time": 1, "trigger": True})
     for robot in (None, "r1"):
         await db.FleetLogEntry.create(
             fleet="fleet",
@@ -179,7 +186,14 @@ async def test_devices_beacons_and_a_fleet_log_are_what_rest_serves(
         )
     between = f"{NOW_MS - 1},{NOW_MS + 1}"
     rest: dict[str, Any] = {}
-    for path in ("/dispensers/d1/state", "/ingestors/i1/state", "/beacons", "/beacons/b1"):
+    fire_alarm = "/building_map/previous_fire_alarm_trigger"
+    for path in (
+        "/dispensers/d1/state",
+        "/ingestors/i1/state",
+        "/beacons",
+        "/beacons/b1",
+        fire_alarm,
+    ):
         async with client.get(path) as response:
             rest[path] = await response.json()
     async with client.get("/fleets/fleet/log", params={"between": between}) as response:
@@ -191,6 +205,7 @@ async def test_devices_beacons_and_a_fleet_log_are_what_rest_serves(
               dispensers { guid state } dispenser(guid: "d1") { state }
               ingestors { guid state } ingestor(guid: "i1") { state }
               beacons beacon(id: "b1") fleetLog(name: "fleet", between: $between)
+              fireAlarmTrigger
             }""",
             variable_values={"between": between},
         )
@@ -202,6 +217,7 @@ async def test_devices_beacons_and_a_fleet_log_are_what_rest_serves(
     assert answer["ingestor"]["state"] == rest["/ingestors/i1/state"]
     assert (answer["beacons"], answer["beacon"]) == (rest["/beacons"], rest["/beacons/b1"])
     assert answer["fleetLog"] == rest["log"]
+    assert answer["fireAlarmTrigger"] == rest[fire_alarm]
 
 
 async def test_scheduled_and_favorite_tasks_are_what_rest_serves(

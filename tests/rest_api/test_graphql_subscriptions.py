@@ -20,6 +20,7 @@ from fleetcore.contract.envelope import Publication
 from fleetcore.contract.rooms import (
     DISPENSER_STATE,
     EVENTS,
+    FIRE_ALARM_TRIGGER,
     FLEET_LOG,
     FLEET_STATE,
     INGESTOR_STATE,
@@ -148,6 +149,15 @@ async def test_a_dispenser_and_an_ingestor_send_what_rest_serves_then_updates(
                 await hub.publish(room, {"guid": "w1", "mode": 1})
 
         assert got == [rest, {"guid": "w1", "mode": 1}]
+
+
+async def test_the_fire_alarm_trigger_sends_its_latest_state(hub: FakeHub, client: Client) -> None:
+    await hub.publish(FIRE_ALARM_TRIGGER.pattern, {"unix_millis_time": 1, "trigger": True})
+    request = GraphQLRequest("subscription { fireAlarmTrigger { data } }")
+
+    (update,) = await _take(client, request, 1)
+
+    assert update["data"] == {"unix_millis_time": 1, "trigger": True}
 
 
 async def test_a_fleet_log_replays_its_entries_since_a_seq(hub: FakeHub, client: Client) -> None:
