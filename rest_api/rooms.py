@@ -31,6 +31,11 @@ async def latest(bus: Bus, template: RoomTemplate, **params: str) -> Publication
         return None
 
 
+async def reported(bus: Bus, template: RoomTemplate) -> list[Publication]:
+    """Every room of ``template`` with a latest value, ordered by room (so by name or id)."""
+    return sorted(await bus.sticky_all(template), key=lambda pub: pub.room)
+
+
 async def visible_state(
     request: web.Request, template: RoomTemplate, param: str, kind: str, view: View
 ) -> web.Response:

@@ -47,6 +47,19 @@ def fleet_state_view(principal: Principal, data_json: bytes) -> bytes | None:
     return orjson.dumps({**state, "robots": kept})
 
 
+def fleet_log_view(principal: Principal, data_json: bytes) -> bytes | None:
+    """A fleet log update with the entries of robots ``principal`` may read; None: none of them.
+
+    Fleet-level entries need the whole fleet, as in ``/fleets/{name}/log``.
+    """
+    update = orjson.loads(data_json)
+    readable = readable_robots(principal, str(update.get("name", "")))
+    if readable is None:
+        return data_json
+    kept = only_robots(update.get("robots") or {}, readable)
+    return orjson.dumps({"name": update.get("name"), "robots": kept}) if kept else None
+
+
 def task_filter(principal: Principal) -> Q | None:
     """The tasks ``principal`` may read, as a query filter on TaskState (None: all).
 

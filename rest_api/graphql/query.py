@@ -18,7 +18,16 @@ from strawberry.types import Info
 
 from fleetcore.auth import Principal
 from fleetcore.contract.envelope import Publication
-from fleetcore.contract.rooms import BUILDING_MAP, FLEET_STATE
+from fleetcore.contract.rooms import (
+    BEACON_STATE,
+    BUILDING_MAP,
+    DISPENSER_STATE,
+    FIRE_ALARM_TRIGGER,
+    FLEET_STATE,
+    INGESTOR_STATE,
+    RoomTemplate,
+    match_room,
+)
 from fleetcore.store import models as db
 from rest_api.graphql.context import Context, Refusal, validated
 from rest_api.graphql.types import (
@@ -35,15 +44,19 @@ from rest_api.graphql.types import (
     TaskConnection,
     TaskEdge,
     User,
+    Workcell,
     fleet_view,
 )
 from rest_api.keys import BUS_KEY, MAP_IMAGES_KEY
-from rest_api.query import MAX_LIMIT, TaskQuery
-from rest_api.rooms import latest
+from rest_api.query import MAX_LIMIT, LogQuery, TaskQuery
+from rest_api.rooms import latest, reported
 from rest_api.routes.alerts import unresponded_alerts, visible_alert
 from rest_api.routes.auth import permission_pairs, user_view
 from rest_api.routes.devices import doors_of, lifts_of
 from rest_api.routes.events import EventQuery, event_page
+from rest_api.routes.favorite_tasks import favorite_tasks
+from rest_api.routes.fleets import fleet_log
+from rest_api.routes.scheduled_tasks import ScheduledTasksQuery, scheduled_task, scheduled_tasks
 from rest_api.routes.tasks import visible_tasks
 from rest_api.visibility import visible_alerts
 
@@ -115,7 +128,7 @@ class Query:
     @strawberry.field
     async def fleets(self, info: Info[Context, None]) -> list[Fleet]:
         """Every fleet with a robot the user may read, with only those robots."""
-        pubs = sorted(await info.context.app[BUS_KEY].sticky_all(FLEET_STATE), key=lambda p: p.room)
+        pubs = await reported(info.context.app[BUS_KEY], FLEET_STATE)
         views = (fleet_view(_user(info), pub) for pub in pubs)
         return [fleet for fleet in views if fleet is not None]
 
@@ -123,6 +136,14 @@ class Query:
     async def fleet(self, info: Info[Context, None], name: str) -> Fleet | None:
         pub = await info.context.loaders.fleets.load(name)
         return None if pub is None else fleet_view(_user(info), pub)
+
+    @strawberry.field
+    async def fleet_log(
+        self, info: Info[Context, None], name: str, between: str = "-60000"
+    ) -> JSON | None:
+        """``/fleets/{name}/log?between=``: null for another group's fleet or one never reported."""
+        period = validated(LogQuery, {"between": between})
+        return await fleet_log(info.context.app[BUS_KEY], _user(info), name, period.between)
 
     @strawberry.field
     async def tasks(
@@ -218,6 +239,70 @@ class Query:
         return await _devices(info, lifts_of, _user(info).sees_lift, loader)
 
     @strawberry.field
+    async def dispensers(self, info: Info[Context, None]) -> list[Workcell]:
+        """Every dispenser that has reported a state (``/dispensers``), with that state."""
+        return await _workcells(info, DISPENSER_STATE)
+
+    @strawberry.field
+    async def dispenser(self, info: Info[Context, None], guid: str) -> Workcell | None:
+        """``/dispensers/{guid}/state``; null when it never reported."""
+        return await _workcell(info, DISPENSER_STATE, guid)
+
+    @strawberry.field
+    async def ingestors(self, info: Info[Context, None]) -> list[Workcell]:
+        """Every ingestor that has reported a state (``/ingestors``), with that state."""
+        return await _workcells(info, INGESTOR_STATE)
+
+    @strawberry.field
+    async def ingestor(self, info: Info[Context, None], guid: str) -> Workcell | None:
+        """``/ingestors/{guid}/state``; null when it never reported."""
+        return await _workcell(info, INGESTOR_STATE, guid)
+
+    @strawberry.field
+    async def beacons(self, info: Info[Context, None]) -> list[JSON]:
+        """Every beacon's latest state, by id (``/beacons``)."""
+        pubs = await reported(info.context.app[BUS_KEY], BEACON_STATE)
+        return [orjson.loads(pub.data_json) for pub in pubs]
+
+    @strawberry.field
+    async def beacon(self, info: Info[Context, None], id: str) -> JSON | None:
+        """``/beacons/{id}``; null when it never reported."""
+        pub = await latest(info.context.app[BUS_KEY], BEACON_STATE, id=id)
+        return None if pub is None else orjson.loads(pub.data_json)
+
+    @strawberry.field
+    async def fire_alarm_trigger(self, info: Info[Context, None]) -> JSON | None:
+        """``/building_map/previous_fire_alarm_trigger``; null until RMF reported one."""
+        pub = await latest(info.context.app[BUS_KEY], FIRE_ALARM_TRIGGER)
+        return None if pub is None else orjson.loads(pub.data_json)
+
+    @strawberry.field
+    async def scheduled_tasks(
+        self,
+        info: Info[Context, None],
+        start_before: str | None = None,
+        until_after: str | None = None,
+        first: int = 100,
+        offset: int = 0,
+    ) -> list[JSON]:
+        """``/scheduled_tasks``: the user's own (an admin's: all), oldest first."""
+        raw = {"start_before": start_before, "until_after": until_after}
+        query: ScheduledTasksQuery = validated(
+            ScheduledTasksQuery, {**raw, "limit": first, "offset": offset}
+        )
+        return await scheduled_tasks(_user(info), query)
+
+    @strawberry.field
+    async def scheduled_task(self, info: Info[Context, None], id: str) -> JSON | None:
+        """``/scheduled_tasks/{id}``: null for another user's or an unknown one."""
+        return await scheduled_task(_user(info), id)
+
+    @strawberry.field
+    async def favorite_tasks(self, info: Info[Context, None]) -> list[JSON]:
+        """``/favorite_tasks``: the user's own saved task forms."""
+        return await favorite_tasks(_user(info).username)
+
+    @strawberry.field
     async def command(self, info: Info[Context, None], key: str) -> JSON | None:
         """A command's status and outcome by its key; only its sender's (and admins')."""
         record = await db.CommandRecord.get_or_none(key=key)
@@ -247,3 +332,20 @@ def _device(item: dict[str, Any], pub: Publication | None) -> Device:
         map=item,
         state=None if pub is None else orjson.loads(pub.data_json),
     )
+
+
+async def _workcells(info: Info[Context, None], template: RoomTemplate) -> list[Workcell]:
+    """Dispensers and ingestors are every authenticated user's, as in REST and socket.io."""
+    pubs = await reported(info.context.app[BUS_KEY], template)
+    return [_workcell_of(pub) for pub in pubs]
+
+
+async def _workcell(
+    info: Info[Context, None], template: RoomTemplate, guid: str
+) -> Workcell | None:
+    pub = await latest(info.context.app[BUS_KEY], template, guid=guid)
+    return None if pub is None else _workcell_of(pub)
+
+
+def _workcell_of(pub: Publication) -> Workcell:
+    return Workcell(guid=match_room(pub.room).params["guid"], state=orjson.loads(pub.data_json))

@@ -12,11 +12,11 @@ buffer gets a resync too, instead of holding the process's memory.
 Each update passes the same visibility rules as REST's reads.
 """
 
-from __future__ import annotations
-
 import asyncio
+import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 import orjson
 import strawberry
@@ -31,21 +31,31 @@ from fleetcore.contract.envelope import Publication
 from fleetcore.contract.rooms import (
     ALERT_REQUESTS,
     ALERT_RESPONSES,
+    DISPENSER_STATE,
     DOOR_STATE,
     EVENTS,
+    FIRE_ALARM_TRIGGER,
+    FLEET_LOG,
     FLEET_STATE,
+    INGESTOR_STATE,
     LIFT_STATE,
     TASK_LOG,
     TASK_STATE,
     RoomKind,
     RoomTemplate,
+    match_room,
 )
 from fleetcore.errors import UnknownRoom, UnrecoverablePosition
 from rest_api.graphql.context import Context, Refusal
 from rest_api.graphql.types import Long, RoomUpdate
 from rest_api.keys import BUS_KEY
 from rest_api.routes.alerts import visible_alert
-from rest_api.visibility import alert_visible, fleet_state_view, task_row_visible
+from rest_api.visibility import (
+    alert_visible,
+    fleet_log_view,
+    fleet_state_view,
+    task_row_visible,
+)
 
 BUFFER = 1000
 """Publications one subscription may have waiting; past it the subscriber must resync."""
@@ -200,12 +210,6 @@ def _resync(room: str, reason: str, seq: int, epoch: int) -> RoomUpdate:
     return RoomUpdate(room=room, seq=seq, epoch=epoch, received_ms=None, data=None, resync=reason)
 
 
-def _visible(seen: bool, kind: str, name: str) -> None:
-    """Another group's object is not found, as REST and socket.io answer."""
-    if not seen:
-        raise Refusal("NOT_FOUND", f"no {kind} {name!r}")
-
-
 async def _as_published(principal: Principal, pub: Publication) -> bytes | None:
     return pub.data_json
 
@@ -214,11 +218,13 @@ async def _fleet(principal: Principal, pub: Publication) -> bytes | None:
     return fleet_state_view(principal, pub.data_json)
 
 
-def _task(task_id: str) -> Render:
-    async def render(principal: Principal, pub: Publication) -> bytes | None:
-        return pub.data_json if await task_row_visible(principal, task_id) else None
+async def _fleet_log(principal: Principal, pub: Publication) -> bytes | None:
+    return fleet_log_view(principal, pub.data_json)
 
-    return render
+
+async def _task(principal: Principal, pub: Publication) -> bytes | None:
+    task_id = match_room(pub.room).params["task_id"]
+    return pub.data_json if await task_row_visible(principal, task_id) else None
 
 
 async def _alert(principal: Principal, pub: Publication) -> bytes | None:
@@ -240,102 +246,66 @@ async def _event(principal: Principal, pub: Publication) -> bytes | None:
     return pub.data_json if may_read_concern(principal, concern, None) else None
 
 
+Sees = Callable[[Principal, str], Awaitable[bool]]
+"""Whether the user may see the object of that name at all (else: not found, as REST's 404)."""
+
+
+def _at_once(sees: Callable[[Principal, str], bool]) -> Sees:
+    async def judged(principal: Principal, name: str) -> bool:
+        return sees(principal, name)
+
+    return judged
+
+
+_EVERYONE = _at_once(lambda principal, name: True)
+
+
+def _one(template: RoomTemplate, param: str, kind: str, sees: Sees, render: Render) -> Any:
+    """A subscription to one object's room, by the room's ``param`` (the REST path's parameter).
+
+    Another group's object is refused as ``NOT_FOUND``, as REST and socket.io answer.
+    """
+    argument = strawberry.argument(name=re.sub(r"_(.)", lambda m: m[1].upper(), param))
+
+    async def subscribe(
+        info: Info[Context, None],
+        key: Annotated[str, argument],
+        since: Long | None = None,
+        epoch: Long | None = None,
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        if not await sees(info.context.user, key):
+            raise Refusal("NOT_FOUND", f"no {kind} {key!r}")
+        async for update in follow(info, template, render, since, epoch, **{param: key}):
+            yield update
+
+    return strawberry.subscription(subscribe)
+
+
+def _every(template: RoomTemplate, render: Render) -> Any:
+    """A subscription to a room of everything, each update shown only if the user may see it."""
+
+    async def subscribe(
+        info: Info[Context, None], since: Long | None = None, epoch: Long | None = None
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        async for update in follow(info, template, render, since, epoch):
+            yield update
+
+    return strawberry.subscription(subscribe)
+
+
 @strawberry.type
 class Subscription:
-    @strawberry.subscription
-    async def fleet_state(
-        self,
-        info: Info[Context, None],
-        name: str,
-        since: Long | None = None,
-        epoch: Long | None = None,
-    ) -> AsyncGenerator[RoomUpdate, None]:
-        """``/fleets/{name}/state``: the fleet with the robots the user may read."""
-        _visible(reads_fleet(info.context.user, name), "fleet", name)
-        async for update in follow(info, FLEET_STATE, _fleet, since, epoch, name=name):
-            yield update
+    """The REST resources' rooms: a state room sends its latest value, a log room replays ``since``."""
 
-    @strawberry.subscription
-    async def task_state(
-        self,
-        info: Info[Context, None],
-        task_id: str,
-        since: Long | None = None,
-        epoch: Long | None = None,
-    ) -> AsyncGenerator[RoomUpdate, None]:
-        """``/tasks/{id}/state``, while the user may read the task."""
-        _visible(await task_row_visible(info.context.user, task_id), "task", task_id)
-        async for update in follow(info, TASK_STATE, _task(task_id), since, epoch, task_id=task_id):
-            yield update
-
-    @strawberry.subscription
-    async def task_log(
-        self,
-        info: Info[Context, None],
-        task_id: str,
-        since: Long | None = None,
-        epoch: Long | None = None,
-    ) -> AsyncGenerator[RoomUpdate, None]:
-        """``/tasks/{id}/log``: new log entries (a log room: ``since`` replays what was missed)."""
-        _visible(await task_row_visible(info.context.user, task_id), "task", task_id)
-        async for update in follow(info, TASK_LOG, _task(task_id), since, epoch, task_id=task_id):
-            yield update
-
-    @strawberry.subscription
-    async def door_state(
-        self,
-        info: Info[Context, None],
-        name: str,
-        since: Long | None = None,
-        epoch: Long | None = None,
-    ) -> AsyncGenerator[RoomUpdate, None]:
-        """``/doors/{name}/state``: a door in one of the user's groups."""
-        _visible(info.context.user.sees_door(name), "door", name)
-        async for update in follow(info, DOOR_STATE, _as_published, since, epoch, name=name):
-            yield update
-
-    @strawberry.subscription
-    async def lift_state(
-        self,
-        info: Info[Context, None],
-        name: str,
-        since: Long | None = None,
-        epoch: Long | None = None,
-    ) -> AsyncGenerator[RoomUpdate, None]:
-        """``/lifts/{name}/state``: a lift in one of the user's groups."""
-        _visible(info.context.user.sees_lift(name), "lift", name)
-        async for update in follow(info, LIFT_STATE, _as_published, since, epoch, name=name):
-            yield update
-
-    @strawberry.subscription
-    async def alerts(
-        self,
-        info: Info[Context, None],
-        since: Long | None = None,
-        epoch: Long | None = None,
-    ) -> AsyncGenerator[RoomUpdate, None]:
-        """``/alerts/requests``: new alerts the user may see (a log room: ``since`` replays)."""
-        async for update in follow(info, ALERT_REQUESTS, _alert, since, epoch):
-            yield update
-
-    @strawberry.subscription
-    async def alert_responses(
-        self,
-        info: Info[Context, None],
-        since: Long | None = None,
-        epoch: Long | None = None,
-    ) -> AsyncGenerator[RoomUpdate, None]:
-        """``/alerts/responses``: responses to alerts the user may see."""
-        async for update in follow(info, ALERT_RESPONSES, _response, since, epoch):
-            yield update
-
-    @strawberry.subscription
-    async def events(
-        self,
-        info: Info[Context, None],
-        since: Long | None = None,
-        epoch: Long | None = None,
-    ) -> AsyncGenerator[RoomUpdate, None]:
-        """``/events``: derived events about robots the user may read (``since`` replays)."""
-        async for update in follow(info, EVENTS, _event, since, epoch):
-            yield update
+    fleet_state = _one(FLEET_STATE, "name", "fleet", _at_once(reads_fleet), _fleet)
+    task_state = _one(TASK_STATE, "task_id", "task", task_row_visible, _task)
+    task_log = _one(TASK_LOG, "task_id", "task", task_row_visible, _task)
+    door_state = _one(DOOR_STATE, "name", "door", _at_once(Principal.sees_door), _as_published)
+    lift_state = _one(LIFT_STATE, "name", "lift", _at_once(Principal.sees_lift), _as_published)
+    alerts = _every(ALERT_REQUESTS, _alert)
+    alert_responses = _every(ALERT_RESPONSES, _response)
+    events = _every(EVENTS, _event)
+    dispenser_state = _one(DISPENSER_STATE, "guid", "dispenser", _EVERYONE, _as_published)
+    ingestor_state = _one(INGESTOR_STATE, "guid", "ingestor", _EVERYONE, _as_published)
+    fleet_log = _one(FLEET_LOG, "name", "fleet", _at_once(reads_fleet), _fleet_log)
+    fire_alarm_trigger = _every(FIRE_ALARM_TRIGGER, _as_published)

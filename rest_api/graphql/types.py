@@ -296,6 +296,14 @@ class Device:
 
 
 @strawberry.type
+class Workcell:
+    """A dispenser or an ingestor: its guid and latest state (``/dispensers/{guid}/state``)."""
+
+    guid: str
+    state: JSON
+
+
+@strawberry.type
 class Grant:
     authz_grp: str
     action: str

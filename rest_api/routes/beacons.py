@@ -21,7 +21,7 @@ from rest_api.access import ADMIN, AUTHENTICATED
 from rest_api.keys import BUS_KEY
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_array, not_found, positioned, sticky_response
-from rest_api.rooms import latest
+from rest_api.rooms import latest, reported
 from rest_api.routes.commands import RmfResponse, submit_shaped
 
 routes = ApiRoutes("Beacons")
@@ -70,7 +70,7 @@ async def get_beacons(request: web.Request) -> web.Response:
     """Every beacon's latest state, by id; live updates in the ``/beacons`` room."""
     bus = request.app[BUS_KEY]
     position = await bus.position()
-    pubs = sorted(await bus.sticky_all(BEACON_STATE), key=lambda pub: pub.room)
+    pubs = await reported(bus, BEACON_STATE)
     return positioned(json_array(pub.data_json for pub in pubs), position)
 
 

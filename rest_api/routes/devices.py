@@ -37,7 +37,7 @@ from rest_api.keys import BUS_KEY, MAP_IMAGES_KEY
 from rest_api.models import Dispenser, Ingestor
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_array, not_found, positioned
-from rest_api.rooms import latest, visible_state
+from rest_api.rooms import latest, reported, visible_state
 
 routes = ApiRoutes("Building", access=AUTHENTICATED)
 
@@ -90,7 +90,7 @@ async def _guids(request: web.Request, template: RoomTemplate) -> web.Response:
     """``[{"guid": ...}]`` of every device of one kind that reported a state."""
     bus = request.app[BUS_KEY]
     position = await bus.position()
-    guids = sorted(match_room(pub.room).params["guid"] for pub in await bus.sticky_all(template))
+    guids = [match_room(pub.room).params["guid"] for pub in await reported(bus, template)]
     return positioned(json_array(orjson.dumps({"guid": guid}) for guid in guids), position)
 
 

@@ -7,8 +7,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from fleetcore.auth import Permission
+from fleetcore.auth import Permission, Principal
 from fleetcore.auth.visibility import reads_fleet
+from fleetcore.bus.base import Bus
 from fleetcore.contract.rmf import FleetLog, FleetState
 from fleetcore.contract.rooms import FLEET_STATE
 from fleetcore.store.models import FleetLogEntry
@@ -18,7 +19,7 @@ from rest_api.logs import LOG_COLUMNS, log_entry
 from rest_api.query import LogQuery
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_array, not_found, positioned
-from rest_api.rooms import latest, visible_state
+from rest_api.rooms import latest, reported, visible_state
 from rest_api.visibility import fleet_state_view
 
 routes = ApiRoutes("Fleets", access=reads(Permission.robot_read))
@@ -30,7 +31,7 @@ async def get_fleets(request: web.Request) -> web.Response:
     principal = principal_of(request)
     bus = request.app[BUS_KEY]
     position = await bus.position()
-    pubs = sorted(await bus.sticky_all(FLEET_STATE), key=lambda pub: pub.room)
+    pubs = await reported(bus, FLEET_STATE)
     views = (fleet_state_view(principal, pub.data_json) for pub in pubs)
     return positioned(json_array(view for view in views if view is not None), position)
 
@@ -61,12 +62,24 @@ async def get_fleet_log(request: web.Request, query: LogQuery) -> web.Response:
     the fleet-level log only with the whole fleet granted.
     """
     name = request.match_info["name"]
-    principal = principal_of(request)
-    if not reads_fleet(principal, name):
-        raise not_found(f"no fleet named {name!r} has reported a state or a log")
     bus = request.app[BUS_KEY]
     position = await bus.position()
-    start, end = query.between
+    log = await fleet_log(bus, principal_of(request), name, query.between)
+    if log is None:
+        raise not_found(f"no fleet named {name!r} has reported a state or a log")
+    return positioned(orjson.dumps(log), position)
+
+
+async def fleet_log(
+    bus: Bus, principal: Principal, name: str, between: tuple[int, int]
+) -> dict[str, Any] | None:
+    """A fleet's log in rmf-web's FleetLog shape as ``principal`` sees it; None: no such fleet.
+
+    Another group's fleet is None, as one nobody reported.
+    """
+    if not reads_fleet(principal, name):
+        return None
+    start, end = between
     rows: list[dict[str, Any]] = (
         await FleetLogEntry.filter(
             fleet=name, unix_millis_time__gte=start, unix_millis_time__lte=end
@@ -87,17 +100,17 @@ async def get_fleet_log(request: web.Request, query: LogQuery) -> web.Response:
         for row in rows
         if (whole_fleet if row["robot"] is None else row["robot"] in robot_names)
     ]
-    if not robot_names and not rows and not await _fleet_known(request, name):
-        raise not_found(f"no fleet named {name!r} has reported a state or a log")
+    if not robot_names and not rows and not await _fleet_known(bus, name):
+        return None
     log: list[dict[str, Any]] = []
     robots: dict[str, list[dict[str, Any]]] = {robot: [] for robot in sorted(robot_names)}
     for row in rows:
         robot = row["robot"]
         (log if robot is None else robots.setdefault(robot, [])).append(log_entry(row))
-    return positioned(orjson.dumps({"name": name, "log": log, "robots": robots}), position)
+    return {"name": name, "log": log, "robots": robots}
 
 
-async def _fleet_known(request: web.Request, name: str) -> bool:
-    if await latest(request.app[BUS_KEY], FLEET_STATE, name=name) is not None:
+async def _fleet_known(bus: Bus, name: str) -> bool:
+    if await latest(bus, FLEET_STATE, name=name) is not None:
         return True
     return await FleetLogEntry.filter(fleet=name).exists()

@@ -159,9 +159,20 @@ async def post_scheduled_task(
 )
 async def get_scheduled_tasks(request: web.Request, *, query: ScheduledTasksQuery) -> web.Response:
     """Scheduled tasks, oldest first, optionally only those running in a period."""
-    rows = _visible(principal_of(request), db.ScheduledTask.all().order_by("id"))
+    return json_body(await scheduled_tasks(principal_of(request), query))
+
+
+async def scheduled_tasks(principal: Principal, query: ScheduledTasksQuery) -> list[dict[str, Any]]:
+    """The scheduled tasks ``principal`` may see (their own; an admin's: all) matching ``query``."""
+    rows = _visible(principal, db.ScheduledTask.all().order_by("id"))
     kept = [row for row in await rows if _runs_in(row, query.start_before, query.until_after)]
-    return json_body([_view(row) for row in kept[query.offset : query.offset + query.limit]])
+    return [_view(row) for row in kept[query.offset : query.offset + query.limit]]
+
+
+async def scheduled_task(principal: Principal, raw_id: str) -> dict[str, Any] | None:
+    """One scheduled task by its id as given, if ``principal`` may see it; else None."""
+    row = await _visible_row(principal, raw_id)
+    return None if row is None else _view(row)
 
 
 @routes.route(
@@ -303,12 +314,17 @@ def _visible(principal: Principal, rows: Any) -> Any:
 async def _owned(request: web.Request) -> db.ScheduledTask:
     """The path's scheduled task if the user may see it; 404 otherwise (another's is not shown)."""
     raw = request.match_info["task_id"]
-    row = None
-    if raw.isdigit() and len(raw) < 10:
-        row = await _visible(principal_of(request), db.ScheduledTask.filter(id=int(raw))).first()
+    row = await _visible_row(principal_of(request), raw)
     if row is None:
         raise not_found(f"no scheduled task {raw!r}")
-    assert isinstance(row, db.ScheduledTask)
+    return row
+
+
+async def _visible_row(principal: Principal, raw_id: str) -> db.ScheduledTask | None:
+    if not (raw_id.isdigit() and len(raw_id) < 10):
+        return None
+    row = await _visible(principal, db.ScheduledTask.filter(id=int(raw_id))).first()
+    assert row is None or isinstance(row, db.ScheduledTask)
     return row
 
 

@@ -18,8 +18,11 @@ from gql.transport.aiohttp_websockets import AIOHTTPWebsocketsTransport
 from gql.transport.exceptions import TransportQueryError
 
 from fleetcore.auth.tokens import TokenVerifier
+from fleetcore.bus import Bus
+from fleetcore.contract.rooms import FLEET_LOG
 from fleetcore.store import models as db
 from tests.auth.conftest import World
+from tests.helpers import StandInHub
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +35,13 @@ EVERYTHING = """
   events { fleet robot detail }
   doors { name state }
   lifts { name state }
+  dispensers { guid }
+  ingestors { guid }
+  beacons
+  fleetLog(name: "shared_fleet", between: "-600000")
+  scheduledTasks
+  favoriteTasks
+  fireAlarmTrigger
 }
 """
 OTHERS = """
@@ -41,6 +51,7 @@ OTHERS = """
   fleet(name: "bravo_fleet") { name }
   alert(id: "bravo_robot_alert") { id }
   command(key: "bravo_command")
+  fleetLog(name: "bravo_fleet", between: "-600000")
 }
 """
 
@@ -66,6 +77,9 @@ async def test_a_user_sees_nothing_of_another_group_in_any_list(world: World) ->
     assert robots == {"alpha_fleet": ["alpha_r1"], "shared_fleet": ["alpha_bot"]}
     assert [door["name"] for door in data["doors"]] == ["alpha_door"]
     assert [lift["name"] for lift in data["lifts"]] == ["alpha_lift"]
+    assert list(data["fleetLog"]["robots"]) == ["alpha_bot"]
+    assert [str(row["id"]) for row in data["scheduledTasks"]] == [world.ids["alpha_scheduled"]]
+    assert [row["id"] for row in data["favoriteTasks"]] == ["alpha_favorite"]
 
 
 async def test_another_groups_objects_are_null(world: World) -> None:
@@ -74,6 +88,13 @@ async def test_another_groups_objects_are_null(world: World) -> None:
     assert status == 200
     assert "errors" not in answer
     assert set(answer["data"].values()) == {None}
+
+
+async def test_another_users_scheduled_task_is_null(world: World) -> None:
+    query = f'{{ scheduledTask(id: "{world.ids["bravo_scheduled"]}") }}'
+    status, answer = await _post(world, "alice", query)
+
+    assert (status, answer) == (200, {"data": {"scheduledTask": None}})
 
 
 async def test_an_admin_sees_both_groups(world: World) -> None:
@@ -126,6 +147,27 @@ async def test_a_subscribed_fleet_shows_only_readable_robots(world: World) -> No
             break
 
 
+async def test_a_subscribed_fleet_log_shows_only_readable_robots(world: World, bus: Bus) -> None:
+    robots = {f"{group}_bot": [{"text": group}] for group in ("alpha", "bravo")}
+    hub = StandInHub(bus)
+    hub.seq = (await bus.position()).seq
+    published = await hub.publish(
+        FLEET_LOG.format(name="shared_fleet"),
+        {"name": "shared_fleet", "log": [{"text": "fleet-wide"}], "robots": robots},
+    )
+    request = GraphQLRequest(
+        'subscription($since: Long) { fleetLog(name: "shared_fleet", since: $since) { data } }',
+        variable_values={"since": published.seq - 1},
+    )
+    async with GqlClient(transport=_websocket(world, world.tokens["alice"])) as subscribed:
+        async for result in subscribed.subscribe(request):
+            assert result["fleetLog"]["data"] == {
+                "name": "shared_fleet",
+                "robots": {"alpha_bot": [{"text": "alpha"}]},
+            }
+            break
+
+
 @pytest.mark.parametrize(
     "subscription",
     [
@@ -134,6 +176,7 @@ async def test_a_subscribed_fleet_shows_only_readable_robots(world: World) -> No
         'fleetState(name: "bravo_fleet")',
         'doorState(name: "bravo_door")',
         'liftState(name: "bravo_lift")',
+        'fleetLog(name: "bravo_fleet")',
     ],
 )
 async def test_a_subscription_to_another_groups_object_is_not_found(

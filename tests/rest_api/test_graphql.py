@@ -18,7 +18,13 @@ from gql.transport.aiohttp import AIOHTTPTransport
 from gql.transport.exceptions import TransportQueryError
 
 from fleetcore.bus import Bus
-from fleetcore.contract.rooms import FLEET_STATE
+from fleetcore.contract.rooms import (
+    BEACON_STATE,
+    DISPENSER_STATE,
+    FIRE_ALARM_TRIGGER,
+    FLEET_STATE,
+    INGESTOR_STATE,
+)
 from fleetcore.settings import Settings
 from fleetcore.store import models as db
 from rest_api.app import create_app
@@ -158,6 +164,94 @@ async def test_fleets_and_the_task_log_are_what_rest_serves(
 
     assert [fleet["state"] for fleet in answer["fleets"]] == fleets
     assert answer["task"]["log"] == log
+
+
+async def test_devices_beacons_and_a_fleet_log_are_what_rest_serves(
+    hub: FakeHub, client: Client, graphql: AsyncClientSession
+) -> None:
+    await _seed(hub)
+    await hub.publish(DISPENSER_STATE.format(guid="d1"), {"guid": "d1", "mode": 1})
+    await hub.publish(INGESTOR_STATE.format(guid="i1"), {"guid": "i1", "mode": 2})
+    await hub.publish(BEACON_STATE.format(id="b1"), {"id": "b1", "online": True})
+    await hub.publish(FIRE_ALARM_TRIGGER.pattern, {"unix_millis_time": 1, "trigger": True})
+    for robot in (None, "r1"):
+        await db.FleetLogEntry.create(
+            fleet="fleet",
+            robot=robot,
+            log_seq=0,
+            tier="info",
+            unix_millis_time=NOW_MS,
+            text="x",
+            seq=1,
+        )
+    between = f"{NOW_MS - 1},{NOW_MS + 1}"
+    rest: dict[str, Any] = {}
+    fire_alarm = "/building_map/previous_fire_alarm_trigger"
+    for path in (
+        "/dispensers/d1/state",
+        "/ingestors/i1/state",
+        "/beacons",
+        "/beacons/b1",
+        fire_alarm,
+    ):
+        async with client.get(path) as response:
+            rest[path] = await response.json()
+    async with client.get("/fleets/fleet/log", params={"between": between}) as response:
+        rest["log"] = await response.json()
+
+    answer = await graphql.execute(
+        GraphQLRequest(
+            """query($between: String!) {
+              dispensers { guid state } dispenser(guid: "d1") { state }
+              ingestors { guid state } ingestor(guid: "i1") { state }
+              beacons beacon(id: "b1") fleetLog(name: "fleet", between: $between)
+              fireAlarmTrigger
+            }""",
+            variable_values={"between": between},
+        )
+    )
+
+    assert answer["dispensers"] == [{"guid": "d1", "state": rest["/dispensers/d1/state"]}]
+    assert answer["dispenser"]["state"] == rest["/dispensers/d1/state"]
+    assert answer["ingestors"] == [{"guid": "i1", "state": rest["/ingestors/i1/state"]}]
+    assert answer["ingestor"]["state"] == rest["/ingestors/i1/state"]
+    assert (answer["beacons"], answer["beacon"]) == (rest["/beacons"], rest["/beacons/b1"])
+    assert answer["fleetLog"] == rest["log"]
+    assert answer["fireAlarmTrigger"] == rest[fire_alarm]
+
+
+async def test_scheduled_and_favorite_tasks_are_what_rest_serves(
+    client: Client, graphql: AsyncClientSession
+) -> None:
+    request = {"category": "patrol", "description": {}}
+    async with client.post(
+        "/scheduled_tasks",
+        json={"task_request": request, "schedules": [{"period": "day", "at": "09:00"}]},
+    ) as response:
+        scheduled_id = (await response.json())["id"]
+    favorite = {
+        "id": "",
+        "name": "rounds",
+        "unix_millis_earliest_start_time": 0,
+        "category": "patrol",
+    }
+    async with client.post("/favorite_tasks", json=favorite) as response:
+        assert response.status == 200
+    rest: dict[str, Any] = {}
+    for path in ("/scheduled_tasks", f"/scheduled_tasks/{scheduled_id}", "/favorite_tasks"):
+        async with client.get(path) as response:
+            rest[path] = await response.json()
+
+    answer = await graphql.execute(
+        GraphQLRequest(
+            "query($id: String!) { scheduledTasks scheduledTask(id: $id) favoriteTasks }",
+            variable_values={"id": str(scheduled_id)},
+        )
+    )
+
+    assert answer["scheduledTasks"] == rest["/scheduled_tasks"]
+    assert answer["scheduledTask"] == rest[f"/scheduled_tasks/{scheduled_id}"]
+    assert answer["favoriteTasks"] == rest["/favorite_tasks"]
 
 
 async def test_queries_deeper_than_the_limit_are_refused(graphql: AsyncClientSession) -> None:

@@ -17,7 +17,15 @@ from gql.transport.aiohttp_websockets import AIOHTTPWebsocketsTransport
 
 from fleetcore.bus import Bus
 from fleetcore.contract.envelope import Publication
-from fleetcore.contract.rooms import EVENTS, FLEET_STATE, TASK_LOG
+from fleetcore.contract.rooms import (
+    DISPENSER_STATE,
+    EVENTS,
+    FIRE_ALARM_TRIGGER,
+    FLEET_LOG,
+    FLEET_STATE,
+    INGESTOR_STATE,
+    TASK_LOG,
+)
 from fleetcore.settings import Settings
 from rest_api.app import create_app
 from tests.rest_api.conftest import EPOCH, AiohttpClient, Client, FakeHub
@@ -121,6 +129,52 @@ async def test_a_state_room_sends_its_latest_value_then_updates(
         {"r1": {"name": "r1"}},
         {"r1": {"name": "r1"}, "r2": {"name": "r2"}},
     ]
+
+
+async def test_a_dispenser_and_an_ingestor_send_what_rest_serves_then_updates(
+    hub: FakeHub, client: Client
+) -> None:
+    for template, kind in ((DISPENSER_STATE, "dispenser"), (INGESTOR_STATE, "ingestor")):
+        room = template.format(guid="w1")
+        await hub.publish(room, {"guid": "w1", "mode": 0})
+        async with client.get(f"/{kind}s/w1/state") as response:
+            rest = await response.json()
+        got: list[dict[str, Any]] = []
+        request = GraphQLRequest(f'subscription {{ {kind}State(guid: "w1") {{ data }} }}')
+        async with GqlClient(transport=_transport(client)) as session:
+            async for result in session.subscribe(request):
+                got.append(result[f"{kind}State"]["data"])
+                if len(got) == 2:
+                    break
+                await hub.publish(room, {"guid": "w1", "mode": 1})
+
+        assert got == [rest, {"guid": "w1", "mode": 1}]
+
+
+async def test_the_fire_alarm_trigger_sends_its_latest_state(hub: FakeHub, client: Client) -> None:
+    await hub.publish(FIRE_ALARM_TRIGGER.pattern, {"unix_millis_time": 1, "trigger": True})
+    request = GraphQLRequest("subscription { fireAlarmTrigger { data } }")
+
+    (update,) = await _take(client, request, 1)
+
+    assert update["data"] == {"unix_millis_time": 1, "trigger": True}
+
+
+async def test_a_fleet_log_replays_its_entries_since_a_seq(hub: FakeHub, client: Client) -> None:
+    room = FLEET_LOG.format(name="fleet")
+    entries = [
+        await hub.publish(room, {"name": "fleet", "log": [], "robots": {"r1": [{"text": n}]}})
+        for n in "ab"
+    ]
+    request = GraphQLRequest(
+        'subscription($since: Long) { fleetLog(name: "fleet", since: $since) { seq data } }',
+        variable_values={"since": entries[0].seq - 1},
+    )
+
+    updates = await _take(client, request, 2)
+
+    assert [update["seq"] for update in updates] == [pub.seq for pub in entries]
+    assert updates[1]["data"]["robots"] == {"r1": [{"text": "b"}]}
 
 
 async def test_subscriptions_past_the_connections_limit_are_refused(
