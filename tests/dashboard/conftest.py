@@ -39,6 +39,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 SITE_ENV = {
     # Fast robots and a quick offline verdict keep the whole browser suite short.
     "FLEETHUB_SIM_ROBOT_SPEED_MPS": "5",
+    # The VDA 5050 vehicles bid for tasks that name no fleet (the dashboard's): as fast.
+    "FLEETHUB_VDA5050_SIM_SPEED_MPS": "5",
+    "FLEETHUB_VDA5050_SIM_ACTION_S": "0.5",
     # Only the tests' tasks, and no hand-over failures: a task's course is then theirs alone.
     "FLEETHUB_SIM_AUTO_TASKS_S": "0",
     "FLEETHUB_SIM_TASK_FAILURE_PROBABILITY": "0",

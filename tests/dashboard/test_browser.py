@@ -140,8 +140,9 @@ async def test_a_submitted_delivery_is_followed_to_completed(site: Site, page: A
     await page.click("[data-tab=submit]")
     form = page.locator("[data-testid=submit-task]")
     await form.locator("select[name=category]").select_option("delivery")
-    await form.locator("select[name=pickup]").select_option("pantry")
-    await form.locator("select[name=dropoff]").select_option("room_101")
+    # On L2, where no VDA 5050 vehicle goes: a task that names no fleet is then RMF's.
+    await form.locator("select[name=pickup]").select_option("kitchen")
+    await form.locator("select[name=dropoff]").select_option("room_201")
     await form.locator("button[type=submit]").click()
     detail = page.locator("[data-testid=task-detail]")
     status = detail.locator("[data-testid=task-status]")
@@ -153,7 +154,7 @@ async def test_a_submitted_delivery_is_followed_to_completed(site: Site, page: A
     await expect(detail.locator(".phases")).to_contain_text("Unload items — completed")
     # Logged long after the detail opened: it arrived through the task's log room.
     await expect(detail.locator("[data-testid=task-log]")).to_contain_text(
-        "[handler:room_101_ingestor] finished"
+        "[handler:room_201_ingestor] finished"
     )
     await shot(page, "delivery-completed")
 
