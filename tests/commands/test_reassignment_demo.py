@@ -53,6 +53,8 @@ SITE_ENV = {
     "FLEETHUB_DERIVE_OFFLINE_S": "1.5",
     "FLEETHUB_DERIVE_RESTART_GRACE_S": "0",
     "FLEETHUB_DERIVE_TICK_MS": "100",
+    # RMF's simulated robots only: up's VDA 5050 vehicles would bid for the dispatches first.
+    "FLEETHUB_VDA5050_SIM_VEHICLES": "0",
 }
 """A small fast site, thresholds of a second or so; the reassignment policy left at its default."""
 
