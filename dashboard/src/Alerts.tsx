@@ -1,11 +1,14 @@
-// Open alerts, newest first, each with the responses it offers (a derived alert: "acknowledge").
+// Open alerts, newest first, each with its photos and clips and the responses it offers (a
+// derived alert: "acknowledge").
 
 import { useState } from "preact/hooks";
 import { errorText, time } from "./format";
+import type { Live } from "./live";
+import { MediaStrip } from "./Media";
 import type { Site } from "./site";
 import { useStore } from "./store";
 
-export function Alerts({ site, mayRespond }: { site: Site; mayRespond: boolean }) {
+export function Alerts({ live, site, mayRespond }: { live: Live; site: Site; mayRespond: boolean }) {
   const alerts = [...useStore(site.alerts).values()].sort((a, b) => b.unix_millis_alert_time - a.unix_millis_alert_time);
   const [error, setError] = useState("");
   if (!alerts.length) return <p class="muted" data-testid="alerts">No open alerts.</p>;
@@ -25,6 +28,7 @@ export function Alerts({ site, mayRespond }: { site: Site; mayRespond: boolean }
               <time>{time(alert.unix_millis_alert_time)}</time>
             </div>
             <p>{alert.message}</p>
+            <MediaStrip live={live} attachedTo="alert" attachedId={alert.id} />
             {mayRespond &&
               alert.responses_available.map((response) => (
                 <button key={response} onClick={() => void respond(alert.id, response)}>

@@ -1,4 +1,7 @@
 // The page: login, then the live map beside tabs of robots, tasks, submit, alerts and devices.
+//
+// On a phone the map sits above the tabs, and the tabs collapse behind a menu button that names
+// the open one: five tabs do not fit 375 px side by side with touch-sized targets.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { onUnauthorized } from "./api";
@@ -42,6 +45,7 @@ function Dashboard({ user }: { user: User }) {
   const [tab, setTab] = useState<Tab>("robots");
   const [robot, setRobot] = useState<string | null>(null);
   const [task, setTask] = useState<string | null>(null);
+  const [menuOpen, setMenuOpen] = useState(false);
   const [relogin, setRelogin] = useState(false);
   const [error, setError] = useState("");
   const expired = useStore(live.tokenExpired);
@@ -89,6 +93,7 @@ function Dashboard({ user }: { user: User }) {
         <aside>
           {robot && (
             <RobotDetail
+              live={live}
               site={site}
               robotKey={robot}
               rights={{ mayMove: may(user, "task_submit"), mayService: user.isAdmin }}
@@ -97,12 +102,28 @@ function Dashboard({ user }: { user: User }) {
             />
           )}
           {task && <TaskDetail live={live} taskId={task} mayCancel={may(user, "task_cancel")} onClose={() => setTask(null)} />}
-          <nav class="tabs">
-            {tabs.map(([name, label]) => (
-              <button key={name} class={tab === name ? "active" : ""} data-tab={name} onClick={() => setTab(name)}>
-                {label}
-              </button>
-            ))}
+          <nav class={menuOpen ? "tabs open" : "tabs"} data-testid="tabs">
+            <button
+              class="menu"
+              aria-expanded={menuOpen}
+              aria-controls="tab-list"
+              data-testid="menu"
+              onClick={() => setMenuOpen(!menuOpen)}
+            >
+              ☰ {tabs.find(([name]) => name === tab)?.[1]}
+            </button>
+            <div id="tab-list" class="tab-list">
+              {tabs.map(([name, label]) => (
+                <button
+                  key={name}
+                  class={tab === name ? "active" : ""}
+                  data-tab={name}
+                  onClick={() => (setTab(name), setMenuOpen(false))}
+                >
+                  {label}
+                </button>
+              ))}
+            </div>
           </nav>
           <div class="panel">
             {tab === "robots" && <RobotTable site={site} onSelect={setRobot} onTask={openTask} />}
@@ -113,7 +134,7 @@ function Dashboard({ user }: { user: User }) {
               ) : (
                 <p class="muted">You may not submit tasks.</p>
               ))}
-            {tab === "alerts" && <Alerts site={site} mayRespond={may(user, "alert_respond")} />}
+            {tab === "alerts" && <Alerts live={live} site={site} mayRespond={may(user, "alert_respond")} />}
             {tab === "devices" && <Devices site={site} mayDoor={may(user, "door_control")} mayLift={may(user, "lift_control")} />}
           </div>
         </aside>

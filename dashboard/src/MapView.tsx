@@ -2,9 +2,11 @@
 //
 // Robots are moved by a requestAnimationFrame loop that writes their transforms directly, so a
 // fleet update re-renders nothing: each robot glides from where it was drawn to its new pose over
-// about the time between two updates.
+// about the time between two updates. Pinch (or the wheel) zooms and a drag pans; the ⤢
+// button brings the whole level back.
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { type Box, usePanZoom } from "./panzoom";
 import type { Robot, Site } from "./site";
 import { robotKey } from "./site";
 import { useStore } from "./store";
@@ -41,7 +43,7 @@ export function robotColour(robot: Robot): string {
   return STATUS_COLOURS[robot.state.status ?? ""] ?? "#999";
 }
 
-function bounds(map: BuildingMap, level: Level): string {
+function bounds(map: BuildingMap, level: Level): Box {
   const xs: number[] = [];
   const ys: number[] = [];
   for (const graph of level.nav_graphs) {
@@ -54,10 +56,10 @@ function bounds(map: BuildingMap, level: Level): string {
     xs.push(lift.ref_x);
     ys.push(lift.ref_y);
   }
-  if (!xs.length) return "-10 -10 20 20";
+  if (!xs.length) return [-10, -10, 20, 20];
   const [x0, x1] = [Math.min(...xs) - MARGIN_M, Math.max(...xs) + MARGIN_M];
   const [y0, y1] = [Math.min(...ys) - MARGIN_M, Math.max(...ys) + MARGIN_M];
-  return `${x0} ${-y1} ${x1 - x0} ${y1 - y0}`;
+  return [x0, -y1, x1 - x0, y1 - y0];
 }
 
 function lerpAngle(a: number, b: number, t: number): number {
@@ -128,7 +130,8 @@ export function MapView({ site, selected, onSelect }: { site: Site; selected: st
     return () => cancelAnimationFrame(frame);
   }, []);
 
-  const viewBox = useMemo(() => (map && level ? bounds(map, level) : "0 0 1 1"), [map, level]);
+  const whole = useMemo((): Box => (map && level ? bounds(map, level) : [0, 0, 1, 1]), [map, level]);
+  const panZoom = usePanZoom(whole);
   if (!map || !level) return <div class="map empty">Waiting for the building map…</div>;
 
   const onLevel = [...robots.values()].filter((r) => r.state.location?.map === level.name);
@@ -144,9 +147,12 @@ export function MapView({ site, selected, onSelect }: { site: Site; selected: st
             {l.name} ({[...robots.values()].filter((r) => r.state.location?.map === l.name).length})
           </button>
         ))}
+        <button class="zoom-reset" onClick={panZoom.reset} aria-label="show the whole level">
+          ⤢
+        </button>
         <span class="map-name">{map.name}</span>
       </div>
-      <svg viewBox={viewBox} preserveAspectRatio="xMidYMid meet">
+      <svg ref={panZoom.ref} preserveAspectRatio="xMidYMid meet" data-testid="map-svg">
         {level.nav_graphs.map((graph, g) => (
           <g key={g} class="lanes">
             {graph.edges.map((e, i) => {

@@ -3,7 +3,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { get, q } from "./api";
 import { sendCommand } from "./command";
+import type { Live } from "./live";
 import { formatBattery, robotColour } from "./MapView";
+import { MediaStrip } from "./Media";
 import type { Robot, Site } from "./site";
 import { robotKey } from "./site";
 import { useStore } from "./store";
@@ -120,12 +122,14 @@ function VdaControls({ robot, rights }: { robot: Robot; rights: RobotRights }) {
 }
 
 export function RobotDetail({
+  live,
   site,
   robotKey: key,
   rights,
   onTask,
   onClose,
 }: {
+  live: Live;
   site: Site;
   robotKey: string;
   rights: RobotRights;
@@ -190,6 +194,8 @@ export function RobotDetail({
         </dd>
       </dl>
       <VdaControls robot={robot} rights={rights} />
+      <h4>Media</h4>
+      <MediaStrip live={live} attachedTo="robot" attachedId={key} />
     </section>
   );
 }

@@ -4,6 +4,7 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, get, post, q, type Position } from "./api";
 import { errorText, time } from "./format";
 import type { Live } from "./live";
+import { MediaStrip } from "./Media";
 import type { Site } from "./site";
 import { useStore } from "./store";
 import type { LogEntry, TaskLog, TaskState } from "./types";
@@ -271,6 +272,8 @@ export function TaskDetail({ live, taskId, mayCancel, onClose }: { live: Live; t
           </ol>
         </>
       )}
+      <h4>Media</h4>
+      <MediaStrip live={live} attachedTo="task" attachedId={taskId} />
       <h4>Log</h4>
       <ol class="log" data-testid="task-log">
         {log.map((entry, i) => (

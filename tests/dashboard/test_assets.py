@@ -1,4 +1,5 @@
-"""The built dashboard as rest_api serves it: the page, its hashed assets, and a build of the current sources."""
+"""The built dashboard as rest_api serves it: the page, its hashed assets, its web app manifest and
+icons, and a build of the current sources."""
 
 from __future__ import annotations
 
@@ -61,6 +62,35 @@ async def test_an_unknown_asset_is_404(client: Client) -> None:
 async def test_an_asset_path_cannot_leave_the_assets_folder(client: Client) -> None:
     assert (await client.get("/assets/..%2Findex.html")).status == 404
     assert (await client.get("/assets/../../app.py")).status == 404
+
+
+async def test_the_page_names_its_web_app_manifest(client: Client) -> None:
+    assert (
+        '<link rel="manifest" href="/manifest.webmanifest"' in await (await client.get("/")).text()
+    )
+
+
+async def test_the_web_app_manifest_is_served_as_a_manifest_and_revalidated(client: Client) -> None:
+    resp = await client.get("/manifest.webmanifest")
+    assert resp.status == 200
+    assert resp.content_type == "application/manifest+json"
+    assert resp.headers["Cache-Control"] == "no-cache"
+    manifest = await resp.json(content_type=None)
+    assert (manifest["display"], manifest["start_url"]) == ("standalone", "/")
+
+
+async def test_every_icon_the_manifest_names_is_served_as_png(client: Client) -> None:
+    manifest = await (await client.get("/manifest.webmanifest")).json(content_type=None)
+    assert manifest["icons"]
+    for icon in manifest["icons"]:
+        resp = await client.get(icon["src"])
+        assert resp.status == 200, icon
+        assert resp.content_type == "image/png"
+
+
+async def test_an_icon_path_cannot_leave_the_icons_folder(client: Client) -> None:
+    assert (await client.get("/icons/..%2Fmanifest.webmanifest")).status == 404
+    assert (await client.get("/icons/nothing.png")).status == 404
 
 
 async def test_an_installation_without_a_built_dashboard_answers_503_saying_how_to_build_it(

@@ -1,0 +1,150 @@
+// Photos and clips attached to an alert, a robot or a task: thumbnails, a viewer, new ones live.
+//
+// The list comes from GET /media, whose items carry short-lived signed URLs: an <img> or <video>
+// sends no bearer header, so the URL itself is the permission, and a video seeks by HTTP Range.
+// The /media room says only that something new was attached (its row, without URLs), so a
+// strip that hears of one for its own attachment lists again to get signed URLs.
+
+import { useCallback, useEffect, useState } from "preact/hooks";
+import { get, q, type Position } from "./api";
+import { errorText, time } from "./format";
+import type { Live } from "./live";
+
+export type AttachedTo = "alert" | "robot" | "task";
+
+export interface MediaItem {
+  id: string;
+  kind: "image" | "video";
+  content_type: string;
+  attached_to: string;
+  attached_id: string;
+  unix_millis_capture_time: number;
+  uploaded_by: string;
+  url: string;
+  thumbnail_url: string | null;
+}
+
+const MEDIA_ROOM = "/media";
+const MOST = 24;
+
+export function MediaStrip({ live, attachedTo, attachedId }: { live: Live; attachedTo: AttachedTo; attachedId: string }) {
+  const [items, setItems] = useState<MediaItem[] | null>(null);
+  const [error, setError] = useState("");
+  const [open, setOpen] = useState<MediaItem | null>(null);
+
+  const load = useCallback(async (): Promise<Position> => {
+    try {
+      const answer = await get<MediaItem[]>(`/media?attached_to=${attachedTo}&attached_id=${q(attachedId)}&limit=${MOST}`);
+      setItems(answer.data);
+      setError("");
+      return answer.position;
+    } catch (err) {
+      setError(errorText(err));
+      throw err;
+    }
+  }, [attachedTo, attachedId]);
+
+  useEffect(() => {
+    setItems(null);
+    setOpen(null);
+    let off: (() => void) | undefined;
+    let gone = false;
+    const mine = (data: unknown) => {
+      const row = data as { attached_to?: string; attached_id?: string };
+      if (row.attached_to === attachedTo && row.attached_id === attachedId) void load().catch(() => undefined);
+    };
+    load().then(
+      (position) => {
+        if (!gone) off = live.subscribe(MEDIA_ROOM, mine, position, load);
+      },
+      () => undefined,
+    );
+    return () => {
+      gone = true;
+      off?.();
+    };
+  }, [live, load, attachedTo, attachedId]);
+
+  const retry = () => {
+    setError("");
+    setItems(null);
+    void load().catch(() => undefined);
+  };
+  let body;
+  if (error) {
+    body = (
+      <p class="error" data-state="error">
+        Media unavailable: {error}{" "}
+        <button class="link" onClick={retry}>
+          retry
+        </button>
+      </p>
+    );
+  } else if (items === null) {
+    body = (
+      <p class="muted" data-state="loading">
+        Loading media…
+      </p>
+    );
+  } else if (!items.length) {
+    body = (
+      <p class="muted" data-state="empty">
+        No photos or clips.
+      </p>
+    );
+  } else {
+    body = (
+      <ul class="thumbs" data-state="loaded">
+        {items.map((item) => (
+          <li key={item.id}>
+            <button class="thumb" data-media={item.id} data-kind={item.kind} onClick={() => setOpen(item)} aria-label={`open ${item.kind} of ${time(item.unix_millis_capture_time)}`}>
+              {item.thumbnail_url ? <img src={item.thumbnail_url} alt="" loading="lazy" /> : <span class="play">▶</span>}
+            </button>
+          </li>
+        ))}
+      </ul>
+    );
+  }
+  return (
+    <div class="media" data-testid="media" data-attached={`${attachedTo}:${attachedId}`}>
+      {body}
+      {open && <MediaViewer item={open} onClose={() => setOpen(null)} onExpired={retry} />}
+    </div>
+  );
+}
+
+/** The whole image, or the clip with the browser's own controls, over the page until closed. */
+function MediaViewer({ item, onClose, onExpired }: { item: MediaItem; onClose: () => void; onExpired: () => void }) {
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") onClose();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [onClose]);
+  return (
+    <div class="viewer" role="dialog" aria-modal="true" aria-label="media viewer" data-testid="media-viewer" onClick={onClose}>
+      <figure onClick={(e) => e.stopPropagation()}>
+        {failed ? (
+          <p class="error">
+            The file could not be loaded (its link may have expired).{" "}
+            <button class="link" onClick={() => (onClose(), onExpired())}>
+              reload the list
+            </button>
+          </p>
+        ) : item.kind === "video" ? (
+          <video src={item.url} controls preload="metadata" playsInline onError={() => setFailed(true)} />
+        ) : (
+          <img src={item.url} alt={`attached to ${item.attached_to} ${item.attached_id}`} onError={() => setFailed(true)} />
+        )}
+        <figcaption>
+          {item.kind} captured {time(item.unix_millis_capture_time)}, uploaded by {item.uploaded_by}
+          <button class="close" onClick={onClose} aria-label="close viewer">
+            ×
+          </button>
+        </figcaption>
+      </figure>
+    </div>
+  );
+}

@@ -1,0 +1,278 @@
+"""The dashboard on a phone (375x812, touch) and a tablet (768x1024): it fits, a finger reaches
+every control, the map pinch-zooms, an alert's snapshot opens in the viewer, and it installs.
+
+Screenshots go to ``test-artifacts/dashboard/`` (``phone-*``, ``tablet-*``).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from PIL import Image, ImageDraw
+
+from tests.dashboard.conftest import Site, bearer, browser_missing
+from tests.dashboard.test_browser import log_in, shot
+from tests.media.tus import TusClient
+
+expect = pytest.importorskip(
+    "playwright.async_api", reason="the playwright package is missing: pip install -e '.[test]'"
+).expect
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "ready"),
+    pytest.mark.asyncio(loop_scope="module"),
+]
+
+PHONE = {
+    "viewport": {"width": 375, "height": 812},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+TABLET = {
+    "viewport": {"width": 768, "height": 1024},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
+DEVICES = {"phone": PHONE, "tablet": TABLET}
+TOUCH_PX = 44
+VIEWS = {
+    "robots": "[data-testid=robot-table]",
+    "tasks": "[data-testid=task-list]",
+    "submit": "[data-testid=submit-task]",
+    "alerts": "[data-testid=alerts]",
+    "devices": "[data-testid=devices]",
+}
+SNAPSHOT_SIZE = (640, 480)
+
+
+async def _page(browser: Any, device: dict[str, Any]) -> AsyncIterator[Any]:
+    context = await browser.new_context(**device)
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        await context.close()
+    assert not errors, f"the page threw: {errors}"
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def phone(browser: Any) -> AsyncIterator[Any]:
+    async for page in _page(browser, PHONE):
+        yield page
+
+
+@pytest_asyncio.fixture(loop_scope="module", params=list(DEVICES))
+async def device(browser: Any, request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Any]]:
+    """A page on the phone, then on the tablet: (its name, the page)."""
+    async for page in _page(browser, DEVICES[request.param]):
+        yield request.param, page
+
+
+async def open_view(page: Any, name: str) -> Any:
+    """Open a tab as a finger does: through the menu when the tabs are collapsed behind it."""
+    menu = page.locator("[data-testid=menu]")
+    if await menu.is_visible():
+        await menu.tap()
+    await page.locator(f"[data-tab={name}]").tap()
+    view = page.locator(VIEWS[name])
+    await view.first.wait_for()
+    return view
+
+
+async def sideways_overflow(page: Any) -> int:
+    """How many pixels the page is wider than the screen (0: nothing scrolls sideways)."""
+    return await page.evaluate(  # type: ignore[no-any-return]
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
+async def small_controls(page: Any) -> list[str]:
+    """Visible buttons, fields and links smaller than a fingertip either way."""
+    return await page.evaluate(  # type: ignore[no-any-return]
+        """(least) => [...document.querySelectorAll('button, select, input, a[href]')]
+          .filter((e) => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
+          .map((e) => [e, e.getBoundingClientRect()])
+          .filter(([, r]) => r.width > 0 && (r.width < least || r.height < least))
+          .map(([e, r]) => `${e.outerHTML.slice(0, 80)}: ${r.width.toFixed(0)}x${r.height.toFixed(0)}`)""",
+        TOUCH_PX,
+    )
+
+
+async def test_every_view_fits_the_screen_with_touch_sized_controls(
+    site: Site, device: tuple[str, Any]
+) -> None:
+    name, page = device
+    await log_in(page, site)
+    for view in VIEWS:
+        await open_view(page, view)
+        assert await sideways_overflow(page) == 0, f"{name}: {view} scrolls sideways"
+        assert await small_controls(page) == [], f"{name}: {view}"
+        await shot(page, f"{name}-{view}")
+
+
+async def test_on_a_phone_the_tabs_collapse_behind_a_menu_naming_the_open_one(
+    site: Site, phone: Any
+) -> None:
+    await log_in(phone, site)
+    menu = phone.locator("[data-testid=menu]")
+    await expect(phone.locator("[data-tab=alerts]")).to_be_hidden()
+    await menu.tap()
+    await expect(menu).to_have_attribute("aria-expanded", "true")
+    await shot(phone, "phone-menu-open")
+    await phone.locator("[data-tab=alerts]").tap()
+    await expect(phone.locator("[data-tab=devices]")).to_be_hidden()
+    await expect(menu).to_contain_text("Alerts")
+
+
+async def test_a_robot_opened_on_a_tablet_fits_and_says_it_has_no_media(
+    site: Site, browser: Any
+) -> None:
+    async for page in _page(browser, TABLET):
+        await log_in(page, site)
+        await open_view(page, "robots")
+        await page.locator('[data-robot-row="tinyRobot/tinyRobot1"]').tap()
+        detail = page.locator("[data-testid=robot-detail]")
+        await expect(detail.locator("[data-testid=media] [data-state=empty]")).to_be_visible()
+        assert await sideways_overflow(page) == 0
+        await shot(page, "tablet-robot-detail")
+
+
+async def test_a_pinch_on_the_phone_zooms_the_map(site: Site, phone: Any) -> None:
+    await log_in(phone, site)
+    svg = phone.locator("[data-testid=map-svg]")
+    whole = await view_width(svg)
+    box = await svg.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    touch = await phone.context.new_cdp_session(phone)
+
+    async def fingers(kind: str, apart: float) -> None:
+        points = [{"x": cx - apart, "y": cy, "id": 0}, {"x": cx + apart, "y": cy, "id": 1}]
+        await touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    await fingers("touchStart", 20)
+    for apart in range(30, 130, 10):
+        await fingers("touchMove", apart)
+    await touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    await shows_width(svg, "w < whole / 2", whole)
+    await shot(phone, "phone-map-zoomed")
+    await phone.get_by_role("button", name="show the whole level").tap()
+    await shows_width(svg, "Math.abs(w - whole) < 0.01", whole)
+
+
+async def view_width(svg: Any) -> float:
+    """The width in meters the map shows."""
+    return await svg.evaluate("(svg) => svg.viewBox.baseVal.width")  # type: ignore[no-any-return]
+
+
+async def shows_width(svg: Any, condition: str, whole: float) -> None:
+    """Wait until the map's shown width ``w`` meets ``condition`` (``whole``: the level's)."""
+    await svg.page.wait_for_function(
+        f"([svg, whole]) => {{ const w = svg.viewBox.baseVal.width; return {condition}; }}",
+        arg=[await svg.element_handle(), whole],
+    )
+
+
+async def test_an_alerts_snapshot_shows_as_a_thumbnail_opens_full_size_and_new_ones_arrive_live(
+    site: Site, phone: Any
+) -> None:
+    alert_id = f"door-jam-{time.time_ns()}"
+    await raise_alert(site, alert_id)
+    await upload_snapshot(site, alert_id, png(SNAPSHOT_SIZE, "#d64040"))
+    await log_in(phone, site)
+    await open_view(phone, "alerts")
+    media = phone.locator(f'[data-alert="{alert_id}"] [data-testid=media]')
+    thumbs = media.locator("button.thumb")
+    await expect(thumbs).to_have_count(1)
+    await loaded(thumbs.first.locator("img"), "> 0")
+    await shot(phone, "phone-alert-snapshot")
+
+    await thumbs.first.tap()
+    viewer = phone.locator("[data-testid=media-viewer]")
+    full = viewer.locator("img")
+    await loaded(full, f"=== {SNAPSHOT_SIZE[0]}")
+    assert await sideways_overflow(phone) == 0
+    await shot(phone, "phone-alert-viewer")
+    await viewer.get_by_role("button", name="close viewer").tap()
+    await expect(viewer).to_have_count(0)
+
+    await upload_snapshot(site, alert_id, png(SNAPSHOT_SIZE, "#2b7bd6"))
+    await expect(thumbs).to_have_count(2)
+
+
+async def loaded(image: Any, width: str) -> None:
+    """Wait until the <img> loaded a picture whose natural width meets ``width``."""
+    await image.page.wait_for_function(
+        f"(img) => img.complete && img.naturalWidth {width}", arg=await image.element_handle()
+    )
+
+
+async def test_the_dashboard_is_installable_with_its_manifest_and_icons(
+    site: Site, phone: Any
+) -> None:
+    await phone.goto(site.base + "/")
+    href = await phone.locator("link[rel=manifest]").get_attribute("href")
+    manifest = await phone.request.get(site.base + href)
+    assert manifest.status == 200
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+    body = await manifest.json()
+    assert (body["display"], body["start_url"]) == ("standalone", "/")
+    sizes = set()
+    for icon in body["icons"]:
+        answer = await phone.request.get(site.base + icon["src"])
+        assert answer.status == 200 and answer.headers["content-type"] == "image/png", icon
+        with Image.open(io.BytesIO(await answer.body())) as image:
+            assert f"{image.width}x{image.height}" == icon["sizes"]
+        sizes.add(icon["sizes"])
+    assert {"192x192", "512x512"} <= sizes
+
+
+def png(size: tuple[int, int], colour: str) -> bytes:
+    """A real PNG, as a robot's camera might send: a coloured frame with a mark in it."""
+    image = Image.new("RGB", size, "#f4f6f9")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([20, 20, size[0] - 20, size[1] - 20], outline=colour, width=12)
+    draw.ellipse([size[0] // 3, size[1] // 3, 2 * size[0] // 3, 2 * size[1] // 3], fill=colour)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+async def raise_alert(site: Site, alert_id: str) -> None:
+    """An open alert expecting a response, as a script raises one over REST."""
+    body = {
+        "id": alert_id,
+        "unix_millis_alert_time": time.time_ns() // 1_000_000,
+        "title": "Door jammed",
+        "subtitle": "pantry_door",
+        "message": "The pantry door does not close; a robot took a photo.",
+        "display": True,
+        "tier": "warning",
+        "responses_available": ["acknowledge"],
+        "alert_parameters": [],
+    }
+    async with aiohttp.ClientSession(headers=await bearer(site)) as session:
+        async with session.post(site.base + "/alerts/request", json=body) as resp:
+            assert resp.status == 201, await resp.text()
+
+
+async def upload_snapshot(site: Site, alert_id: str, data: bytes) -> None:
+    """Upload ``data`` attached to the alert over tus, as the admin."""
+    token = (await bearer(site)).get("Authorization", "").removeprefix("Bearer ") or None
+    async with aiohttp.ClientSession() as session:
+        tus = TusClient(session, site.base, token)
+        status, url, refusal = await tus.create(
+            len(data), attached_to="alert", attached_id=alert_id, content_type="image/png"
+        )
+        assert status == 201, refusal
+        assert (await tus.patch(url, 0, data)).status == 204
