@@ -13,6 +13,7 @@ import re
 import shutil
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,28 @@ async def browser() -> AsyncIterator[Any]:
             yield chromium
         finally:
             await chromium.close()
+
+
+@asynccontextmanager
+async def open_page(browser: Any, **context: Any) -> AsyncIterator[Any]:
+    """A page in a browser context of its own (``context``: Playwright's options, e.g. a phone's
+    viewport and touch); the test fails if the page threw."""
+    opened = await browser.new_context(**context)
+    page = await opened.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        await opened.close()
+    assert not errors, f"the page threw: {errors}"
+
+
+def browser_tests() -> list[pytest.MarkDecorator]:
+    """The marks of a module of browser tests: integration, skipped without Chromium, and run on
+    the module's event loop (its ``site`` and ``browser`` live there)."""
+    return [
+        pytest.mark.integration,
+        pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "ready"),
+        pytest.mark.asyncio(loop_scope="module"),
+    ]

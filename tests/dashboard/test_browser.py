@@ -19,18 +19,15 @@ from tests.dashboard.conftest import (
     VDA_VEHICLES,
     Site,
     bearer,
-    browser_missing,
+    browser_tests,
+    open_page,
 )
 
 expect = pytest.importorskip(
     "playwright.async_api", reason="the playwright package is missing: pip install -e '.[test]'"
 ).expect
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "ready"),
-    pytest.mark.asyncio(loop_scope="module"),
-]
+pytestmark = browser_tests()
 
 VIEWPORT = {"width": 1400, "height": 820}
 TASK_TIMEOUT_MS = 60_000
@@ -38,15 +35,8 @@ TASK_TIMEOUT_MS = 60_000
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def page(browser: Any) -> AsyncIterator[Any]:
-    context = await browser.new_context(viewport=VIEWPORT)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    async with open_page(browser, viewport=VIEWPORT) as page:
         yield page
-    finally:
-        await context.close()
-    assert not errors, f"the page threw: {errors}"
 
 
 async def log_in(

@@ -1,5 +1,6 @@
 """The dashboard on a phone (375x812, touch) and a tablet (768x1024): it fits, a finger reaches
-every control, the map pinch-zooms, an alert's snapshot opens in the viewer, and it installs.
+every control, the map pinch-zooms, an alert's snapshot opens in the viewer, a robot's clip
+plays, and it installs.
 
 Screenshots go to ``test-artifacts/dashboard/`` (``phone-*``, ``tablet-*``).
 """
@@ -16,7 +17,7 @@ import pytest
 import pytest_asyncio
 from PIL import Image, ImageDraw
 
-from tests.dashboard.conftest import Site, bearer, browser_missing
+from tests.dashboard.conftest import Site, bearer, browser_tests, open_page
 from tests.dashboard.test_browser import log_in, shot
 from tests.media.tus import TusClient
 
@@ -24,11 +25,7 @@ expect = pytest.importorskip(
     "playwright.async_api", reason="the playwright package is missing: pip install -e '.[test]'"
 ).expect
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "ready"),
-    pytest.mark.asyncio(loop_scope="module"),
-]
+pytestmark = browser_tests()
 
 PHONE = {
     "viewport": {"width": 375, "height": 812},
@@ -54,28 +51,16 @@ VIEWS = {
 SNAPSHOT_SIZE = (640, 480)
 
 
-async def _page(browser: Any, device: dict[str, Any]) -> AsyncIterator[Any]:
-    context = await browser.new_context(**device)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield page
-    finally:
-        await context.close()
-    assert not errors, f"the page threw: {errors}"
-
-
 @pytest_asyncio.fixture(loop_scope="module")
 async def phone(browser: Any) -> AsyncIterator[Any]:
-    async for page in _page(browser, PHONE):
+    async with open_page(browser, **PHONE) as page:
         yield page
 
 
 @pytest_asyncio.fixture(loop_scope="module", params=list(DEVICES))
 async def device(browser: Any, request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Any]]:
     """A page on the phone, then on the tablet: (its name, the page)."""
-    async for page in _page(browser, DEVICES[request.param]):
+    async with open_page(browser, **DEVICES[request.param]) as page:
         yield request.param, page
 
 
@@ -138,7 +123,7 @@ async def test_on_a_phone_the_tabs_collapse_behind_a_menu_naming_the_open_one(
 async def test_a_robot_opened_on_a_tablet_fits_and_says_it_has_no_media(
     site: Site, browser: Any
 ) -> None:
-    async for page in _page(browser, TABLET):
+    async with open_page(browser, **TABLET) as page:
         await log_in(page, site)
         await open_view(page, "robots")
         await page.locator('[data-robot-row="tinyRobot/tinyRobot1"]').tap()
@@ -188,7 +173,7 @@ async def test_an_alerts_snapshot_shows_as_a_thumbnail_opens_full_size_and_new_o
 ) -> None:
     alert_id = f"door-jam-{time.time_ns()}"
     await raise_alert(site, alert_id)
-    await upload_snapshot(site, alert_id, png(SNAPSHOT_SIZE, "#d64040"))
+    await upload(site, "alert", alert_id, png(SNAPSHOT_SIZE, "#d64040"))
     await log_in(phone, site)
     await open_view(phone, "alerts")
     media = phone.locator(f'[data-alert="{alert_id}"] [data-testid=media]')
@@ -206,7 +191,7 @@ async def test_an_alerts_snapshot_shows_as_a_thumbnail_opens_full_size_and_new_o
     await viewer.get_by_role("button", name="close viewer").tap()
     await expect(viewer).to_have_count(0)
 
-    await upload_snapshot(site, alert_id, png(SNAPSHOT_SIZE, "#2b7bd6"))
+    await upload(site, "alert", alert_id, png(SNAPSHOT_SIZE, "#2b7bd6"))
     await expect(thumbs).to_have_count(2)
 
 
@@ -215,6 +200,46 @@ async def loaded(image: Any, width: str) -> None:
     await image.page.wait_for_function(
         f"(img) => img.complete && img.naturalWidth {width}", arg=await image.element_handle()
     )
+
+
+async def test_a_robots_clip_plays_in_the_viewer_fetched_by_range(site: Site, phone: Any) -> None:
+    robot = "tinyRobot/tinyRobot3"
+    await log_in(phone, site)
+    await upload(site, "robot", robot, await record_webm(phone))
+    await open_view(phone, "robots")
+    await phone.locator(f'[data-robot-row="{robot}"]').tap()
+    clip = phone.locator("[data-testid=robot-detail] button.thumb[data-kind=video]")
+    async with phone.expect_response(lambda r: "/content" in r.url and r.status == 206):
+        await clip.tap()
+    video = phone.locator("[data-testid=media-viewer] video[controls]")
+    await phone.wait_for_function(
+        "(video) => video.readyState >= 1", arg=await video.element_handle()
+    )
+    await shot(phone, "phone-robot-clip")
+
+
+async def record_webm(page: Any) -> bytes:
+    """A real WebM clip of a few frames, recorded by the browser itself (no encoder installed)."""
+    recorded = await page.evaluate(
+        """async () => {
+          const canvas = Object.assign(document.createElement("canvas"), { width: 160, height: 120 });
+          const draw = canvas.getContext("2d");
+          const recorder = new MediaRecorder(canvas.captureStream(), { mimeType: "video/webm" });
+          const chunks = [];
+          recorder.ondataavailable = (e) => chunks.push(e.data);
+          const stopped = new Promise((resolve) => (recorder.onstop = resolve));
+          recorder.start();
+          for (let frame = 0; frame < 12; frame++) {
+            draw.fillStyle = frame % 2 ? "#2b7bd6" : "#d64040";
+            draw.fillRect(0, 0, 160, 120);
+            await new Promise((resolve) => requestAnimationFrame(resolve));
+          }
+          recorder.stop();
+          await stopped;
+          return [...new Uint8Array(await new Blob(chunks).arrayBuffer())];
+        }"""
+    )
+    return bytes(recorded)
 
 
 async def test_the_dashboard_is_installable_with_its_manifest_and_icons(
@@ -266,13 +291,13 @@ async def raise_alert(site: Site, alert_id: str) -> None:
             assert resp.status == 201, await resp.text()
 
 
-async def upload_snapshot(site: Site, alert_id: str, data: bytes) -> None:
-    """Upload ``data`` attached to the alert over tus, as the admin."""
+async def upload(site: Site, attached_to: str, attached_id: str, data: bytes) -> None:
+    """Upload ``data`` attached to an alert, robot or task over tus, as the admin."""
     token = (await bearer(site)).get("Authorization", "").removeprefix("Bearer ") or None
     async with aiohttp.ClientSession() as session:
         tus = TusClient(session, site.base, token)
         status, url, refusal = await tus.create(
-            len(data), attached_to="alert", attached_id=alert_id, content_type="image/png"
+            len(data), attached_to=attached_to, attached_id=attached_id
         )
         assert status == 201, refusal
         assert (await tus.patch(url, 0, data)).status == 204
