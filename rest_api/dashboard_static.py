@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel
 
 from rest_api.access import PUBLIC
 from rest_api.registry import ApiRoutes
@@ -73,9 +74,32 @@ async def get_dashboard_asset(request: web.Request) -> web.FileResponse:
     )
 
 
+class ManifestIcon(BaseModel):
+    """An icon of the installed app."""
+
+    src: str
+    sizes: str
+    type: str
+    purpose: str
+
+
+class WebManifest(BaseModel):
+    """The web app manifest (W3C Web Application Manifest), as ``dashboard/public/`` has it."""
+
+    name: str
+    short_name: str
+    description: str
+    start_url: str
+    scope: str
+    display: str
+    background_color: str
+    theme_color: str
+    icons: list[ManifestIcon]
+
+
 @routes.get(
     "/manifest.webmanifest",
-    response=None,
+    response=WebManifest,
     media_type="application/manifest+json",
     errors=(404,),
     access=PUBLIC,

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from rest_api import dashboard_static
-from rest_api.dashboard_static import DASHBOARD_DIR
+from rest_api.dashboard_static import DASHBOARD_DIR, WebManifest
 from rest_api.registry import mount
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,8 +75,8 @@ async def test_the_web_app_manifest_is_served_as_a_manifest_and_revalidated(clie
     assert resp.status == 200
     assert resp.content_type == "application/manifest+json"
     assert resp.headers["Cache-Control"] == "no-cache"
-    manifest = await resp.json(content_type=None)
-    assert (manifest["display"], manifest["start_url"]) == ("standalone", "/")
+    manifest = WebManifest.model_validate(await resp.json(content_type=None))
+    assert (manifest.display, manifest.start_url) == ("standalone", "/")
 
 
 async def test_every_icon_the_manifest_names_is_served_as_png(client: Client) -> None:
