@@ -7,14 +7,11 @@ The REST app runs on a loopback port over the pass's database and bus
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from gql import Client as GqlClient
 from gql import GraphQLRequest, gql
 from gql.client import AsyncClientSession
-from gql.transport.aiohttp import AIOHTTPTransport
 from gql.transport.exceptions import TransportQueryError
 
 from fleetcore.bus import Bus
@@ -40,13 +37,6 @@ query Tasks($filter: TaskFilter, $first: Int!, $after: String) {
   }
 }
 """
-
-
-@pytest.fixture
-async def graphql(client: Client) -> AsyncIterator[AsyncClientSession]:
-    transport = AIOHTTPTransport(url=str(client.make_url("/graphql")))
-    async with GqlClient(transport=transport) as session:
-        yield session
 
 
 async def _seed(hub: FakeHub) -> None:
