@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -246,45 +246,61 @@ async def task_log(bus: Bus, task_id: str, between: tuple[int, int]) -> dict[str
 
     The caller has checked that the user may read the task.
     """
+    log = (await task_logs([task_id], between)).get(task_id)
+    if log is None and await latest(bus, TASK_STATE, task_id=task_id) is not None:
+        return empty_task_log(task_id)
+    return log
+
+
+def empty_task_log(task_id: str) -> dict[str, Any]:
+    """The log of a task that never logged."""
+    return {"task_id": task_id, "log": [], "phases": {}}
+
+
+async def task_logs(task_ids: Sequence[str], between: tuple[int, int]) -> dict[str, dict[str, Any]]:
+    """The logs of the tasks of ``task_ids`` that ever logged, by task id: two queries for all.
+
+    Every phase and event that ever logged is listed, with an empty list when it
+    logged nothing in the period, as in rmf-web.
+    """
     start, end = between
     rows: list[dict[str, Any]] = (
         await db.TaskLogEntry.filter(
-            task_id=task_id, unix_millis_time__gte=start, unix_millis_time__lte=end
+            task_id__in=list(task_ids), unix_millis_time__gte=start, unix_millis_time__lte=end
         )
         .order_by("id")
-        .values("phase", "event", *LOG_COLUMNS)
+        .values("task_id", "phase", "event", *LOG_COLUMNS)
     )
-    sources: list[tuple[str | None, str | None]] = (
-        await db.TaskLogEntry.filter(task_id=task_id).distinct().values_list("phase", "event")
+    sources: list[tuple[str, str | None, str | None]] = (
+        await db.TaskLogEntry.filter(task_id__in=list(task_ids))
+        .distinct()
+        .values_list("task_id", "phase", "event")
     )
-    if not sources and await latest(bus, TASK_STATE, task_id=task_id) is None:
-        return None
-    log: list[dict[str, Any]] = []
-    phases: dict[str, dict[str, Any]] = {}
+    logs: dict[str, dict[str, Any]] = {}
 
-    def phase_log(phase: str) -> dict[str, Any]:
-        return phases.setdefault(phase, {"log": [], "events": {}})
-
-    for phase, event in sorted(sources, key=_source_order):
-        if phase is not None:
-            entry = phase_log(phase)
-            if event is not None:
-                entry["events"].setdefault(event, [])
-    for row in rows:
-        phase, event = row["phase"], row["event"]
+    def entries(task_id: str, phase: str | None, event: str | None) -> list[dict[str, Any]]:
+        """The list an entry of this task, phase and event goes in, made on first sight."""
+        log = logs.setdefault(task_id, empty_task_log(task_id))
         if phase is None:
-            log.append(log_entry(row))
-        elif event is None:
-            phase_log(phase)["log"].append(log_entry(row))
-        else:
-            phase_log(phase)["events"].setdefault(event, []).append(log_entry(row))
-    return {"task_id": task_id, "log": log, "phases": phases}
+            top: list[dict[str, Any]] = log["log"]
+            return top
+        source = log["phases"].setdefault(phase, {"log": [], "events": {}})
+        found: list[dict[str, Any]] = (
+            source["log"] if event is None else source["events"].setdefault(event, [])
+        )
+        return found
+
+    for task_id, phase, event in sorted(sources, key=_source_order):
+        entries(task_id, phase, event)
+    for row in rows:
+        entries(row["task_id"], row["phase"], row["event"]).append(log_entry(row))
+    return logs
 
 
-def _source_order(source: tuple[str | None, str | None]) -> tuple[str, str]:
+def _source_order(source: tuple[str, str | None, str | None]) -> tuple[str, str, str]:
     """Phases and events are numbered strings in RMF: list "2" before "10"."""
-    phase, event = source
-    return (_numeric(phase), _numeric(event))
+    task_id, phase, event = source
+    return (task_id, _numeric(phase), _numeric(event))
 
 
 def _numeric(key: str | None) -> str:
