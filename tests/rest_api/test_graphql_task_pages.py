@@ -90,19 +90,18 @@ def test_the_orders_are_the_columns_rest_sorts_by() -> None:
     assert [order.value for order in TaskOrder] == list(TASK_SORT_FIELDS)
 
 
-@pytest.mark.parametrize("order", ORDERS)
-async def test_each_page_of_an_order_is_rests_keyset_page(
-    order: str, hub: FakeHub, client: Client, graphql: AsyncClientSession
+async def test_each_page_of_every_order_is_rests_keyset_page(
+    hub: FakeHub, client: Client, graphql: AsyncClientSession
 ) -> None:
     await _seed(hub)
-    for descending in (False, True):
-        for filter in (None, SOME):
-            params = _rest_params(order, descending, filter)
-            pages = await _graphql_pages(graphql, order, descending, filter)
+    for order in ORDERS:
+        for descending in (False, True):
+            params = _rest_params(order, descending, SOME)
+            pages = await _graphql_pages(graphql, order, descending, SOME)
             after: dict[str, str] = {}
             for page in pages:
                 rest = await _rest_page(client, {**params, **after, "limit": "2"})
-                assert [node["state"] for node in page] == rest, (descending, filter)
+                assert [node["state"] for node in page] == rest, (order, descending)
                 after = {"after": page[-1]["id"]}
 
 
