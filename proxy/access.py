@@ -35,6 +35,7 @@ import orjson
 
 from fleetcore.auth.permissions import Permission, Principal
 from fleetcore.auth.visibility import (
+    fleet_log_of,
     may_read_concern,
     may_read_task,
     only_robots,
@@ -117,11 +118,8 @@ class FleetLogView(_RobotsView):
     __slots__ = ()
 
     def render(self, pub: Publication) -> Publication | None:
-        data = pub.data()
-        entries = only_robots(data.get("robots") or {}, self.robots)
-        if not entries:
-            return None
-        return _replace_data(pub, {"name": data.get("name"), "robots": entries})
+        shown = fleet_log_of(pub.data(), self.robots)
+        return None if shown is None else _replace_data(pub, shown)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from fleetcore.auth import Permission, Principal
 from fleetcore.auth.visibility import (
     TaskConcern,
     alert_concern,
+    fleet_log_of,
     holds_on,
     may_read_concern,
     may_read_task,
@@ -48,16 +49,13 @@ def fleet_state_view(principal: Principal, data_json: bytes) -> bytes | None:
 
 
 def fleet_log_view(principal: Principal, data_json: bytes) -> bytes | None:
-    """A fleet log update with the entries of robots ``principal`` may read; None: none of them.
-
-    Fleet-level entries need the whole fleet, as in ``/fleets/{name}/log``.
-    """
+    """A fleet log update with the entries of robots ``principal`` may read; None: none of them."""
     update = orjson.loads(data_json)
     readable = readable_robots(principal, str(update.get("name", "")))
     if readable is None:
         return data_json
-    kept = only_robots(update.get("robots") or {}, readable)
-    return orjson.dumps({"name": update.get("name"), "robots": kept}) if kept else None
+    shown = fleet_log_of(update, readable)
+    return None if shown is None else orjson.dumps(shown)
 
 
 def task_filter(principal: Principal) -> Q | None:

@@ -118,6 +118,17 @@ def only_robots(by_robot: Mapping[str, V], robots: frozenset[str]) -> dict[str, 
     return {name: value for name, value in by_robot.items() if name in robots}
 
 
+def fleet_log_of(update: Mapping[str, Any], robots: frozenset[str]) -> dict[str, Any] | None:
+    """A fleet log update with only ``robots``' entries; None: none of theirs.
+
+    Fleet-level entries need the whole fleet, so a cut-down update carries
+    none, as ``/fleets/{name}/log`` shows them. One rule for the socket.io
+    rooms and GraphQL's subscription.
+    """
+    kept = only_robots(update.get("robots") or {}, robots)
+    return {"name": update.get("name"), "robots": kept} if kept else None
+
+
 def may_read_task(principal: Principal, task: TaskConcern) -> bool:
     if task.robot is not None:
         return principal.can_robot(Permission.task_read, *task.robot)
@@ -167,6 +178,7 @@ __all__ = [
     "TaskConcern",
     "alert_concern",
     "event_concern",
+    "fleet_log_of",
     "holds_on",
     "may_read_concern",
     "may_read_task",

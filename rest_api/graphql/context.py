@@ -1,15 +1,15 @@
 """What every resolver of one request (or one websocket) shares: who asks, and the batch loaders.
 
 Loaders live per request, so a list of 100 tasks asking each for its robot,
-its request and its latest log line costs three queries, not 300, and two
+its request, its latest log line and its log costs a few queries, not 400, and two
 requests never share a cache (nor what one user may see with another).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -25,10 +25,14 @@ from fleetcore.contract.rooms import DOOR_STATE, FLEET_STATE, LIFT_STATE, RoomTe
 from fleetcore.store import models as db
 from rest_api.keys import BUS_KEY
 from rest_api.logs import LOG_COLUMNS, log_entry
-from rest_api.query import now_ms
+from rest_api.query import LogQuery, now_ms
+from rest_api.routes.events import HistoryQuery, robot_histories
+from rest_api.routes.tasks import empty_task_log, task_logs
 from rest_api.visibility import task_filter
 
 JsonObject = dict[str, Any]
+K = TypeVar("K", bound=Hashable)
+A = TypeVar("A", bound=Hashable)
 GRAPHQL_PATH = "/graphql"
 """Where the endpoint is mounted; its SDL is under it."""
 
@@ -113,6 +117,18 @@ class Context:
         return self.principal
 
 
+def _grouped(keys: Sequence[tuple[K, A]]) -> dict[A, list[K]]:
+    """A batch's keys (object, field arguments) as the objects asking each set of arguments.
+
+    Relative periods (``-60000``) are read once per set, so the objects of one
+    list share one "now" and one query.
+    """
+    groups: dict[A, list[K]] = {}
+    for subject, arguments in keys:
+        groups.setdefault(arguments, []).append(subject)
+    return groups
+
+
 def context_of(info: Info[Context, None]) -> Context:
     return info.context
 
@@ -125,6 +141,10 @@ class Loaders:
         self.tasks = DataLoader[str, db.TaskState | None](self._tasks)
         self.requests = DataLoader[str, str | None](self._requests)
         self.latest_logs = DataLoader[str, JsonObject | None](self._latest_logs)
+        self.task_logs = DataLoader[tuple[str, str], JsonObject](self._task_logs)
+        self.histories = DataLoader[tuple[tuple[str, str], tuple[str, int]], list[JsonObject]](
+            self._histories
+        )
         self.task_alerts = DataLoader[str, list[str]](self._task_alerts)
         self.responses = DataLoader[str, str | None](self._responses)
         self.fleets = DataLoader[str, Publication | None](self._rooms(FLEET_STATE, "name"))
@@ -158,6 +178,33 @@ class Loaders:
         )
         found = {row["task_id"]: log_entry(row) for row in rows}
         return [found.get(task_id) for task_id in ids]
+
+    async def _task_logs(self, keys: Sequence[tuple[str, str]]) -> list[JsonObject]:
+        """Each task's log in a period (``between`` as given): two queries per distinct period.
+
+        The rows are of tasks the store holds, all of them reported: one that never
+        logged has an empty log, never none.
+        """
+        found: dict[tuple[str, str], JsonObject] = {}
+        for between, task_ids in _grouped(keys).items():
+            period = validated(LogQuery, {"between": between}).between
+            logs = await task_logs(task_ids, period)
+            for task_id in task_ids:
+                found[task_id, between] = logs.get(task_id) or empty_task_log(task_id)
+        return [found[key] for key in keys]
+
+    async def _histories(
+        self, keys: Sequence[tuple[tuple[str, str], tuple[str, int]]]
+    ) -> list[list[JsonObject]]:
+        """Robots' position histories (``between`` and ``first`` as given): one query per
+        distinct pair of them."""
+        found: dict[tuple[tuple[str, str], tuple[str, int]], list[JsonObject]] = {}
+        for (between, first), robots in _grouped(keys).items():
+            query = validated(HistoryQuery, {"between": between, "limit": first})
+            histories = await robot_histories(robots, query)
+            for robot in robots:
+                found[robot, (between, first)] = histories.get(robot, [])
+        return [found[key] for key in keys]
 
     async def _task_alerts(self, ids: Sequence[str]) -> list[list[str]]:
         rows: list[tuple[str, str]] = (

@@ -1,13 +1,13 @@
 """The Query root: what REST's GET routes serve, read by the same functions and the same rules.
 
 Another group's object is null (a list leaves it out), as REST answers 404.
-Task lists are cursor connections keyed by task id (stable while tasks
-change, unlike offsets); filters are ``/tasks``'s, validated by its model.
+Task lists are keyset connections in any of ``/tasks``'s column orders
+(stable while tasks change, unlike offsets; :mod:`rest_api.graphql.task_pages`);
+filters are ``/tasks``'s, validated by its model.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +30,7 @@ from fleetcore.contract.rooms import (
 )
 from fleetcore.store import models as db
 from rest_api.graphql.context import Context, Refusal, validated
+from rest_api.graphql.task_pages import TaskOrder, cursor, sort_key, task_rows
 from rest_api.graphql.types import (
     JSON,
     Alert,
@@ -89,17 +90,6 @@ class EventFilter:
     between: str | None = None
 
 
-def _cursor(task_id: str) -> str:
-    return base64.urlsafe_b64encode(task_id.encode()).decode()
-
-
-def _after(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
-    except ValueError:
-        raise Refusal("BAD_USER_INPUT", "after: not a cursor this API gave") from None
-
-
 def _user(info: Info[Context, None]) -> Principal:
     return info.context.user
 
@@ -152,20 +142,19 @@ class Query:
         filter: TaskFilter | None = None,
         first: int = 100,
         after: str | None = None,
+        order_by: TaskOrder = TaskOrder.ID,
         descending: bool = False,
     ) -> TaskConnection:
-        """Tasks matching ``filter`` the user may read, ``first`` at a time, ordered by task id."""
+        """Tasks matching ``filter`` the user may read, ``first`` at a time, in ``/tasks``'s
+        ``order_by`` order: the column, ties by task id. ``after`` is a cursor of the same order."""
         if not 1 <= first <= MAX_LIMIT:
             raise Refusal("BAD_USER_INPUT", f"first: must be 1..{MAX_LIMIT}")
         raw = {} if filter is None else dict(vars(filter))
         query: TaskQuery = validated(TaskQuery, raw)
         position = await info.context.app[BUS_KEY].position()
-        tasks = visible_tasks(query, _user(info))
-        if after is not None:
-            key = _after(after)
-            tasks = tasks.filter(id__lt=key) if descending else tasks.filter(id__gt=key)
-        rows = await tasks.order_by("-id" if descending else "id").limit(first + 1)
-        edges = [TaskEdge(cursor=_cursor(row.id), node=Task.of(row)) for row in rows[:first]]
+        key = sort_key(order_by, descending)
+        rows = await task_rows(visible_tasks(query, _user(info)), key, after, first)
+        edges = [TaskEdge(cursor=cursor(key, row), node=Task.of(row)) for row in rows[:first]]
         return TaskConnection(
             edges=edges,
             page_info=PageInfo(

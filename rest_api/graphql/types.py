@@ -19,10 +19,8 @@ from fleetcore.auth import Principal
 from fleetcore.contract.envelope import Publication
 from fleetcore.store import models as db
 from rest_api.graphql.context import Context, JsonObject, validated
-from rest_api.keys import BUS_KEY
 from rest_api.query import LogQuery
-from rest_api.routes.events import HistoryQuery, robot_history
-from rest_api.routes.tasks import task_log
+from rest_api.routes.events import HistoryQuery
 from rest_api.visibility import fleet_state_view, visible_alerts
 
 if TYPE_CHECKING:
@@ -97,11 +95,14 @@ class Robot:
         return _text(self.state.get("task_id"))
 
     @strawberry.field
-    async def history(self, between: str = "-3600000", first: int = 1000) -> list[PositionSample]:
+    async def history(
+        self, info: Info[Context, None], between: str = "-3600000", first: int = 1000
+    ) -> list[PositionSample]:
         """Downsampled positions in a period, oldest first (``/robots/{fleet}/{robot}/history``;
-        one query per robot)."""
-        query = validated(HistoryQuery, {"between": between, "limit": first})
-        return [PositionSample(**row) for row in await robot_history(self.fleet, self.name, query)]
+        the robots of one answer asking the same period are one query)."""
+        validated(HistoryQuery, {"between": between, "limit": first})
+        key = ((self.fleet, self.name), (between, first))
+        return [PositionSample(**row) for row in await info.context.loaders.histories.load(key)]
 
     @strawberry.field
     async def task(self, info: Info[Context, None]) -> Task | None:
@@ -177,10 +178,11 @@ class Task:
         return log_entry_of(await info.context.loaders.latest_logs.load(str(self.id)))
 
     @strawberry.field
-    async def log(self, info: Info[Context, None], between: str = "-60000") -> JSON | None:
-        """The task's log in a period, as ``/tasks/{id}/log?between=`` (one query per task)."""
-        period = validated(LogQuery, {"between": between})
-        return await task_log(info.context.app[BUS_KEY], str(self.id), period.between)
+    async def log(self, info: Info[Context, None], between: str = "-60000") -> JSON:
+        """The task's log in a period, as ``/tasks/{id}/log?between=`` (the tasks of one answer
+        asking the same period are two queries)."""
+        validated(LogQuery, {"between": between})
+        return await info.context.loaders.task_logs.load((str(self.id), between))
 
     @strawberry.field
     async def robot(self, info: Info[Context, None]) -> Robot | None:

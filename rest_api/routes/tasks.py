@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -23,10 +24,14 @@ from rest_api.responses import json_array, not_found, positioned, unprocessable
 from rest_api.rooms import latest, visible_state
 from rest_api.visibility import task_filter, task_row_visible, task_state_view
 
+T = TypeVar("T")
+
 routes = ApiRoutes("Tasks", access=reads(Permission.task_read))
 
 _OUTER_TASK_ID = RawSQL(f'"{db.TaskState._meta.db_table}"."id"')
 """The listed task's id inside a correlated subquery; a constant, never user input."""
+ID_ORDER = SortKey("id", None, False)
+"""The order when none is asked: by task id."""
 
 
 def visible_tasks(query: TaskQuery, principal: Principal) -> QuerySet[db.TaskState]:
@@ -87,13 +92,7 @@ async def _offset_page(query: TaskQuery, principal: Principal) -> list[str]:
 
 
 async def _keyset_page(query: TaskQuery, principal: Principal, after: str) -> list[str]:
-    """The tasks after task ``after`` in the query's order, read as up to three index ranges.
-
-    The order is (column, id) with the id ascending, so "after (v, i)" is: the rest of
-    v's tasks (id > i), then the values past v, then the tasks without a value when
-    the database sorts those last (PostgreSQL for ascending, SQLite for descending);
-    each range is one index scan from its start, however deep the cursor is.
-    """
+    """The tasks after task ``after`` in the query's order (the cursor is the task's row)."""
     visible = task_filter(principal)
     cursors = db.TaskState.filter(id=after)
     cursor = await (cursors if visible is None else cursors.filter(visible)).first()
@@ -108,32 +107,59 @@ async def _keyset_page(query: TaskQuery, principal: Principal, after: str) -> li
                 }
             ]
         )
-    key = query.order_by[0] if query.order_by else SortKey("id", None, False)
-    column = key.column or "id"
-    value = getattr(cursor, column)
-    if column == "id":
-        ranges = [Q(id__lt=after) if key.descending else Q(id__gt=after)]
-    else:
-        nulls_last = key.descending == (db.TaskState._meta.db.capabilities.dialect == "sqlite")
-        if value is None:
-            ranges = [_where({f"{column}__isnull": True, "id__gt": after})]
-            if not nulls_last:
-                ranges.append(_where({f"{column}__isnull": False}))
-        else:
-            ranges = [
-                _where({column: value, "id__gt": after}),
-                _where({f"{column}__{'lt' if key.descending else 'gt'}": value}),
-            ]
-            if nulls_last:
-                ranges.append(_where({f"{column}__isnull": True}))
-    tasks = visible_tasks(query, principal)
-    rows: list[str] = []
+    key = query.order_by[0] if query.order_by else ID_ORDER
+    position = (getattr(cursor, key.column or "id"), after)
+    return await keyset_page(
+        visible_tasks(query, principal), key, position, query.limit, _stored_states
+    )
+
+
+async def _stored_states(tasks: QuerySet[db.TaskState]) -> list[str]:
+    return [data for (data,) in await tasks.values_list("data")]
+
+
+async def keyset_page(
+    tasks: QuerySet[db.TaskState],
+    key: SortKey,
+    after: tuple[Any, str] | None,
+    limit: int,
+    read: Callable[[QuerySet[db.TaskState]], Awaitable[list[T]]],
+) -> list[T]:
+    """Up to ``limit`` of ``tasks`` in ``key``'s order after the position ``after``, read as up
+    to three index ranges; ``after`` is (the sort column's value, the task id), None: from the start.
+
+    The order is (column, id) with the id ascending, so "after (v, i)" is: the rest of
+    v's tasks (id > i), then the values past v, then the tasks without a value when
+    the database sorts those last (PostgreSQL for ascending, SQLite for descending);
+    each range is one index scan from its start, however deep the cursor is. ``/tasks``
+    (``after``) and GraphQL's task connection page the same way.
+    """
+    ranges = [Q()] if after is None else _ranges_after(key, *after)
+    rows: list[T] = []
     for condition in ranges:
-        if len(rows) == query.limit:
+        if len(rows) == limit:
             break
-        page = _ordered(tasks.filter(condition), query.order_by).limit(query.limit - len(rows))
-        rows += [data for (data,) in await page.values_list("data")]
+        rows += await read(_ordered(tasks.filter(condition), (key,)).limit(limit - len(rows)))
     return rows
+
+
+def _ranges_after(key: SortKey, value: Any, after: str) -> list[Q]:
+    column = key.column or "id"
+    if column == "id":
+        return [Q(id__lt=after) if key.descending else Q(id__gt=after)]
+    nulls_last = key.descending == (db.TaskState._meta.db.capabilities.dialect == "sqlite")
+    if value is None:
+        ranges = [_where({f"{column}__isnull": True, "id__gt": after})]
+        if not nulls_last:
+            ranges.append(_where({f"{column}__isnull": False}))
+        return ranges
+    ranges = [
+        _where({column: value, "id__gt": after}),
+        _where({f"{column}__{'lt' if key.descending else 'gt'}": value}),
+    ]
+    if nulls_last:
+        ranges.append(_where({f"{column}__isnull": True}))
+    return ranges
 
 
 def _where(filters: dict[str, Any]) -> Q:
@@ -220,45 +246,61 @@ async def task_log(bus: Bus, task_id: str, between: tuple[int, int]) -> dict[str
 
     The caller has checked that the user may read the task.
     """
+    log = (await task_logs([task_id], between)).get(task_id)
+    if log is None and await latest(bus, TASK_STATE, task_id=task_id) is not None:
+        return empty_task_log(task_id)
+    return log
+
+
+def empty_task_log(task_id: str) -> dict[str, Any]:
+    """The log of a task that never logged."""
+    return {"task_id": task_id, "log": [], "phases": {}}
+
+
+async def task_logs(task_ids: Sequence[str], between: tuple[int, int]) -> dict[str, dict[str, Any]]:
+    """The logs of the tasks of ``task_ids`` that ever logged, by task id: two queries for all.
+
+    Every phase and event that ever logged is listed, with an empty list when it
+    logged nothing in the period, as in rmf-web.
+    """
     start, end = between
     rows: list[dict[str, Any]] = (
         await db.TaskLogEntry.filter(
-            task_id=task_id, unix_millis_time__gte=start, unix_millis_time__lte=end
+            task_id__in=list(task_ids), unix_millis_time__gte=start, unix_millis_time__lte=end
         )
         .order_by("id")
-        .values("phase", "event", *LOG_COLUMNS)
+        .values("task_id", "phase", "event", *LOG_COLUMNS)
     )
-    sources: list[tuple[str | None, str | None]] = (
-        await db.TaskLogEntry.filter(task_id=task_id).distinct().values_list("phase", "event")
+    sources: list[tuple[str, str | None, str | None]] = (
+        await db.TaskLogEntry.filter(task_id__in=list(task_ids))
+        .distinct()
+        .values_list("task_id", "phase", "event")
     )
-    if not sources and await latest(bus, TASK_STATE, task_id=task_id) is None:
-        return None
-    log: list[dict[str, Any]] = []
-    phases: dict[str, dict[str, Any]] = {}
+    logs: dict[str, dict[str, Any]] = {}
 
-    def phase_log(phase: str) -> dict[str, Any]:
-        return phases.setdefault(phase, {"log": [], "events": {}})
-
-    for phase, event in sorted(sources, key=_source_order):
-        if phase is not None:
-            entry = phase_log(phase)
-            if event is not None:
-                entry["events"].setdefault(event, [])
-    for row in rows:
-        phase, event = row["phase"], row["event"]
+    def entries(task_id: str, phase: str | None, event: str | None) -> list[dict[str, Any]]:
+        """The list an entry of this task, phase and event goes in, made on first sight."""
+        log = logs.setdefault(task_id, empty_task_log(task_id))
         if phase is None:
-            log.append(log_entry(row))
-        elif event is None:
-            phase_log(phase)["log"].append(log_entry(row))
-        else:
-            phase_log(phase)["events"].setdefault(event, []).append(log_entry(row))
-    return {"task_id": task_id, "log": log, "phases": phases}
+            top: list[dict[str, Any]] = log["log"]
+            return top
+        source = log["phases"].setdefault(phase, {"log": [], "events": {}})
+        found: list[dict[str, Any]] = (
+            source["log"] if event is None else source["events"].setdefault(event, [])
+        )
+        return found
+
+    for task_id, phase, event in sorted(sources, key=_source_order):
+        entries(task_id, phase, event)
+    for row in rows:
+        entries(row["task_id"], row["phase"], row["event"]).append(log_entry(row))
+    return logs
 
 
-def _source_order(source: tuple[str | None, str | None]) -> tuple[str, str]:
+def _source_order(source: tuple[str, str | None, str | None]) -> tuple[str, str, str]:
     """Phases and events are numbered strings in RMF: list "2" before "10"."""
-    phase, event = source
-    return (_numeric(phase), _numeric(event))
+    task_id, phase, event = source
+    return (task_id, _numeric(phase), _numeric(event))
 
 
 def _numeric(key: str | None) -> str:

@@ -17,6 +17,7 @@ from fleetcore.auth.visibility import (
     Concern,
     TaskConcern,
     alert_concern,
+    fleet_log_of,
     holds_on,
     may_read_concern,
     may_read_task,
@@ -27,9 +28,9 @@ from fleetcore.auth.visibility import (
 )
 from fleetcore.contract import rooms
 from fleetcore.contract.envelope import Publication
-from proxy.access import FleetStateView, TaskView
+from proxy.access import FleetLogView, FleetStateView, TaskView
 from proxy.concerns import Concerns
-from rest_api.visibility import fleet_state_view, task_state_view
+from rest_api.visibility import fleet_log_view, fleet_state_view, task_state_view
 
 ROBOT_A1 = Scope(robots=frozenset({("shared", "a1")}))
 FLEET_ALPHA = Scope(fleets=frozenset({"alpha"}))
@@ -145,3 +146,23 @@ def test_a_room_and_the_rest_read_agree_on_a_task(principal: Principal, name: st
     pub = _pub(rooms.TASK_STATE.format(task_id="t1"), TASKS[name])
     in_room = TaskView(principal, "t1", Concerns()).render(pub) is not None
     assert in_room == (task_state_view(principal, pub.data_json) is not None)
+
+
+def test_a_fleet_log_cut_to_robots_keeps_only_their_entries() -> None:
+    """Fleet-level entries need the whole fleet; a cut with no entry left is none at all."""
+    update = {"name": "shared", "log": [{"text": "fleet"}], "robots": {"a1": [1], "b1": [2]}}
+    assert fleet_log_of(update, frozenset({"a1"})) == {"name": "shared", "robots": {"a1": [1]}}
+    assert fleet_log_of(update, frozenset({"c1"})) is None
+
+
+@pytest.mark.parametrize("principal", PRINCIPALS, ids=lambda p: p.username)
+def test_a_room_and_graphql_show_the_same_entries_of_a_fleet_log(principal: Principal) -> None:
+    update = {"name": "shared", "log": [{"text": "fleet"}], "robots": {"a1": [1], "b1": [2]}}
+    graphql = fleet_log_view(principal, orjson.dumps(update))
+    robots = readable_robots(principal, "shared")
+    if robots is None:
+        room: Any = update
+    else:
+        shown = FleetLogView(robots).render(_pub(rooms.FLEET_LOG.format(name="shared"), update))
+        room = shown.data() if shown is not None else None
+    assert (orjson.loads(graphql) if graphql is not None else None) == room

@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from gql import Client as GqlClient
+from gql.client import AsyncClientSession
+from gql.transport.aiohttp import AIOHTTPTransport
 
 from fleetcore.bus import Bus
 from fleetcore.contract.rooms import TASK_STATE
@@ -95,6 +98,14 @@ async def client(
     aiohttp_client: AiohttpClient, settings: Settings, bus: Bus, database: None
 ) -> Client:
     return await aiohttp_client(create_app(settings, bus, manage_database=False))
+
+
+@pytest.fixture
+async def graphql(client: Client) -> AsyncIterator[AsyncClientSession]:
+    """A GraphQL client (gql) of the app ``client`` serves."""
+    transport = AIOHTTPTransport(url=str(client.make_url("/graphql")))
+    async with GqlClient(transport=transport) as session:
+        yield session
 
 
 def position(response: Any) -> tuple[int, int]:

@@ -7,14 +7,11 @@ The REST app runs on a loopback port over the pass's database and bus
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from gql import Client as GqlClient
 from gql import GraphQLRequest, gql
 from gql.client import AsyncClientSession
-from gql.transport.aiohttp import AIOHTTPTransport
 from gql.transport.exceptions import TransportQueryError
 
 from fleetcore.bus import Bus
@@ -40,13 +37,6 @@ query Tasks($filter: TaskFilter, $first: Int!, $after: String) {
   }
 }
 """
-
-
-@pytest.fixture
-async def graphql(client: Client) -> AsyncIterator[AsyncClientSession]:
-    transport = AIOHTTPTransport(url=str(client.make_url("/graphql")))
-    async with GqlClient(transport=transport) as session:
-        yield session
 
 
 async def _seed(hub: FakeHub) -> None:
@@ -377,12 +367,143 @@ async def test_nested_fields_cost_the_same_queries_for_one_task_or_a_page(
         " id request latestLog { text } alerts { id } robot { name task { id } } } } } }"
     )
 
-    async def queries(first: int) -> int:
-        caplog.clear()
-        with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
-            await graphql.execute(GraphQLRequest(nested, variable_values={"first": first}))
-        return sum("SELECT" in record.getMessage() for record in caplog.records)
-
-    one, page = await queries(1), await queries(5)
+    one = await _sql_selects(graphql, caplog, nested, first=1)
+    page = await _sql_selects(graphql, caplog, nested, first=5)
 
     assert 0 < one == page
+
+
+async def _sql_selects(
+    graphql: AsyncClientSession, caplog: pytest.LogCaptureFixture, query: str, **variables: Any
+) -> int:
+    """How many SELECTs answering ``query`` costs."""
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+        await graphql.execute(GraphQLRequest(query, variable_values=variables))
+    return sum("SELECT" in record.getMessage() for record in caplog.records)
+
+
+async def _seed_phases(hub: FakeHub) -> None:
+    """Beyond ``_seed``'s task-level lines: phase and event lines, one outside the period."""
+    await _seed(hub)
+    for index in range(5):
+        for log_seq, (phase, event, at) in enumerate(
+            (("1", None, NOW_MS), ("1", "0", NOW_MS), ("10", "2", NOW_MS), ("2", None, 0))
+        ):
+            await db.TaskLogEntry.create(
+                task_id=f"t{index}",
+                phase=phase,
+                event=event,
+                log_seq=log_seq + 1,
+                tier="info",
+                unix_millis_time=at,
+                text=f"{phase}/{event} of t{index}",
+                seq=2,
+            )
+
+
+async def test_every_tasks_log_in_a_page_is_what_rest_serves(
+    hub: FakeHub, client: Client, graphql: AsyncClientSession
+) -> None:
+    await _seed_phases(hub)
+    await hub.task("t9", requested=NOW_MS)
+    between = f"{NOW_MS - 1},{NOW_MS + 1}"
+    answer = await graphql.execute(
+        GraphQLRequest(
+            "query($between: String!) { tasks { edges { node { id log(between: $between) } } } }",
+            variable_values={"between": between},
+        )
+    )
+
+    for edge in answer["tasks"]["edges"]:
+        node = edge["node"]
+        async with client.get(f"/tasks/{node['id']}/log", params={"between": between}) as rest:
+            assert node["log"] == await rest.json()
+
+
+async def test_task_logs_cost_the_same_queries_for_one_task_or_a_page(
+    hub: FakeHub, graphql: AsyncClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """DataLoader: the logs of a page's tasks asking one period are read together."""
+    await _seed_phases(hub)
+    logs = "query($first: Int!) { tasks(first: $first) { edges { node { log } } } }"
+
+    one = await _sql_selects(graphql, caplog, logs, first=1)
+    page = await _sql_selects(graphql, caplog, logs, first=5)
+
+    assert 0 < one == page
+
+
+async def _seed_histories(hub: FakeHub, fleets: dict[str, int]) -> None:
+    """Fleets of robots named r0, r1..., robot i with i + 1 samples (the first fleet's: none)."""
+    for fleet, robots in fleets.items():
+        names = [f"r{index}" for index in range(robots)]
+        await hub.publish(
+            FLEET_STATE.format(name=fleet),
+            {"name": fleet, "robots": {name: {"name": name} for name in names}},
+        )
+        for index, name in enumerate(names):
+            for sample in range(index + 1 if fleet != "empty" else 0):
+                await db.RobotPositionSample.create(
+                    fleet=fleet,
+                    robot=name,
+                    unix_millis_time=NOW_MS + 10 - sample,
+                    map="L1",
+                    x=float(sample),
+                    y=float(index),
+                    yaw=0.0,
+                    status=None,
+                    battery=None,
+                )
+
+
+HISTORIES = (
+    "query($between: String!, $first: Int!) { fleets { name robots { name"
+    " history(between: $between, first: $first) { unixMillisTime map x y yaw status battery } } } }"
+)
+
+
+async def test_every_robots_history_in_a_list_is_what_rest_serves(
+    hub: FakeHub, client: Client, graphql: AsyncClientSession
+) -> None:
+    """Each robot's samples, oldest first, cut at ``first`` per robot, not for the whole list."""
+    await _seed_histories(hub, {"empty": 1, "fleet": 4, "other": 3})
+    between = f"{NOW_MS},{NOW_MS + 10}"
+    answer = await graphql.execute(
+        GraphQLRequest(HISTORIES, variable_values={"between": between, "first": 2})
+    )
+
+    for fleet in answer["fleets"]:
+        for robot in fleet["robots"]:
+            url = f"/robots/{fleet['name']}/{robot['name']}/history"
+            async with client.get(url, params={"between": between, "limit": "2"}) as rest:
+                assert [
+                    {
+                        "unix_millis_time": sample["unixMillisTime"],
+                        **{k: sample[k] for k in ("map", "x", "y", "yaw", "status", "battery")},
+                    }
+                    for sample in robot["history"]
+                ] == await rest.json()
+    lengths = {
+        (fleet["name"], robot["name"]): len(robot["history"])
+        for fleet in answer["fleets"]
+        for robot in fleet["robots"]
+    }
+    assert lengths[("fleet", "r0")] == 1
+    assert lengths[("fleet", "r3")] == 2
+    assert lengths[("empty", "r0")] == 0
+
+
+async def test_robot_histories_cost_the_same_queries_for_one_robot_or_many(
+    hub: FakeHub, graphql: AsyncClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """DataLoader: the histories of a fleet's robots asking one period are one query."""
+    await _seed_histories(hub, {"one": 1, "many": 5})
+    histories = (
+        "query($name: String!) { fleet(name: $name) { robots { history { unixMillisTime } } } }"
+    )
+
+    one = await _sql_selects(graphql, caplog, histories, name="one")
+    many = await _sql_selects(graphql, caplog, histories, name="many")
+
+    assert 0 < one == many
