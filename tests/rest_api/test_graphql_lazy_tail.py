@@ -17,15 +17,14 @@ import pytest
 import redis.asyncio
 from gql import Client as GqlClient
 from gql import GraphQLRequest
-from gql.transport.aiohttp_websockets import AIOHTTPWebsocketsTransport
 
 from fleetcore.bus.redis import RedisStreamsBus
-from fleetcore.contract.envelope import Publication
-from fleetcore.contract.rooms import EVENTS, FLEET_STATE
+from fleetcore.contract.rooms import FLEET_STATE
 from fleetcore.settings import Settings
 from rest_api.app import create_app
 from tests.bus.conftest import reachable_redis
 from tests.rest_api.conftest import EPOCH, AiohttpClient, Client, FakeHub
+from tests.rest_api.test_graphql_subscriptions import _event, _take, _transport
 
 WAIT = 30.0
 EVENTS_SINCE = """
@@ -73,26 +72,6 @@ async def _until_not_tailing(raw: redis.asyncio.Redis, bus: RedisStreamsBus) -> 
     while await _tailing(raw, bus):
         assert time.monotonic() < deadline, "the API's bus still tails with no subscription"
         await asyncio.sleep(0.05)
-
-
-def _transport(client: Client) -> AIOHTTPWebsocketsTransport:
-    url = str(client.make_url("/graphql")).replace("http://", "ws://", 1)
-    return AIOHTTPWebsocketsTransport(url=url, subprotocols=["graphql-transport-ws"])
-
-
-async def _take(client: Client, request: GraphQLRequest, count: int) -> list[dict[str, Any]]:
-    """The first ``count`` updates of one subscription; then the websocket closes."""
-    updates: list[dict[str, Any]] = []
-    async with GqlClient(transport=_transport(client)) as session:
-        async for result in session.subscribe(request):
-            updates.append(next(iter(result.values())))
-            if len(updates) == count:
-                break
-    return updates
-
-
-async def _event(hub: FakeHub, index: int) -> Publication:
-    return await hub.publish(EVENTS.pattern, {"kind": "robot_offline", "fleet": f"f{index}"})
 
 
 async def test_an_api_process_without_subscriptions_does_not_read_the_bus(
