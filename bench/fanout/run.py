@@ -65,7 +65,8 @@ NODE_DIR = HERE / "node"
 ROOM = "/fleets/bench/state"
 SERVERS = ("ours", "filtered", "stock", "node", "graphql")
 DEFAULT_SERVERS = "ours,stock,node"
-READY_TIMEOUT = 30.0
+READY_TIMEOUT = 120.0
+"""The API process migrates its database before it serves: slow on a loaded machine."""
 QUIET_TIMEOUT = 60.0
 
 
@@ -152,7 +153,11 @@ def server(kind: str, payload: dict[str, Any]) -> Iterator[Server]:
         yield srv
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @dataclass
