@@ -1,7 +1,7 @@
-"""One client process of bench/fanout: many bare socket.io websocket clients in one event loop.
+"""One client process of bench/fanout: many bare websocket clients in one event loop.
 
 Each client is an ``asyncio.Protocol`` that speaks just enough of engine.io v4 /
-socket.io v5 over a websocket (open, connect, ``subscribe`` with an ack,
+socket.io v5 (or of graphql-transport-ws) over a websocket (open, connect, ``subscribe`` with an ack,
 ping/pong, events) and parses frames itself, so that counting a delivered
 message costs the client far less than sending it costs any server: the
 clients must not be what limits the measurement.
@@ -16,7 +16,10 @@ message), ``quit``.
 With TOKENS (comma separated), client ``i`` connects with ``auth: {token:
 TOKENS[i % len]}``, as rmf-web's dashboard does.
 
-Run: ``python -m bench.fanout.client HOST PORT ROOM COUNT [TOKENS]``.
+With ``--graphql`` the clients speak graphql-transport-ws to the API process's
+``/graphql`` and subscribe to ROOM's ``fleetState`` instead.
+
+Run: ``python -m bench.fanout.client [--graphql] HOST PORT ROOM COUNT [TOKENS]``.
 """
 
 from __future__ import annotations
@@ -27,11 +30,14 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from bench.fanout.servers import raise_fd_limit
+from fleetcore.contract.rooms import match_room
+from rest_api.graphql.context import GRAPHQL_PATH
 
 CONNECT_TIMEOUT = 60.0
 PARALLEL_CONNECTS = 64
@@ -57,16 +63,16 @@ class Stats:
         self.latencies_ms: list[float] = []
 
 
-class SocketIOClient(asyncio.Protocol):
-    def __init__(self, host: str, port: int, room: str, stats: Stats, token: str | None) -> None:
+class WebSocketClient(asyncio.Protocol):
+    """A bare websocket client that parses frames itself and counts the updates being measured."""
+
+    def __init__(self, host: str, port: int, stats: Stats, path: str, extra_headers: str) -> None:
         self._request = (
-            f"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
+            f"Sec-WebSocket-Version: 13\r\n{extra_headers}\r\n"
         ).encode()
-        self._room = room
-        self._connect = b"40" + (orjson.dumps({"token": token}) if token else b"")
         self._stats = stats
         self._transport: asyncio.Transport | None = None
         self._buf = bytearray()
@@ -86,6 +92,15 @@ class SocketIOClient(asyncio.Protocol):
         assert self._transport is not None
         self._transport.write(masked_text_frame(text))
 
+    def _upgraded_now(self) -> None:
+        """The handshake is done (graphql-transport-ws speaks first; socket.io waits)."""
+
+    def _is_update(self, buf: bytearray, start: int) -> bool:
+        raise NotImplementedError
+
+    def _control(self, packet: bytes) -> None:
+        raise NotImplementedError
+
     def data_received(self, data: bytes) -> None:
         buf = self._buf
         buf += data
@@ -98,6 +113,7 @@ class SocketIOClient(asyncio.Protocol):
                 raise ConnectionError(bytes(buf[:200]).decode(errors="replace"))
             self._upgraded = True
             pos = end + 4
+            self._upgraded_now()
         stats = self._stats
         received = 0
         now = time.time()
@@ -119,8 +135,7 @@ class SocketIOClient(asyncio.Protocol):
             if size - start < length:
                 break
             pos = start + length
-            # engine.io "42" is a socket.io EVENT: the messages being measured.
-            if length > 2 and buf[start] == 0x34 and buf[start + 1] == 0x32:
+            if length > 2 and self._is_update(buf, start):
                 received += 1
                 if stats.latency:
                     t_at = buf.find(b'"t":', start, pos) + 4
@@ -133,6 +148,17 @@ class SocketIOClient(asyncio.Protocol):
             stats.count += received
             stats.buckets[int(now * 10)] += received
 
+
+class SocketIOClient(WebSocketClient):
+    def __init__(self, host: str, port: int, room: str, stats: Stats, token: str | None) -> None:
+        super().__init__(host, port, stats, "/socket.io/?EIO=4&transport=websocket", "")
+        self._room = room
+        self._connect = b"40" + (orjson.dumps({"token": token}) if token else b"")
+
+    def _is_update(self, buf: bytearray, start: int) -> bool:
+        # engine.io "42" is a socket.io EVENT: the messages being measured.
+        return buf[start] == 0x34 and buf[start + 1] == 0x32
+
     def _control(self, packet: bytes) -> None:
         if packet == b"2":  # engine.io ping
             self._send(b"3")
@@ -144,8 +170,62 @@ class SocketIOClient(asyncio.Protocol):
             self.subscribed.set_result(None)
 
 
+class GraphQLClient(WebSocketClient):
+    """graphql-transport-ws: ``connection_init``, then one ``fleetState`` subscription.
+
+    Updates are the ``next`` messages that carry data (a resync carries none);
+    the first (the room's sticky value) tells that the subscription is live.
+    """
+
+    def __init__(self, host: str, port: int, room: str, stats: Stats, token: str | None) -> None:
+        super().__init__(
+            host, port, stats, GRAPHQL_PATH, "Sec-WebSocket-Protocol: graphql-transport-ws\r\n"
+        )
+        fleet = match_room(room).params["name"]
+        self._init = orjson.dumps(
+            {
+                "type": "connection_init",
+                "payload": {"Authorization": f"Bearer {token}"} if token else {},
+            }
+        )
+        query = "subscription($n: String!) { fleetState(name: $n) { seq data } }"
+        self._subscribe = orjson.dumps(
+            {"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"n": fleet}}}
+        )
+
+    def _upgraded_now(self) -> None:
+        self._send(self._init)
+
+    def _is_update(self, buf: bytearray, start: int) -> bool:
+        if buf.find(b'"t":', start, start + 200) < 0:
+            return False
+        if not self.subscribed.done():
+            self.subscribed.set_result(None)
+        return True
+
+    def _control(self, packet: bytes) -> None:
+        message = orjson.loads(packet) if packet[:1] == b"{" else {}
+        kind = message.get("type")
+        if kind == "connection_ack":
+            self._send(self._subscribe)
+        elif kind == "ping":
+            self._send(b'{"type":"pong"}')
+        elif kind in ("error", "complete"):
+            raise ConnectionError(f"subscription ended: {message}")
+
+
+NewClient = Callable[[str, int, str, Stats, str | None], WebSocketClient]
+"""A client's class: host, port, room, the shared stats, a token."""
+
+
 async def connect_all(
-    host: str, port: int, room: str, count: int, stats: Stats, tokens: list[str]
+    client: NewClient,
+    host: str,
+    port: int,
+    room: str,
+    count: int,
+    stats: Stats,
+    tokens: list[str],
 ) -> list[asyncio.Transport]:
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(PARALLEL_CONNECTS)
@@ -154,11 +234,11 @@ async def connect_all(
     async def one(i: int) -> None:
         token = tokens[i % len(tokens)] if tokens else None
         async with gate:
-            transport, client = await loop.create_connection(
-                lambda: SocketIOClient(host, port, room, stats, token), host, port
+            transport, protocol = await loop.create_connection(
+                lambda: client(host, port, room, stats, token), host, port
             )
             transports.append(transport)
-            await client.subscribed
+            await protocol.subscribed
 
     await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(count))), CONNECT_TIMEOUT)
     return transports
@@ -193,11 +273,15 @@ async def serve_commands(stats: Stats) -> None:
 
 
 async def main() -> None:
-    host, port, room, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-    tokens = sys.argv[5].split(",") if len(sys.argv) > 5 else []
+    argv = sys.argv[1:]
+    client: NewClient = SocketIOClient
+    if argv[0] == "--graphql":
+        client, argv = GraphQLClient, argv[1:]
+    host, port, room, count = argv[0], int(argv[1]), argv[2], int(argv[3])
+    tokens = argv[4].split(",") if len(argv) > 4 else []
     raise_fd_limit()
     stats = Stats()
-    transports = await connect_all(host, port, room, count, stats, tokens)
+    transports = await connect_all(client, host, port, room, count, stats, tokens)
     answer({"ready": len(transports)})
     await serve_commands(stats)
     for transport in transports:

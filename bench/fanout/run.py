@@ -10,7 +10,9 @@ What it measures, in ONE run, for each client count (default 100 and 1,000;
   authentication on, each client one of five users who read one robot each of
   the five, so every update is filtered into five views (each once);
 - **stock**: python-socketio 5, ``enter_room`` + ``emit(room, data, to=room)``;
-- **node**: Node.js socket.io 4 (``bench/fanout/node``, installed with ``npm ci``).
+- **node**: Node.js socket.io 4 (``bench/fanout/node``, installed with ``npm ci``);
+- **graphql**: the API process's ``fleetState`` subscription over
+  graphql-transport-ws (``bench/graphql_fanout.py`` runs it against ``ours``).
 
 Every server runs in its own process; the clients, all subscribed to one room
 on 127.0.0.1, are spread over ``--procs`` client processes
@@ -61,9 +63,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 NODE_DIR = HERE / "node"
 ROOM = "/fleets/bench/state"
-SERVERS = ("ours", "filtered", "stock", "node")
+SERVERS = ("ours", "filtered", "stock", "node", "graphql")
 DEFAULT_SERVERS = "ours,stock,node"
-READY_TIMEOUT = 30.0
+READY_TIMEOUT = 120.0
+"""The API process migrates its database before it serves: slow on a loaded machine."""
 QUIET_TIMEOUT = 60.0
 
 
@@ -150,7 +153,11 @@ def server(kind: str, payload: dict[str, Any]) -> Iterator[Server]:
         yield srv
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @dataclass
@@ -185,7 +192,8 @@ class Clients:
             tokens = (await asyncio.to_thread(get_json, f"{srv.url}/bench/tokens", 10))["tokens"]
         for n in share:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.fanout.client", "127.0.0.1", str(srv.port),
+                sys.executable, "-m", "bench.fanout.client",
+                *(["--graphql"] if srv.kind == "graphql" else []), "127.0.0.1", str(srv.port),
                 ROOM, str(n), *([",".join(tokens)] if tokens else []), cwd=ROOT,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=cls.limit,
             )  # fmt: skip

@@ -1,4 +1,4 @@
-"""The two Python servers of bench/fanout, one per process: ``ours`` or ``stock``.
+"""The Python servers of bench/fanout, one per process: ``ours``, ``filtered``, ``stock`` or ``graphql``.
 
 ``ours`` is the real proxy (``proxy.app.create_app``) fed by an ``InMemoryBus``
 that a publisher task in the same process publishes to, as the hub would.
@@ -7,14 +7,19 @@ store: five users each read one robot of the five, so every update has five
 filtered views, each filtered and encoded once; ``/bench/tokens`` hands the
 clients their tokens (round robin). ``stock`` is python-socketio as its
 documentation shows it: ``enter_room`` on subscribe and ``emit(room, data,
-to=room)`` per update.
+to=room)`` per update. ``graphql`` is the real API process
+(``rest_api.app.create_app``, authentication off, SQLite in a temporary
+directory) on an ``InMemoryBus`` published to as ``ours`` is: its clients
+subscribe to ``fleetState`` over graphql-transport-ws (``bench/graphql_fanout.py``).
+Before any client connects it publishes one update, so each subscription's
+first message (the room's sticky value) tells its client it is subscribed.
 
-Both serve the control endpoints the orchestrator drives (the Node baseline
+All serve the control endpoints the orchestrator drives (the Node baseline
 serves the same): ``/bench/ready`` and ``/bench/run?mode=flat&seconds=S`` (publish
 flat out for S seconds) or ``?mode=paced&rate=R&seconds=S``; each publication
 carries its publish time in the payload's first key ``t``.
 
-Run: ``python -m bench.fanout.servers {ours,filtered,stock} PORT ROOM BASE_JSON``.
+Run: ``python -m bench.fanout.servers {ours,filtered,stock,graphql} PORT ROOM BASE_JSON``.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from fleetcore.bus.memory import InMemoryBus
 from fleetcore.contract.envelope import Publication
 from fleetcore.settings import Settings
 from proxy.app import create_app
+from rest_api.app import create_app as create_api_app
 
 Publish = Callable[[], Awaitable[None]]
 DATA_DIR_KEY = web.AppKey("bench_data_dir", Path)
@@ -85,14 +91,8 @@ def control_routes(app: web.Application, publish: Publish) -> None:
     app.router.add_get("/bench/run", run)
 
 
-def ours(room: str, base: dict[str, Any], auth_mode: str = "off") -> web.Application:
-    """auth off: every client is an admin, the unfiltered path."""
-    bus = InMemoryBus()
-    data_dir = Path(tempfile.mkdtemp(prefix="fleethub-bench-"))
-    # One server with its own data dir, like `fleethub up`: it may make up its token secret.
-    settings = with_generated_jwt_secret(Settings(data_dir=data_dir, auth_mode=auth_mode))
-    app = create_app(settings, bus)
-    app[DATA_DIR_KEY] = data_dir
+def publisher(bus: InMemoryBus, room: str, base: dict[str, Any]) -> Publish:
+    """Publishes ``base`` to ``room`` with its publish time as the first key ``t``, as the hub would."""
     rest = orjson.dumps(base)[1:]  # the payload after its opening brace
     seq = 0
 
@@ -103,6 +103,32 @@ def ours(room: str, base: dict[str, Any], auth_mode: str = "off") -> web.Applica
         data = b'{"t":' + repr(now).encode() + b"," + rest
         await bus.publish([Publication(room, seq, 1, int(now * 1000), data)])
 
+    return publish
+
+
+def ours(room: str, base: dict[str, Any], auth_mode: str = "off") -> web.Application:
+    """auth off: every client is an admin, the unfiltered path."""
+    bus = InMemoryBus()
+    data_dir = Path(tempfile.mkdtemp(prefix="fleethub-bench-"))
+    # One server with its own data dir, like `fleethub up`: it may make up its token secret.
+    settings = with_generated_jwt_secret(Settings(data_dir=data_dir, auth_mode=auth_mode))
+    app = create_app(settings, bus)
+    app[DATA_DIR_KEY] = data_dir
+    control_routes(app, publisher(bus, room, base))
+    return app
+
+
+def graphql(room: str, base: dict[str, Any]) -> web.Application:
+    """The API process with authentication off: every subscriber is an admin, the unfiltered path."""
+    bus = InMemoryBus()
+    data_dir = Path(tempfile.mkdtemp(prefix="fleethub-bench-"))
+    app = create_api_app(Settings(data_dir=data_dir, auth_mode="off"), bus)
+    publish = publisher(bus, room, base)
+
+    async def sticky(app: web.Application) -> None:
+        await publish()
+
+    app.on_startup.append(sticky)
     control_routes(app, publish)
     return app
 
@@ -154,7 +180,8 @@ def stock(room: str, base: dict[str, Any]) -> web.Application:
 def main() -> None:
     kind, port, room, base = sys.argv[1], int(sys.argv[2]), sys.argv[3], orjson.loads(sys.argv[4])
     raise_fd_limit()
-    app = {"ours": ours, "filtered": filtered, "stock": stock}[kind](room, base)
+    servers = {"ours": ours, "filtered": filtered, "stock": stock, "graphql": graphql}
+    app = servers[kind](room, base)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, backlog=4096)
 
 

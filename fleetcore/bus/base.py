@@ -63,9 +63,17 @@ class Bus(Protocol):
         """
 
     def add_listener(self, handler: PublicationHandler) -> None:
-        """Deliver every later publication to ``handler``."""
+        """Deliver every publication after :meth:`listening` returns to ``handler``."""
 
     def remove_listener(self, handler: PublicationHandler) -> None: ...
+
+    async def listening(self) -> None:
+        """Returns once every later publication reaches the listeners.
+
+        A bus may stop reading while nobody listens and start again at its
+        top when someone does; a reader that merges the listeners' deliveries
+        with a sticky value or history read from the bus waits for this first.
+        """
 
     def add_resync_listener(self, handler: ResyncHandler) -> None:
         """Call ``handler`` whenever this bus loses continuity (never, in process)."""

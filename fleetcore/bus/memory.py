@@ -86,6 +86,9 @@ class InMemoryBus:
         if held is None or held.seq < pub.seq:
             rooms[pub.room] = pub
 
+    async def listening(self) -> None:
+        """Publications reach the listeners as they are published."""
+
     def add_listener(self, handler: PublicationHandler) -> None:
         self._listeners.add(handler)
 

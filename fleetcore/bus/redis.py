@@ -156,6 +156,10 @@ class RedisStreamsBus:
         self._retire_script = self._redis.register_script(scripts.RETIRE)
         self._listeners = Listeners()
         self._tail: asyncio.Task[None] | None = None
+        self._from_top = False
+        """Set when a tail stopped for want of listeners: the next starts at the top."""
+        self._positioned: asyncio.Event | None = None
+        """Set once a restarted tail has read the top (:meth:`listening` waits for it)."""
         self._started = False
         self._closing = False
         self._last_seq = 0
@@ -205,10 +209,20 @@ class RedisStreamsBus:
             self._start_tail()
 
     def _start_tail(self) -> None:
-        """Tail only for a process that listens: the hub publishes and need not read."""
+        """Tail only while someone listens: the hub publishes and need not read, an API
+        process reads only while it has subscriptions. A tail that stopped restarts at the
+        top: what was published while nobody listened was for nobody."""
         if self._tail is None and self._started and not self._closing:
+            if self._from_top:
+                self._from_top = False
+                self._positioned = asyncio.Event()
             self._tail = asyncio.create_task(self._follow(), name=f"bus-tail-{self._prefix}")
             self._tail.add_done_callback(_log_tail_exit)
+
+    async def listening(self) -> None:
+        positioned = self._positioned
+        if positioned is not None:
+            await positioned.wait()
 
     async def publish(self, batch: Sequence[Publication]) -> None:
         """Apply ``batch`` in one script call; refuses seq/epoch not after the top.
@@ -338,6 +352,8 @@ class RedisStreamsBus:
 
     async def aclose(self) -> None:
         self._closing = True
+        if self._positioned is not None:
+            self._positioned.set()  # nobody waits for a tail that will not come
         if self._tail is not None:
             # redis-py can absorb a cancellation that lands between a reply
             # and its caller: cancel_and_wait cancels again, and the flag ends
@@ -349,7 +365,7 @@ class RedisStreamsBus:
         await self._redis.aclose()
 
     async def _follow(self) -> None:
-        """Tail ``pubs`` forever: read, check continuity, deliver; back off on failures.
+        """Tail ``pubs`` while anyone listens: read, check continuity, deliver; back off on failures.
 
         Continuity (the run, the trim mark) is read from ``meta`` right after
         a read and before its entries are delivered, whenever a gap could
@@ -372,8 +388,15 @@ class RedisStreamsBus:
             expected=lambda exc: isinstance(exc, RedisError),
         )
         while not self._closing:
-            after = self._last_seq
+            if not self._listeners.any():
+                if await self._hang_up():
+                    return
+                continue
             try:
+                if self._positioned is not None and not self._positioned.is_set():
+                    await self._read_top()
+                    self._positioned.set()
+                after = self._last_seq
                 streams: Any = await self._tail_redis.xread(
                     {self._pubs: f"{after}-0"}, count=self._count, block=self._block_ms
                 )
@@ -401,6 +424,22 @@ class RedisStreamsBus:
             outage.recovered()
             self._backoff.reset()
             await self._deliver(entries)
+
+    async def _hang_up(self) -> bool:
+        """Nobody listens any more: close the tail's connection and end, unless someone
+        came back meanwhile (then the tail goes on where it was, missing nothing)."""
+        with contextlib.suppress(RedisError):
+            await self._tail_redis.aclose()
+        if self._listeners.any() or self._closing:
+            return False
+        self._tail, self._from_top = None, True
+        return True
+
+    async def _read_top(self) -> None:
+        """Start at the top, in the run there is now, as :meth:`start` does."""
+        top: Any = await self._tail_redis.get(self._top_key)
+        run: Any = await self._tail_redis.hget(self._meta, "run")
+        self._run, self._last_seq = run, _top(top).seq
 
     async def _check_continuity(
         self, after: int, run: bytes | None, origin: int, trimmed: int

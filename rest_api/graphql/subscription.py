@@ -1,7 +1,8 @@
 """The Subscription root: rooms from the bus, with socket.io's resume rules.
 
 One bus listener per API process (:class:`Rooms`) hands each publication to
-the subscriptions of its room. A subscription registers before it reads
+the subscriptions of its room; it listens only while there are subscriptions,
+so an API process without any does not read the bus. A subscription registers before it reads
 the room's sticky value or history, buffers what arrives meanwhile and
 merges both (:mod:`fleetcore.bus.recovery`), so nothing falls between.
 ``since`` (and ``epoch``) resume: a log room replays what came after
@@ -79,7 +80,7 @@ class _Subscriber:
 
 
 class Rooms:
-    """The process's subscriptions by room, fed by one bus listener."""
+    """The process's subscriptions by room, fed by one bus listener while there are any."""
 
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
@@ -97,6 +98,10 @@ class Rooms:
                     sub.offer(reason)
 
     def join(self, room: str, kind: RoomKind) -> _Subscriber:
+        """Subscribe; the first subscription starts the listening (await ``bus.listening()``)."""
+        if not self._rooms:
+            self._bus.add_listener(self.on_publications)
+            self._bus.add_resync_listener(self.on_resync)
         sub = _Subscriber(kind)
         self._rooms.setdefault(room, set()).add(sub)
         return sub
@@ -106,20 +111,18 @@ class Rooms:
         subs.discard(sub)
         if not subs:
             self._rooms.pop(room, None)
+            if not self._rooms:
+                self._bus.remove_listener(self.on_publications)
+                self._bus.remove_resync_listener(self.on_resync)
 
 
 ROOMS_KEY = web.AppKey("rest_api_graphql_rooms", Rooms)
 
 
 async def rooms_lifetime(app: web.Application) -> AsyncGenerator[None, None]:
-    """Listen to the bus while the app runs (``cleanup_ctx``)."""
-    rooms = app[ROOMS_KEY] = Rooms(app[BUS_KEY])
-    bus = app[BUS_KEY]
-    bus.add_listener(rooms.on_publications)
-    bus.add_resync_listener(rooms.on_resync)
+    """The app's subscriptions (``cleanup_ctx``); each ends with its websocket, before this."""
+    app[ROOMS_KEY] = Rooms(app[BUS_KEY])
     yield
-    bus.remove_listener(rooms.on_publications)
-    bus.remove_resync_listener(rooms.on_resync)
 
 
 async def follow(
@@ -139,6 +142,7 @@ async def follow(
     bus, rooms = app[BUS_KEY], app[ROOMS_KEY]
     sub = rooms.join(room, template.kind)
     try:
+        await bus.listening()
         position = await bus.position()
         initial: list[Publication] = []
         reason = ""
