@@ -25,7 +25,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetcore import metrics
@@ -843,7 +843,7 @@ class MasterControl:
         self._bypass(now)
         for robot, stopped in list(self.traffic.waits.items()):
             if stopped.holder not in self.traffic.paths and stopped.holder in by_key:
-                self._move_aside(by_key[stopped.holder], robot, now)
+                self._move_aside(by_key[stopped.holder], robot, now, make_way=True)
         for key, vehicle in by_key.items():
             wait = self.traffic.waits.get(key)
             path = self.traffic.paths.get(key)
@@ -931,7 +931,6 @@ class MasterControl:
         self, robot: str, task: VdaTask, track: OrderTrack, allow_yield: bool
     ) -> str | None:
         """Lay ``track`` again after its base so ``robot`` gets out of a deadlock; how, or None."""
-        decision = track.nodes[track.released_end].vertex
         if not allow_yield:
             try:
                 relay(self.graph, task, track, [], passable(self.traffic, robot))
@@ -945,16 +944,31 @@ class MasterControl:
             if all(other in self.traffic.paths for other in waiting)
             else set()
         )
+        if not waiting:
+            return None
+        return self._yield(robot, task, track, GiveWay(0, waiting[0]), keep_clear)
+
+    def _yield(
+        self, robot: str, task: VdaTask, track: OrderTrack, give_way: GiveWay, keep_clear: set[str]
+    ) -> str | None:
+        """Lay ``track`` through the nearest side node off ``keep_clear``, giving way there."""
+        decision = track.nodes[track.released_end].vertex
         side = side_path(self.graph, self.traffic, robot, decision, keep_clear)
-        if side is None or not waiting:
+        if side is None:
             return None
         relay(self.graph, task, track, side, None)
-        give_way = GiveWay(track.released_end + len(side), waiting[0])
+        give_way = replace(give_way, index=track.released_end + len(side))
         self.traffic.replan(robot, [node.vertex for node in track.nodes], give_way)
         return f"yields at [place:{side[-1]}]"
 
-    def _move_aside(self, vehicle: Vehicle, waiter: str, now: int) -> None:
-        """Send a parked ``vehicle`` to the nearest node off ``waiter``'s path."""
+    def _move_aside(
+        self, vehicle: Vehicle, waiter: str, now: int, *, make_way: bool = False
+    ) -> None:
+        """Send a parked ``vehicle`` to the nearest node off ``waiter``'s path.
+
+        ``make_way``: if ``waiter`` holds its way out, ``waiter`` yields first (see
+        :meth:`_make_way_out`); not while ``waiter`` claims, which a yield would re-lay.
+        """
         if not vehicle.idle or not vehicle.fresh(self._monotonic(), self.config.state_timeout_s):
             return
         key = _robot_key(vehicle.fleet, vehicle.robot)
@@ -964,8 +978,9 @@ class MasterControl:
             return
         side = side_path(self.graph, self.traffic, key, origin[0].id, set(path.ahead()))
         if side is None:
-            if self._unresolved.first(frozenset((waiter, key))):
-                metrics.VDA_DEADLOCKS.labels("unresolved").inc()
+            if not (make_way and self._make_way_out(vehicle, key, origin[0].id, waiter, now)):
+                if self._unresolved.first(frozenset((waiter, key))):
+                    metrics.VDA_DEADLOCKS.labels("unresolved").inc()
             return
         place = side[-1]
         if self._errand(vehicle, "yield", place, now):
@@ -975,6 +990,39 @@ class MasterControl:
                 vehicle.robot,
                 f"Moves aside to [place:{place}] for [robot:{waiter.partition('/')[2]}]",
             )
+
+    def _make_way_out(self, parked: Vehicle, key: str, origin: str, waiter: str, now: int) -> bool:
+        """``waiter`` holds the way out of ``parked`` (a dead end): it yields off that way first.
+
+        It gives way there until ``parked`` has left where it stands; then
+        ``parked`` moves aside as usual (:meth:`_move_aside`) and ``waiter`` goes on.
+        Whether it yields.
+        """
+        path = self.traffic.paths[waiter]
+        vehicle = self._by_key.get(waiter)
+        task = self.tasks.get(vehicle.task_id) if vehicle is not None else None
+        track = task.order if task is not None else None
+        if vehicle is None or task is None or track is None or path.give_way is not None:
+            return False
+        way = side_path(self.graph, self.traffic, key, origin, set(path.ahead()), ignoring=waiter)
+        if way is None:
+            return False
+        way_out = (origin, *way)
+        how = self._yield(waiter, task, track, GiveWay(0, key, way_out), set(way_out))
+        if how is None:
+            return False
+        metrics.VDA_DEADLOCKS.labels("yield").inc()
+        text = (
+            f"[robot:{vehicle.robot}] {how}: it holds the way out of [robot:{parked.robot}],"
+            f" which stands in its way"
+        )
+        task.log.add(now, text, tier="warning")
+        self._fleet_note(vehicle.fleet, vehicle.robot, text, "warning")
+        due = self._release(vehicle, track, now, asked=True)
+        self._save(task)  # with the update's id: the journal is write-ahead
+        if due:
+            self._send_order(vehicle, task, "order_update")
+        return True
 
     def _errand(self, vehicle: Vehicle, category: str, place: str, now: int) -> bool:
         """Send ``vehicle`` to ``place`` on the master control's own account (yield, charge).
