@@ -46,7 +46,14 @@ from vda5050.allocation import BatteryPolicy, Candidate, Quote, bid, explain, qu
 from vda5050.deadlock import Unresolved, cycles, passable, side_path, waiting_on
 from vda5050.detour import worth_it
 from vda5050.graph import GraphVertex, NavGraph, NoRoute
-from vda5050.idle import IdleClock, IdlePolicy, destination, home
+from vda5050.idle import (
+    IdleClock,
+    IdlePolicy,
+    destination,
+    errand_description,
+    home,
+    interruptible,
+)
 from vda5050.journal import Journal
 from vda5050.orders import (
     ReleasePolicy,
@@ -163,6 +170,9 @@ class MasterControl:
         self._unresolved = Unresolved()
         self._plans = Plans(config.replan)
         self._idle_clock = IdleClock()
+        self._interrupting: dict[str, str] = {}
+        """Idle-policy errands a task takes the vehicle from, with the node it had last passed
+        then: canceled once it stands on a node or reaches the next one."""
         self._restore()
 
     # ------------------------------------------------------------ restore
@@ -315,6 +325,8 @@ class MasterControl:
         task = self.tasks.get(vehicle.task_id)
         if task is not None:
             self._follow(vehicle, task, state, now)
+            if task.id in self._interrupting:
+                self._leave_errand(vehicle, task, now)
         if not vehicle.task_id and not state.nodeStates and not state.driving:
             self._stand(vehicle)
         if vehicle.idle:
@@ -375,10 +387,12 @@ class MasterControl:
         due = (
             not task.terminal
             and not vehicle.fatal
+            and task.id not in self._interrupting
             and self._release(vehicle, track, now, asked=bool(state.newBaseRequest))
         )
         if task.terminal:
             vehicle.task_id = ""
+            self._interrupting.pop(task.id, None)
         if due or task.status != before or task.log.pending:
             self._save(task)  # before the update goes out: the journal is write-ahead
         elif track.traversed != passed:
@@ -501,6 +515,9 @@ class MasterControl:
                 vehicle = self._by_key[_robot_key(task.fleet, best.robot)]
                 if not vehicle.idle:
                     promised.add(best.robot)
+                    errand = self._errand_of(vehicle)
+                    if errand is not None:
+                        self._interrupt(vehicle, errand, task, now)
                     waits = self._plans.wait(task.id, best)
                     if waits is not None:
                         task.log.add(now, waits)
@@ -520,13 +537,48 @@ class MasterControl:
         speed = self._speed(vehicle)
         battery = v2.battery_fraction(state)
         task = self.tasks.get(vehicle.task_id)
-        if task is not None and task.order is not None and not task.terminal:
+        errand = self._errand_of(vehicle)
+        if task is not None and task.order is not None and not task.terminal and errand is None:
             queue_s = sum(phase.remaining_ms for phase in task.phases) / 1000
             return Candidate(vehicle.robot, task.order.nodes[-1].vertex, queue_s, battery, speed)
         origin = self._origin(vehicle)
-        if not vehicle.idle or origin is None:
+        if not (vehicle.idle or errand is not None) or origin is None:
             return None
         return Candidate(vehicle.robot, origin[0].id, 0.0, battery, speed)
+
+    def _errand_of(self, vehicle: Vehicle) -> VdaTask | None:
+        """``vehicle``'s idle-policy errand, which a task may interrupt (:mod:`vda5050.idle`)."""
+        task = self.tasks.get(vehicle.task_id)
+        if task is None or task.terminal or not vehicle.ready or not interruptible(task.detail):
+            return None
+        return task
+
+    def _interrupt(self, vehicle: Vehicle, errand: VdaTask, task: VdaTask, now: int) -> None:
+        """``task`` takes ``vehicle`` from its idle-policy ``errand``: nothing more of it is
+        released, and it is canceled once the vehicle stands on a node."""
+        if errand.id in self._interrupting or vehicle.state is None:
+            return
+        self._interrupting[errand.id] = vehicle.state.lastNodeId
+        errand.log.add(now, f"Interrupted: [robot:{vehicle.robot}] takes task {task.id}")
+        self._save(errand)
+        self._leave_errand(vehicle, errand, now)
+
+    def _leave_errand(self, vehicle: Vehicle, errand: VdaTask, now: int) -> None:
+        """Cancel the interrupted ``errand`` once ``vehicle`` stands on a node or has just
+        reached the next (it drives on to it meanwhile, which it holds): a ``cancelOrder``
+        there stops it on that node, not on a lane (VDA 5050 lets a vehicle stop at once).
+        What the errand held stays held until the vehicle reports it has no order left."""
+        state, origin = vehicle.state, self._origin(vehicle)
+        if state is None or origin is None or origin[0].id != state.lastNodeId:
+            return
+        at_node = origin[1] <= self.config.release.deviation_m
+        if not at_node or (state.driving and state.lastNodeId == self._interrupting[errand.id]):
+            return
+        del self._interrupting[errand.id]
+        errand.end(now, "canceled", "Interrupted for a task", "info")
+        vehicle.task_id = ""
+        self._send_cancel(vehicle, errand)
+        self._dirty.add(vehicle.fleet)
 
     def _speed(self, vehicle: Vehicle) -> float:
         if vehicle.factsheet is not None and vehicle.factsheet.physicalParameters.speedMax > 0:
@@ -1024,7 +1076,14 @@ class MasterControl:
             self._send_order(vehicle, task, "order_update")
         return True
 
-    def _errand(self, vehicle: Vehicle, category: str, place: str, now: int) -> bool:
+    def _errand(
+        self,
+        vehicle: Vehicle,
+        category: str,
+        place: str,
+        now: int,
+        description: dict[str, Any] | None = None,
+    ) -> bool:
         """Send ``vehicle`` to ``place`` on the master control's own account (yield, charge).
 
         An errand is a task like any other (journaled, shown to the hub, in
@@ -1033,7 +1092,7 @@ class MasterControl:
         step = StepSpec(kind="go", place=place)
         task = VdaTask.create(
             f"{category}.vda-{uuid.uuid4().hex[:12]}",
-            {"category": category, "description": {"place": place}},
+            {"category": category, "description": description or {"place": place}},
             [PhaseSpec(category=category.capitalize(), detail={"place": place}, steps=[step])],
             vehicle.fleet,
             now,
@@ -1098,7 +1157,9 @@ class MasterControl:
                 and self.traffic.owner.get(node_key(v.id)) not in (None, key)
             }
             place = destination(self.graph, policy.mode, origin[0].id, going | held)
-            if place is not None and self._errand(vehicle, policy.mode, place, now):
+            if place is None:
+                continue
+            if self._errand(vehicle, policy.mode, place, now, errand_description(place)):
                 going.add(place)
                 self._fleet_note(
                     vehicle.fleet,
