@@ -8,6 +8,7 @@ from tests.vda5050.loopback import TOPICS, Loopback, patrol
 from tests.vda5050.test_deadlock import nav_graph
 from vda5050.idle import IdleMode, IdlePolicy
 from vda5050.master import MasterConfig
+from vda5050.tasks import VdaTask
 
 
 def with_idle(tmp_path: Path, mode: IdleMode, vehicles: int = 2) -> Loopback:
@@ -105,15 +106,21 @@ def test_without_replanning_a_queued_task_keeps_the_vehicle_it_waits_for(tmp_pat
     assert not any("Re-planned" in t for t in log(loop, task))
 
 
-def test_a_vehicle_returning_to_park_takes_a_new_task_from_the_next_node_it_reaches(
-    tmp_path: Path,
-) -> None:
+def returning_to_park(tmp_path: Path) -> tuple[Loopback, VdaTask]:
+    """v1 done at room_102 and on the lane towards L1:3, returning to parking_2."""
     loop = with_idle(tmp_path, "park", vehicles=1)
     first = loop.dispatch(patrol("room_102"), robot="v1")
     loop.until(lambda: loop.status(first) == "completed")
     loop.until(lambda: bool(errands(loop, "park")) and loop.vehicles["v1"].driving)
     errand = next(t for t in loop.master.tasks.values() if t.category == "park")
-    assert loop.vehicles["v1"].last_node_id == "room_102"  # on the lane towards L1:3
+    assert loop.vehicles["v1"].last_node_id == "room_102"
+    return loop, errand
+
+
+def test_a_vehicle_returning_to_park_takes_a_new_task_from_the_next_node_it_reaches(
+    tmp_path: Path,
+) -> None:
+    loop, errand = returning_to_park(tmp_path)
     task = loop.dispatch(patrol("lobby"))
     visited: set[str] = set()
 
@@ -140,10 +147,7 @@ def test_a_vehicle_returning_to_park_takes_a_new_task_from_the_next_node_it_reac
 def test_an_interrupted_park_errand_holds_its_way_until_the_vehicle_stops_on_a_node(
     tmp_path: Path,
 ) -> None:
-    loop = with_idle(tmp_path, "park", vehicles=1)
-    first = loop.dispatch(patrol("room_102"), robot="v1")
-    loop.until(lambda: loop.status(first) == "completed")
-    loop.until(lambda: bool(errands(loop, "park")) and loop.vehicles["v1"].driving)
+    loop, _ = returning_to_park(tmp_path)
     loop.dispatch(patrol("lobby"))
     held = loop.master.traffic.held("vda/v1")
     assert {"node:L1:3", "lane:L1:3|room_102"} <= held
