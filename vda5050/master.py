@@ -170,6 +170,8 @@ class MasterControl:
         self._unresolved = Unresolved()
         self._plans = Plans(config.replan)
         self._idle_clock = IdleClock()
+        self._yielded: dict[str, int] = {}
+        """How often each robot yielded in a deadlock: the one that yielded least yields next."""
         self._interrupting: dict[str, str] = {}
         """Idle-policy errands a task takes the vehicle from, with the node it had last passed
         then: canceled once it stands on a node or reaches the next one."""
@@ -952,10 +954,15 @@ class MasterControl:
                 self._send_order(vehicle, task, "order_update")
 
     def _break(self, cycle: list[str], by_key: dict[str, Vehicle], now: int) -> None:
-        """Re-route one robot of ``cycle`` around the others, or else let one yield."""
+        """Re-route one robot of ``cycle`` around the others, or else let one yield.
+
+        The one to yield is the one that yielded least so far (then in cycle order):
+        robots that keep meeting on one stretch take turns, none always waits for the others.
+        """
         names = ", ".join(f"[robot:{robot.partition('/')[2]}]" for robot in cycle)
         for allow_yield in (False, True):
-            for robot in cycle:
+            order = sorted(cycle, key=lambda r: self._yielded.get(r, 0)) if allow_yield else cycle
+            for robot in order:
                 vehicle = by_key.get(robot)
                 task = self.tasks.get(vehicle.task_id) if vehicle is not None else None
                 if vehicle is None or task is None or task.order is None:
@@ -964,6 +971,8 @@ class MasterControl:
                 if how is None:
                     continue
                 metrics.VDA_DEADLOCKS.labels("yield" if allow_yield else "reroute").inc()
+                if allow_yield:
+                    self._yielded[robot] = self._yielded.get(robot, 0) + 1
                 text = f"Deadlock between {names}: [robot:{vehicle.robot}] {how}"
                 vda_logger.warning("%s", text)
                 task.log.add(now, text, tier="warning")
