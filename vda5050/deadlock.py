@@ -15,7 +15,10 @@ the cycle:
 
 A robot that waits on one *without* an order (parked, idle) is not a
 deadlock but would wait forever all the same: the parked robot is sent to a
-side node the same way.
+side node the same way. When the waiting robot itself holds the parked
+one's only way out (the parked robot ended its task in a dead end the other
+drove up to), the waiting robot yields first: it backs off to a side node
+off that way out and claims it again only once the parked robot has left.
 
 Pure: the master control applies what these return.
 """
@@ -51,13 +54,16 @@ def cycles(waits: Mapping[str, Wait]) -> list[list[str]]:
     return found
 
 
-def passable(traffic: Traffic, robot: str) -> Callable[[Lane], bool]:
-    """For :meth:`NavGraph.route`'s ``blocked``: a lane or its end held by another robot."""
+def passable(traffic: Traffic, robot: str, ignoring: str = "") -> Callable[[Lane], bool]:
+    """For :meth:`NavGraph.route`'s ``blocked``: a lane or its end held by another robot.
+
+    What ``ignoring`` holds counts as free: it is asked to move out of the way.
+    """
 
     def blocked(lane: Lane) -> bool:
         for resource in (lane_key(lane.start, lane.end), node_key(lane.end)):
             holder = traffic.owner.get(resource)
-            if holder is not None and holder != robot:
+            if holder is not None and holder not in (robot, ignoring):
                 return True
         return False
 
@@ -65,13 +71,18 @@ def passable(traffic: Traffic, robot: str) -> Callable[[Lane], bool]:
 
 
 def side_path(
-    graph: NavGraph, traffic: Traffic, robot: str, start: str, keep_clear: set[str]
+    graph: NavGraph,
+    traffic: Traffic,
+    robot: str,
+    start: str,
+    keep_clear: set[str],
+    ignoring: str = "",
 ) -> list[str] | None:
     """The nodes from ``start`` to the nearest node not in ``keep_clear`` that ``robot`` can reach.
 
-    Only over nodes and lanes no other robot holds; None if there is none.
+    Only over nodes and lanes no other robot (but ``ignoring``) holds; None if there is none.
     """
-    blocked = passable(traffic, robot)
+    blocked = passable(traffic, robot, ignoring)
     came: dict[str, str] = {start: start}
     frontier = [start]
     while frontier:

@@ -8,18 +8,24 @@ driven for nothing). ``stay`` (the default) keeps the earlier behaviour:
 traffic control moves a parked vehicle aside only when another needs its node.
 
 Pure: the master control sends the vehicle there as an errand, like a
-trip to charge, so the task log and the fleet log say why it moves.
+trip to charge, so the task log and the fleet log say why it moves. The
+errand gives way to work: a vehicle on its way back takes a new task as if
+it were idle where it is. Its errand is canceled (VDA 5050 ``cancelOrder``)
+once it stands on a node, so it never stops on a lane; the new order then
+starts there and its reservations replace the errand's.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from vda5050.graph import GraphVertex, NavGraph
 
 IdleMode = Literal["stay", "park", "charge"]
+IDLE_ERRAND = "idle_policy"
+"""Marks an errand's description as the idle policy's, which a task may interrupt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,16 @@ class IdlePolicy:
 def home(vertex: GraphVertex, mode: IdleMode) -> bool:
     """Whether a vehicle at ``vertex`` is already where ``mode`` sends idle vehicles."""
     return (mode == "park" and vertex.parking) or (mode == "charge" and vertex.charger)
+
+
+def errand_description(place: str) -> dict[str, Any]:
+    """The description of the idle policy's errand to ``place``."""
+    return {"place": place, IDLE_ERRAND: True}
+
+
+def interruptible(description: Any) -> bool:
+    """Whether a task with ``description`` is the idle policy's errand (a task may take over)."""
+    return isinstance(description, dict) and description.get(IDLE_ERRAND) is True
 
 
 def destination(graph: NavGraph, mode: IdleMode, start: str, taken: set[str]) -> str | None:

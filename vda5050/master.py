@@ -25,7 +25,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetcore import metrics
@@ -46,7 +46,14 @@ from vda5050.allocation import BatteryPolicy, Candidate, Quote, bid, explain, qu
 from vda5050.deadlock import Unresolved, cycles, passable, side_path, waiting_on
 from vda5050.detour import worth_it
 from vda5050.graph import GraphVertex, NavGraph, NoRoute
-from vda5050.idle import IdleClock, IdlePolicy, destination, home
+from vda5050.idle import (
+    IdleClock,
+    IdlePolicy,
+    destination,
+    errand_description,
+    home,
+    interruptible,
+)
 from vda5050.journal import Journal
 from vda5050.orders import (
     ReleasePolicy,
@@ -163,6 +170,11 @@ class MasterControl:
         self._unresolved = Unresolved()
         self._plans = Plans(config.replan)
         self._idle_clock = IdleClock()
+        self._yielded: dict[str, int] = {}
+        """How often each robot yielded in a deadlock: the one that yielded least yields next."""
+        self._interrupting: dict[str, str] = {}
+        """Idle-policy errands a task takes the vehicle from, with the node it had last passed
+        then: canceled once it stands on a node or reaches the next one."""
         self._restore()
 
     # ------------------------------------------------------------ restore
@@ -315,6 +327,8 @@ class MasterControl:
         task = self.tasks.get(vehicle.task_id)
         if task is not None:
             self._follow(vehicle, task, state, now)
+            if task.id in self._interrupting:
+                self._leave_errand(vehicle, task, now)
         if not vehicle.task_id and not state.nodeStates and not state.driving:
             self._stand(vehicle)
         if vehicle.idle:
@@ -375,10 +389,12 @@ class MasterControl:
         due = (
             not task.terminal
             and not vehicle.fatal
+            and task.id not in self._interrupting
             and self._release(vehicle, track, now, asked=bool(state.newBaseRequest))
         )
         if task.terminal:
             vehicle.task_id = ""
+            self._interrupting.pop(task.id, None)
         if due or task.status != before or task.log.pending:
             self._save(task)  # before the update goes out: the journal is write-ahead
         elif track.traversed != passed:
@@ -501,6 +517,9 @@ class MasterControl:
                 vehicle = self._by_key[_robot_key(task.fleet, best.robot)]
                 if not vehicle.idle:
                     promised.add(best.robot)
+                    errand = self._errand_of(vehicle)
+                    if errand is not None:
+                        self._interrupt(vehicle, errand, task, now)
                     waits = self._plans.wait(task.id, best)
                     if waits is not None:
                         task.log.add(now, waits)
@@ -520,13 +539,48 @@ class MasterControl:
         speed = self._speed(vehicle)
         battery = v2.battery_fraction(state)
         task = self.tasks.get(vehicle.task_id)
-        if task is not None and task.order is not None and not task.terminal:
+        errand = self._errand_of(vehicle)
+        if task is not None and task.order is not None and not task.terminal and errand is None:
             queue_s = sum(phase.remaining_ms for phase in task.phases) / 1000
             return Candidate(vehicle.robot, task.order.nodes[-1].vertex, queue_s, battery, speed)
         origin = self._origin(vehicle)
-        if not vehicle.idle or origin is None:
+        if not (vehicle.idle or errand is not None) or origin is None:
             return None
         return Candidate(vehicle.robot, origin[0].id, 0.0, battery, speed)
+
+    def _errand_of(self, vehicle: Vehicle) -> VdaTask | None:
+        """``vehicle``'s idle-policy errand, which a task may interrupt (:mod:`vda5050.idle`)."""
+        task = self.tasks.get(vehicle.task_id)
+        if task is None or task.terminal or not vehicle.ready or not interruptible(task.detail):
+            return None
+        return task
+
+    def _interrupt(self, vehicle: Vehicle, errand: VdaTask, task: VdaTask, now: int) -> None:
+        """``task`` takes ``vehicle`` from its idle-policy ``errand``: nothing more of it is
+        released, and it is canceled once the vehicle stands on a node."""
+        if errand.id in self._interrupting or vehicle.state is None:
+            return
+        self._interrupting[errand.id] = vehicle.state.lastNodeId
+        errand.log.add(now, f"Interrupted: [robot:{vehicle.robot}] takes task {task.id}")
+        self._save(errand)
+        self._leave_errand(vehicle, errand, now)
+
+    def _leave_errand(self, vehicle: Vehicle, errand: VdaTask, now: int) -> None:
+        """Cancel the interrupted ``errand`` once ``vehicle`` stands on a node or has just
+        reached the next (it drives on to it meanwhile, which it holds): a ``cancelOrder``
+        there stops it on that node, not on a lane (VDA 5050 lets a vehicle stop at once).
+        What the errand held stays held until the vehicle reports it has no order left."""
+        state, origin = vehicle.state, self._origin(vehicle)
+        if state is None or origin is None or origin[0].id != state.lastNodeId:
+            return
+        at_node = origin[1] <= self.config.release.deviation_m
+        if not at_node or (state.driving and state.lastNodeId == self._interrupting[errand.id]):
+            return
+        del self._interrupting[errand.id]
+        errand.end(now, "canceled", "Interrupted for a task", "info")
+        vehicle.task_id = ""
+        self._send_cancel(vehicle, errand)
+        self._dirty.add(vehicle.fleet)
 
     def _speed(self, vehicle: Vehicle) -> float:
         if vehicle.factsheet is not None and vehicle.factsheet.physicalParameters.speedMax > 0:
@@ -843,7 +897,7 @@ class MasterControl:
         self._bypass(now)
         for robot, stopped in list(self.traffic.waits.items()):
             if stopped.holder not in self.traffic.paths and stopped.holder in by_key:
-                self._move_aside(by_key[stopped.holder], robot, now)
+                self._move_aside(by_key[stopped.holder], robot, now, make_way=True)
         for key, vehicle in by_key.items():
             wait = self.traffic.waits.get(key)
             path = self.traffic.paths.get(key)
@@ -900,10 +954,15 @@ class MasterControl:
                 self._send_order(vehicle, task, "order_update")
 
     def _break(self, cycle: list[str], by_key: dict[str, Vehicle], now: int) -> None:
-        """Re-route one robot of ``cycle`` around the others, or else let one yield."""
+        """Re-route one robot of ``cycle`` around the others, or else let one yield.
+
+        The one to yield is the one that yielded least so far (then in cycle order):
+        robots that keep meeting on one stretch take turns, none always waits for the others.
+        """
         names = ", ".join(f"[robot:{robot.partition('/')[2]}]" for robot in cycle)
         for allow_yield in (False, True):
-            for robot in cycle:
+            order = sorted(cycle, key=lambda r: self._yielded.get(r, 0)) if allow_yield else cycle
+            for robot in order:
                 vehicle = by_key.get(robot)
                 task = self.tasks.get(vehicle.task_id) if vehicle is not None else None
                 if vehicle is None or task is None or task.order is None:
@@ -912,6 +971,8 @@ class MasterControl:
                 if how is None:
                     continue
                 metrics.VDA_DEADLOCKS.labels("yield" if allow_yield else "reroute").inc()
+                if allow_yield:
+                    self._yielded[robot] = self._yielded.get(robot, 0) + 1
                 text = f"Deadlock between {names}: [robot:{vehicle.robot}] {how}"
                 vda_logger.warning("%s", text)
                 task.log.add(now, text, tier="warning")
@@ -931,7 +992,6 @@ class MasterControl:
         self, robot: str, task: VdaTask, track: OrderTrack, allow_yield: bool
     ) -> str | None:
         """Lay ``track`` again after its base so ``robot`` gets out of a deadlock; how, or None."""
-        decision = track.nodes[track.released_end].vertex
         if not allow_yield:
             try:
                 relay(self.graph, task, track, [], passable(self.traffic, robot))
@@ -945,16 +1005,31 @@ class MasterControl:
             if all(other in self.traffic.paths for other in waiting)
             else set()
         )
+        if not waiting:
+            return None
+        return self._yield(robot, task, track, GiveWay(0, waiting[0]), keep_clear)
+
+    def _yield(
+        self, robot: str, task: VdaTask, track: OrderTrack, give_way: GiveWay, keep_clear: set[str]
+    ) -> str | None:
+        """Lay ``track`` through the nearest side node off ``keep_clear``, giving way there."""
+        decision = track.nodes[track.released_end].vertex
         side = side_path(self.graph, self.traffic, robot, decision, keep_clear)
-        if side is None or not waiting:
+        if side is None:
             return None
         relay(self.graph, task, track, side, None)
-        give_way = GiveWay(track.released_end + len(side), waiting[0])
+        give_way = replace(give_way, index=track.released_end + len(side))
         self.traffic.replan(robot, [node.vertex for node in track.nodes], give_way)
         return f"yields at [place:{side[-1]}]"
 
-    def _move_aside(self, vehicle: Vehicle, waiter: str, now: int) -> None:
-        """Send a parked ``vehicle`` to the nearest node off ``waiter``'s path."""
+    def _move_aside(
+        self, vehicle: Vehicle, waiter: str, now: int, *, make_way: bool = False
+    ) -> None:
+        """Send a parked ``vehicle`` to the nearest node off ``waiter``'s path.
+
+        ``make_way``: if ``waiter`` holds its way out, ``waiter`` yields first (see
+        :meth:`_make_way_out`); not while ``waiter`` claims, which a yield would re-lay.
+        """
         if not vehicle.idle or not vehicle.fresh(self._monotonic(), self.config.state_timeout_s):
             return
         key = _robot_key(vehicle.fleet, vehicle.robot)
@@ -964,8 +1039,9 @@ class MasterControl:
             return
         side = side_path(self.graph, self.traffic, key, origin[0].id, set(path.ahead()))
         if side is None:
-            if self._unresolved.first(frozenset((waiter, key))):
-                metrics.VDA_DEADLOCKS.labels("unresolved").inc()
+            if not (make_way and self._make_way_out(vehicle, key, origin[0].id, waiter, now)):
+                if self._unresolved.first(frozenset((waiter, key))):
+                    metrics.VDA_DEADLOCKS.labels("unresolved").inc()
             return
         place = side[-1]
         if self._errand(vehicle, "yield", place, now):
@@ -976,7 +1052,47 @@ class MasterControl:
                 f"Moves aside to [place:{place}] for [robot:{waiter.partition('/')[2]}]",
             )
 
-    def _errand(self, vehicle: Vehicle, category: str, place: str, now: int) -> bool:
+    def _make_way_out(self, parked: Vehicle, key: str, origin: str, waiter: str, now: int) -> bool:
+        """``waiter`` holds the way out of ``parked`` (a dead end): it yields off that way first.
+
+        It gives way there until ``parked`` has left where it stands; then
+        ``parked`` moves aside as usual (:meth:`_move_aside`) and ``waiter`` goes on.
+        Whether it yields.
+        """
+        path = self.traffic.paths[waiter]
+        vehicle = self._by_key.get(waiter)
+        task = self.tasks.get(vehicle.task_id) if vehicle is not None else None
+        track = task.order if task is not None else None
+        if vehicle is None or task is None or track is None or path.give_way is not None:
+            return False
+        way = side_path(self.graph, self.traffic, key, origin, set(path.ahead()), ignoring=waiter)
+        if way is None:
+            return False
+        way_out = (origin, *way)
+        how = self._yield(waiter, task, track, GiveWay(0, key, way_out), set(way_out))
+        if how is None:
+            return False
+        metrics.VDA_DEADLOCKS.labels("yield").inc()
+        text = (
+            f"[robot:{vehicle.robot}] {how}: it holds the way out of [robot:{parked.robot}],"
+            f" which stands in its way"
+        )
+        task.log.add(now, text, tier="warning")
+        self._fleet_note(vehicle.fleet, vehicle.robot, text, "warning")
+        due = self._release(vehicle, track, now, asked=True)
+        self._save(task)  # with the update's id: the journal is write-ahead
+        if due:
+            self._send_order(vehicle, task, "order_update")
+        return True
+
+    def _errand(
+        self,
+        vehicle: Vehicle,
+        category: str,
+        place: str,
+        now: int,
+        description: dict[str, Any] | None = None,
+    ) -> bool:
         """Send ``vehicle`` to ``place`` on the master control's own account (yield, charge).
 
         An errand is a task like any other (journaled, shown to the hub, in
@@ -985,7 +1101,7 @@ class MasterControl:
         step = StepSpec(kind="go", place=place)
         task = VdaTask.create(
             f"{category}.vda-{uuid.uuid4().hex[:12]}",
-            {"category": category, "description": {"place": place}},
+            {"category": category, "description": description or {"place": place}},
             [PhaseSpec(category=category.capitalize(), detail={"place": place}, steps=[step])],
             vehicle.fleet,
             now,
@@ -1050,7 +1166,9 @@ class MasterControl:
                 and self.traffic.owner.get(node_key(v.id)) not in (None, key)
             }
             place = destination(self.graph, policy.mode, origin[0].id, going | held)
-            if place is not None and self._errand(vehicle, policy.mode, place, now):
+            if place is None:
+                continue
+            if self._errand(vehicle, policy.mode, place, now, errand_description(place)):
                 going.add(place)
                 self._fleet_note(
                     vehicle.fleet,

@@ -19,6 +19,9 @@ robots never meet head-on on it.
 
 A robot that yields (:mod:`vda5050.deadlock`) gives way on a node: it does
 not claim that node again while the robot it yields to still has it ahead.
+A robot that yields to a parked one (standing in a dead end whose way out
+the yielding robot held) does not claim that way out again while the parked
+one still stands where it stood: it gets out first.
 
 Pure: no clock but the one passed in, no I/O; the master control calls it.
 """
@@ -56,10 +59,14 @@ class Wait:
 
 @dataclass(frozen=True, slots=True)
 class GiveWay:
-    """Do not claim past ``index`` a node that ``to`` still has ahead."""
+    """Do not claim past ``index`` a node that ``to`` still has ahead.
+
+    ``to`` parked (no path): a node of ``way_out`` while ``to`` still stands on its first.
+    """
 
     index: int
     to: str
+    way_out: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -162,9 +169,16 @@ class Traffic:
                 return resource, holder, False
         give_way = path.give_way
         if give_way is not None and index > give_way.index:
+            vertex = path.nodes[index]
             other = self.paths.get(give_way.to)
-            if other is not None and path.nodes[index] in other.ahead():
-                return node_key(path.nodes[index]), give_way.to, True
+            if other is not None and vertex in other.ahead():
+                return node_key(vertex), give_way.to, True
+            if (
+                other is None
+                and vertex in give_way.way_out
+                and self.owner.get(node_key(give_way.way_out[0])) == give_way.to
+            ):
+                return node_key(vertex), give_way.to, True
         return None
 
     def passed(self, robot: str, index: int) -> None:

@@ -120,16 +120,23 @@ class Vehicle:
         return [e for e in self.state.errors if e.errorLevel == "FATAL"] if self.state else []
 
     @property
-    def idle(self) -> bool:
-        """Ready for a new order: in automatic mode, no fatal error, nothing left of its last order."""
+    def ready(self) -> bool:
+        """Able to drive an order for the master control: online, in automatic mode, no fatal
+        error, not paused, located, no e-stop; whether or not it has one now."""
         state = self.state
-        if state is None or not self.online or self.task_id:
+        if state is None or not self.online:
             return False
         if state.operatingMode not in AUTOMATIC_MODES or self.fatal or state.paused:
             return False
         if state.agvPosition is None or not state.agvPosition.positionInitialized:
             return False
-        if state.safetyState.eStop != "NONE":
+        return state.safetyState.eStop == "NONE"
+
+    @property
+    def idle(self) -> bool:
+        """Ready for a new order: :attr:`ready`, and nothing left of its last order."""
+        state = self.state
+        if state is None or self.task_id or not self.ready:
             return False
         return not state.nodeStates and not any(
             a.actionStatus in BUSY_ACTIONS for a in state.actionStates

@@ -90,10 +90,9 @@ def test_a_robot_that_reached_its_side_node_and_is_waited_on_there_closes_a_cycl
     assert cycles(traffic.waits) == [["other", "yielding"]]
 
 
-def test_two_robots_head_on_in_a_corridor_pass_once_one_yields_to_a_side_node(
-    tmp_path: Path,
-) -> None:
-    graph = nav_graph(
+def corridor() -> NavGraph:
+    """A single-lane corridor a to d with one side bay at b, and a dock off each end."""
+    return nav_graph(
         {
             "west": (-5, 0),
             "a": (0, 0),
@@ -107,7 +106,12 @@ def test_two_robots_head_on_in_a_corridor_pass_once_one_yields_to_a_side_node(
         },
         ["west-a", "a-b", "b-c", "c-d", "d-east", "b-bay", "a-west_dock", "d-east_dock"],
     )
-    loop = loopback(tmp_path, graph, ["west", "east"])
+
+
+def test_two_robots_head_on_in_a_corridor_pass_once_one_yields_to_a_side_node(
+    tmp_path: Path,
+) -> None:
+    loop = loopback(tmp_path, corridor(), ["west", "east"])
     before = deadlocks("yield")
     eastward = loop.dispatch(patrol("east_dock"), robot="v1")
     westward = loop.dispatch(patrol("west_dock"), robot="v2")
@@ -232,3 +236,24 @@ def test_a_robot_held_back_takes_a_free_way_about_as_short(tmp_path: Path) -> No
     assert loop.vehicles["v2"].last_node_id == "b"
     taken = {n.nodeId for o in loop.orders("v1") for n in o.nodes if n.released}
     assert {"d", "e", "f"} <= taken
+
+
+def test_two_robots_that_meet_head_on_again_take_turns_to_yield(tmp_path: Path) -> None:
+    loop = loopback(tmp_path, corridor(), ["west", "east"])
+    first = [
+        loop.dispatch(patrol("east_dock"), robot="v1"),
+        loop.dispatch(patrol("west_dock"), robot="v2"),
+    ]
+    loop.until(lambda: completed(loop, *first))
+    again = [
+        loop.dispatch(patrol("west_dock"), robot="v1"),
+        loop.dispatch(patrol("east_dock"), robot="v2"),
+    ]
+    loop.until(lambda: completed(loop, *again))
+    yielding = [
+        e["text"].rpartition(": ")[2].partition(" yields at")[0]
+        for log in loop.hub("task_log_update")
+        for e in log.get("log", [])
+        if e["text"].startswith("Deadlock between") and " yields at " in e["text"]
+    ]
+    assert yielding == ["[robot:v1]", "[robot:v2]"]

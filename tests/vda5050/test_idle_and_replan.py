@@ -8,6 +8,7 @@ from tests.vda5050.loopback import TOPICS, Loopback, patrol
 from tests.vda5050.test_deadlock import nav_graph
 from vda5050.idle import IdleMode, IdlePolicy
 from vda5050.master import MasterConfig
+from vda5050.tasks import VdaTask
 
 
 def with_idle(tmp_path: Path, mode: IdleMode, vehicles: int = 2) -> Loopback:
@@ -103,3 +104,51 @@ def test_without_replanning_a_queued_task_keeps_the_vehicle_it_waits_for(tmp_pat
     loop.until(lambda: loop.status(task) == "completed")
     assert loop.master.tasks[task].robot == "v1"
     assert not any("Re-planned" in t for t in log(loop, task))
+
+
+def returning_to_park(tmp_path: Path) -> tuple[Loopback, VdaTask]:
+    """v1 done at room_102 and on the lane towards L1:3, returning to parking_2."""
+    loop = with_idle(tmp_path, "park", vehicles=1)
+    first = loop.dispatch(patrol("room_102"), robot="v1")
+    loop.until(lambda: loop.status(first) == "completed")
+    loop.until(lambda: bool(errands(loop, "park")) and loop.vehicles["v1"].driving)
+    errand = next(t for t in loop.master.tasks.values() if t.category == "park")
+    assert loop.vehicles["v1"].last_node_id == "room_102"
+    return loop, errand
+
+
+def test_a_vehicle_returning_to_park_takes_a_new_task_from_the_next_node_it_reaches(
+    tmp_path: Path,
+) -> None:
+    loop, errand = returning_to_park(tmp_path)
+    task = loop.dispatch(patrol("lobby"))
+    visited: set[str] = set()
+
+    def done() -> bool:
+        visited.add(loop.vehicles["v1"].last_node_id)
+        return loop.status(task) == "completed"
+
+    loop.until(done)
+    assert loop.master.tasks[task].robot == "v1"
+    assert errand.status == "canceled"
+    assert "parking_2" not in visited
+    cancels = [
+        action
+        for message in loop.instant_actions()
+        for action in message.actions
+        if action.actionType == "cancelOrder"
+    ]
+    assert len(cancels) == 1
+    first_order = next(o for o in loop.orders("v1") if o.orderId == task and o.orderUpdateId == 0)
+    assert first_order.nodes[0].nodeId == "L1:3"
+    assert loop.master.traffic.held("vda/v1") == {"node:lobby"}
+
+
+def test_an_interrupted_park_errand_holds_its_way_until_the_vehicle_stops_on_a_node(
+    tmp_path: Path,
+) -> None:
+    loop, _ = returning_to_park(tmp_path)
+    loop.dispatch(patrol("lobby"))
+    held = loop.master.traffic.held("vda/v1")
+    assert {"node:L1:3", "lane:L1:3|room_102"} <= held
+    assert not loop.instant_actions()
