@@ -163,20 +163,22 @@ async def _commission(
     return await _as_rest(info, task_control.routes, handler, kind, shown, body, key)
 
 
-async def _control(
-    info: Info[Context, None],
-    handler: Callable[..., Any],
-    kind: CommandKind,
-    fleet: str,
-    robot: str,
-    key: str | None,
-) -> CommandResult:
-    async def body() -> dict[str, Any]:
-        bus = info.context.app[BUS_KEY]
-        return await robot_controls.control_command(bus, info.context.user, kind, fleet, robot)
+def _robot_control(handler: Callable[..., Any], kind: CommandKind) -> Any:
+    """The mutation of the VDA 5050 robot control REST's ``handler`` serves (``POST
+    /fleets/{name}/robots/{robot}/...``), with its access and checks."""
 
-    shown = {"fleet": fleet, "robot": robot}
-    return await _as_rest(info, robot_controls.routes, handler, kind, shown, body, key)
+    async def control(
+        info: Info[Context, None], fleet: str, robot: str, idempotency_key: str | None = None
+    ) -> CommandResult:
+        async def body() -> dict[str, Any]:
+            bus = info.context.app[BUS_KEY]
+            return await robot_controls.control_command(bus, info.context.user, kind, fleet, robot)
+
+        shown = {"fleet": fleet, "robot": robot}
+        routes = robot_controls.routes
+        return await _as_rest(info, routes, handler, kind, shown, body, idempotency_key)
+
+    return strawberry.mutation(control)
 
 
 @strawberry.type
@@ -337,38 +339,9 @@ class Mutation:
         handler = task_control.recommission_robot
         return await _commission(info, handler, RecommissionQuery, fleet, query, idempotency_key)
 
-    @strawberry.mutation
-    async def pause_robot(
-        self, info: Info[Context, None], fleet: str, robot: str, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /fleets/{name}/robots/{robot}/pause``: a VDA 5050 vehicle stops where it is."""
-        handler = robot_controls.pause_robot
-        kind = CommandKind.ROBOT_PAUSE
-        return await _control(info, handler, kind, fleet, robot, idempotency_key)
-
-    @strawberry.mutation
-    async def resume_robot(
-        self, info: Info[Context, None], fleet: str, robot: str, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /fleets/{name}/robots/{robot}/resume``: a paused VDA 5050 vehicle goes on."""
-        handler = robot_controls.resume_robot
-        kind = CommandKind.ROBOT_RESUME
-        return await _control(info, handler, kind, fleet, robot, idempotency_key)
-
-    @strawberry.mutation
-    async def charge_robot(
-        self, info: Info[Context, None], fleet: str, robot: str, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /fleets/{name}/robots/{robot}/charge``: an idle VDA 5050 vehicle goes to charge."""
-        handler = robot_controls.charge_robot
-        kind = CommandKind.ROBOT_CHARGE
-        return await _control(info, handler, kind, fleet, robot, idempotency_key)
-
-    @strawberry.mutation
-    async def clear_robot_reservations(
-        self, info: Info[Context, None], fleet: str, robot: str, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /fleets/{name}/robots/{robot}/clear_reservations`` (administrators)."""
-        handler = robot_controls.clear_robot_reservations
-        kind = CommandKind.CLEAR_RESERVATIONS
-        return await _control(info, handler, kind, fleet, robot, idempotency_key)
+    pause_robot = _robot_control(robot_controls.pause_robot, CommandKind.ROBOT_PAUSE)
+    resume_robot = _robot_control(robot_controls.resume_robot, CommandKind.ROBOT_RESUME)
+    charge_robot = _robot_control(robot_controls.charge_robot, CommandKind.ROBOT_CHARGE)
+    clear_robot_reservations = _robot_control(
+        robot_controls.clear_robot_reservations, CommandKind.CLEAR_RESERVATIONS
+    )
