@@ -99,6 +99,17 @@ def forbidden(detail: str) -> web.HTTPForbidden:
     return web.HTTPForbidden(text=orjson.dumps({"detail": detail}).decode(), content_type=JSON)
 
 
+def admit(access: Access, principal: Principal, operation_id: str) -> None:
+    """Raise the 403 of ``operation_id`` when its declaration alone refuses ``principal``.
+
+    The middleware's check of every REST operation, and GraphQL's of the mutation doing
+    the same, so both front doors refuse the same users in the same words.
+    """
+    if not access.allows(principal):
+        AUTH_FORBIDDEN.labels(operation_id).inc()
+        raise forbidden(f"{principal.username} may not {operation_id}")
+
+
 def bearer_token(request: web.Request) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
@@ -160,12 +171,12 @@ def middleware(operations: Mapping[object, Guarded]) -> web.middleware:  # type:
             return unauthorized(exc)
         request[PRINCIPAL_KEY] = principal
         audited = guarded.method != "get"
-        if not guarded.access.allows(principal):
-            AUTH_FORBIDDEN.labels(guarded.operation_id).inc()
-            refusal = forbidden(f"{principal.username} may not {guarded.operation_id}")
+        try:
+            admit(guarded.access, principal, guarded.operation_id)
+        except web.HTTPForbidden as refusal:
             if audited:
                 await _audit(request, guarded, principal, refusal.status)
-            raise refusal
+            raise
         if not audited:
             return await handler(request)
         try:

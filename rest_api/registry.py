@@ -80,6 +80,14 @@ class ApiRoutes:
     def __iter__(self) -> Iterator[Operation]:
         return iter(self._operations)
 
+    def access_of(self, handler: Callable[..., Any]) -> tuple[str, Access]:
+        """The operation id and access declared for ``handler``: GraphQL's mutation doing the
+        same checks them, so who may is declared once."""
+        op = next(op for op in self._operations if op.operation_id == handler.__name__)
+        if op.access is None:
+            raise ConfigError(f"{op.operation_id} declares no access")
+        return op.operation_id, op.access
+
     def get(
         self,
         path: str,

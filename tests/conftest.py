@@ -141,22 +141,39 @@ def migrations_sql() -> str:
     return asyncio.run(collect())
 
 
+@contextlib.asynccontextmanager
+async def opened_database(settings: Settings, migrations_sql: str) -> AsyncIterator[None]:
+    """``settings``'s database, open, with the tables the migrations create."""
+    await open_database(settings.resolved_database_url, apply_migrations=False, check=False)
+    try:
+        await Tortoise.get_connection("default").execute_script(migrations_sql)
+        yield
+    finally:
+        await close_database()
+
+
 @pytest.fixture(params=[STORE])
 async def database(settings: Settings, migrations_sql: str) -> AsyncIterator[None]:
     """The test's own database (``settings``'s), open, with the tables the migrations create."""
-    await open_database(settings.resolved_database_url, apply_migrations=False, check=False)
-    await Tortoise.get_connection("default").execute_script(migrations_sql)
-    yield
-    await close_database()
+    async with opened_database(settings, migrations_sql):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def started_bus(settings: Settings) -> AsyncIterator[Bus]:
+    bus = bus_from_settings(settings)
+    await bus.start()
+    try:
+        yield bus
+    finally:
+        await bus.aclose()
 
 
 @pytest.fixture
 async def bus(settings: Settings) -> AsyncIterator[Bus]:
     """The pass's bus, started: in-process, or Redis under the test's key prefix."""
-    bus = bus_from_settings(settings)
-    await bus.start()
-    yield bus
-    await bus.aclose()
+    async with started_bus(settings) as started:
+        yield started
 
 
 @pytest.fixture
@@ -172,9 +189,14 @@ def settings(tmp_path: Path, database_url: str, redis_prefix: str) -> Settings:
 
     Authentication is off: tests about auth (tests/auth) turn it on themselves.
     """
+    return suite_settings(tmp_path, database_url, redis_prefix)
+
+
+def suite_settings(directory: Path, database_url: str, redis_prefix: str) -> Settings:
+    """The settings of :func:`settings`, for a fixture of a wider scope."""
     return Settings(
         auth_mode="off",
-        data_dir=tmp_path,
+        data_dir=directory,
         database_url=database_url,
         redis_url=TEST_REDIS_URL,
         redis_prefix=redis_prefix,
@@ -193,6 +215,11 @@ def held_port() -> Iterator[HeldPort]:
 
 @pytest.fixture
 def auth_settings(settings: Settings) -> Settings:
+    """``settings`` with authentication on, HS256 tokens signed with :data:`JWT_SECRET`."""
+    return authenticated(settings)
+
+
+def authenticated(settings: Settings) -> Settings:
     """``settings`` with authentication on, HS256 tokens signed with :data:`JWT_SECRET`."""
     return settings.replace(auth_mode="jwt", jwt_secret=JWT_SECRET)
 

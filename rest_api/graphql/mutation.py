@@ -1,6 +1,8 @@
 """The Mutation root: REST's commands, through the one command path (``send_command``).
 
-Each takes the REST body as ``input`` (validated by the same model) and an
+Each takes the REST body as ``input`` (validated by the same model), or the
+path's and query's parameters as arguments (a robot's (de)commission and
+controls, which also pass the REST route's access declaration and checks), and an
 ``idempotencyKey``: a retry with the key gets the first request's outcome
 and the hub acts once; without one a key is made and returned in
 ``command``. The answer is REST's: RMF's response when it came in time,
@@ -9,7 +11,7 @@ else ``pending`` with the key to read or subscribe to.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -19,7 +21,7 @@ from pydantic import BaseModel
 from strawberry.types import Info
 
 from fleetcore.contract.commands import CommandKind, CommandStatus
-from rest_api.access import AUDIT_DETAIL_BYTES, record_audit
+from rest_api.access import AUDIT_DETAIL_BYTES, admit, record_audit
 from rest_api.graphql.context import (
     GRAPHQL_PATH,
     STATUS_OF,
@@ -29,11 +31,14 @@ from rest_api.graphql.context import (
     validated,
 )
 from rest_api.graphql.types import JSON, AlertResponse, CommandResult
+from rest_api.keys import BUS_KEY
 from rest_api.models_commands import (
     CancelTaskRequest,
+    DecommissionQuery,
     DispatchTaskRequest,
     DoorRequest,
     LiftRequest,
+    RecommissionQuery,
     RobotTaskRequest,
     TaskInterruptionRequest,
     TaskKillRequest,
@@ -42,6 +47,8 @@ from rest_api.models_commands import (
     TaskRewindRequest,
     UndoPhaseSkipRequest,
 )
+from rest_api.registry import ApiRoutes
+from rest_api.routes import robot_controls, task_control
 from rest_api.routes.alerts import record_response
 from rest_api.routes.commands import checked_key, dump, reply_detail, send_command
 
@@ -97,6 +104,12 @@ async def _send(
     if not isinstance(given, dict):
         raise Refusal("BAD_USER_INPUT", "input: must be an object (REST's request body)")
     body = {**(extra or {}), **dump(validated(model, given))}
+    return await _sent(info, kind, body, key)
+
+
+async def _sent(
+    info: Info[Context, None], kind: CommandKind, body: dict[str, Any], key: str | None
+) -> CommandResult:
     checked = checked_key(key or "")
     reply = await send_command(info.context.app, info.context.user, kind, body, checked)
     if reply is None or reply.status in (CommandStatus.PENDING, CommandStatus.UNKNOWN):
@@ -106,6 +119,66 @@ async def _send(
     return CommandResult(
         command=checked, status=reply.status.value, response=reply.response, detail=None
     )
+
+
+async def _as_rest(
+    info: Info[Context, None],
+    routes: ApiRoutes,
+    handler: Callable[..., Any],
+    kind: CommandKind,
+    shown: dict[str, Any],
+    body: Callable[[], Awaitable[dict[str, Any]]],
+    key: str | None,
+) -> CommandResult:
+    """The command REST's ``handler`` sends, with its checks: the access it is declared with,
+    then ``body`` (REST's own function, raising REST's 404 or 409); audited under its name."""
+    operation, access = routes.access_of(handler)
+
+    async def run() -> CommandResult:
+        admit(access, info.context.user, operation)
+        return await _sent(info, kind, await body(), key)
+
+    detail = {**shown, "idempotency_key": key}
+    return await _audited(info, f"graphql_{operation}", detail, run())
+
+
+async def _commission(
+    info: Info[Context, None],
+    handler: Callable[..., Any],
+    model: type[RecommissionQuery],
+    fleet: str,
+    query: dict[str, Any],
+    key: str | None,
+) -> CommandResult:
+    async def body() -> dict[str, Any]:
+        checked: RecommissionQuery = validated(model, query)
+        bus = info.context.app[BUS_KEY]
+        missing = await task_control.unknown_robot(bus, fleet, checked.robot_name)
+        if missing is not None:
+            raise Refusal("NOT_FOUND", missing)
+        return task_control.commission_command(fleet, checked)
+
+    kind = CommandKind.ROBOT_COMMISSION
+    shown = {"fleet": fleet, **query}
+    return await _as_rest(info, task_control.routes, handler, kind, shown, body, key)
+
+
+def _robot_control(handler: Callable[..., Any], kind: CommandKind) -> Any:
+    """The mutation of the VDA 5050 robot control REST's ``handler`` serves (``POST
+    /fleets/{name}/robots/{robot}/...``), with its access and checks."""
+
+    async def control(
+        info: Info[Context, None], fleet: str, robot: str, idempotency_key: str | None = None
+    ) -> CommandResult:
+        async def body() -> dict[str, Any]:
+            bus = info.context.app[BUS_KEY]
+            return await robot_controls.control_command(bus, info.context.user, kind, fleet, robot)
+
+        shown = {"fleet": fleet, "robot": robot}
+        routes = robot_controls.routes
+        return await _as_rest(info, routes, handler, kind, shown, body, idempotency_key)
+
+    return strawberry.mutation(control)
 
 
 @strawberry.type
@@ -233,3 +306,42 @@ class Mutation:
             record_response(info.context.user, alert_id, response),
         )
         return AlertResponse(**answer.model_dump())
+
+    @strawberry.mutation
+    async def decommission_robot(
+        self,
+        info: Info[Context, None],
+        fleet: str,
+        robot_name: str,
+        reassign_tasks: bool,
+        allow_idle_behavior: bool,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """``POST /fleets/{name}/decommission`` (administrators): the robot gets no more tasks."""
+        query = {
+            "robot_name": robot_name,
+            "reassign_tasks": reassign_tasks,
+            "allow_idle_behavior": allow_idle_behavior,
+        }
+        handler = task_control.decommission_robot
+        return await _commission(info, handler, DecommissionQuery, fleet, query, idempotency_key)
+
+    @strawberry.mutation
+    async def recommission_robot(
+        self,
+        info: Info[Context, None],
+        fleet: str,
+        robot_name: str,
+        idempotency_key: str | None = None,
+    ) -> CommandResult:
+        """``POST /fleets/{name}/recommission`` (administrators): the robot takes tasks again."""
+        query = {"robot_name": robot_name}
+        handler = task_control.recommission_robot
+        return await _commission(info, handler, RecommissionQuery, fleet, query, idempotency_key)
+
+    pause_robot = _robot_control(robot_controls.pause_robot, CommandKind.ROBOT_PAUSE)
+    resume_robot = _robot_control(robot_controls.resume_robot, CommandKind.ROBOT_RESUME)
+    charge_robot = _robot_control(robot_controls.charge_robot, CommandKind.ROBOT_CHARGE)
+    clear_robot_reservations = _robot_control(
+        robot_controls.clear_robot_reservations, CommandKind.CLEAR_RESERVATIONS
+    )

@@ -15,10 +15,13 @@ control, administrators only). The access middleware audits each call.
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from aiohttp import web
 
-from fleetcore.auth import Permission
+from fleetcore.auth import Permission, Principal
+from fleetcore.bus.base import Bus
 from fleetcore.contract.commands import CommandKind
 from fleetcore.contract.rooms import FLEET_STATE
 from fleetcore.contract.vda5050.marks import is_vda_fleet
@@ -79,10 +82,22 @@ async def clear_robot_reservations(request: web.Request) -> web.Response:
 
 async def _control(request: web.Request, kind: CommandKind) -> web.Response:
     fleet, robot = request.match_info["name"], request.match_info["robot"]
+    body = await control_command(request.app[BUS_KEY], principal_of(request), kind, fleet, robot)
+    return await submit(request, kind, body, refused=400)
+
+
+async def control_command(
+    bus: Bus, principal: Principal, kind: CommandKind, fleet: str, robot: str
+) -> dict[str, Any]:
+    """The command body of a control of ``fleet/robot``, once it may go to the hub.
+
+    REST's and GraphQL's one check: 404 for a robot the user may not see or that
+    never reported, 409 (with the reason) for a fleet the master control does not run.
+    """
     body = {"fleet": fleet, "robot": robot}
     # Who may not see the robot learns nothing: its rule answers 404 before any lookup.
-    await authorize_command(principal_of(request), kind, body)
-    pub = await latest(request.app[BUS_KEY], FLEET_STATE, name=fleet)
+    await authorize_command(principal, kind, body)
+    pub = await latest(bus, FLEET_STATE, name=fleet)
     if pub is None:
         raise not_found(f"Fleet {fleet} not found")
     state = orjson.loads(pub.data_json)
@@ -97,4 +112,4 @@ async def _control(request: web.Request, kind: CommandKind) -> web.Response:
             f"fleet {fleet} is not run by fleethub's VDA 5050 master control: RMF has no {kind}"
         )
         raise web.HTTPConflict(text=orjson.dumps({"detail": detail}).decode(), content_type=JSON)
-    return await submit(request, kind, body, refused=400)
+    return body

@@ -15,6 +15,7 @@ import orjson
 from aiohttp import web
 
 from fleetcore.auth import Permission
+from fleetcore.bus.base import Bus
 from fleetcore.contract.commands import CommandKind
 from fleetcore.contract.rooms import FLEET_STATE
 from rest_api.access import ADMIN, commands
@@ -120,20 +121,7 @@ async def decommission_robot(request: web.Request, *, query: DecommissionQuery) 
 
     RMF's robot_commission_response; 404 if the fleet or robot has not reported.
     """
-    fleet = request.match_info["name"]
-    await _require_robot(request, fleet, query.robot_name)
-    body = _commission(
-        fleet,
-        query.robot_name,
-        {
-            "dispatch_tasks": False,
-            "direct_tasks": False,
-            "idle_behavior": query.allow_idle_behavior,
-        },
-        dispatch_policy="reassign" if query.reassign_tasks else "cancel",
-        direct_policy="cancel",
-    )
-    return await submit(request, CommandKind.ROBOT_COMMISSION, body, refused=400)
+    return await _commission(request, query)
 
 
 @routes.route(
@@ -147,25 +135,36 @@ async def decommission_robot(request: web.Request, *, query: DecommissionQuery) 
 )
 async def recommission_robot(request: web.Request, *, query: RecommissionQuery) -> web.Response:
     """Give a decommissioned robot tasks again."""
+    return await _commission(request, query)
+
+
+async def _commission(request: web.Request, query: RecommissionQuery) -> web.Response:
     fleet = request.match_info["name"]
-    await _require_robot(request, fleet, query.robot_name)
-    body = _commission(
-        fleet,
-        query.robot_name,
-        {"dispatch_tasks": True, "direct_tasks": True, "idle_behavior": True},
-        dispatch_policy="complete",
-        direct_policy="complete",
+    missing = await unknown_robot(request.app[BUS_KEY], fleet, query.robot_name)
+    if missing is not None:
+        raise _not_found(missing)
+    return await submit(
+        request, CommandKind.ROBOT_COMMISSION, commission_command(fleet, query), refused=400
     )
-    return await submit(request, CommandKind.ROBOT_COMMISSION, body, refused=400)
 
 
-def _commission(
-    fleet: str, robot: str, commission: dict[str, bool], *, dispatch_policy: str, direct_policy: str
-) -> dict[str, Any]:
-    """rmf_api_msgs ``robot_commission_request``, as rmf-web builds it."""
+def commission_command(fleet: str, query: RecommissionQuery) -> dict[str, Any]:
+    """rmf_api_msgs ``robot_commission_request``, as rmf-web builds it: a decommission when
+    ``query`` is a :class:`DecommissionQuery`, else a recommission."""
+    if isinstance(query, DecommissionQuery):
+        commission = {
+            "dispatch_tasks": False,
+            "direct_tasks": False,
+            "idle_behavior": query.allow_idle_behavior,
+        }
+        dispatch_policy = "reassign" if query.reassign_tasks else "cancel"
+        direct_policy = "cancel"
+    else:
+        commission = {"dispatch_tasks": True, "direct_tasks": True, "idle_behavior": True}
+        dispatch_policy = direct_policy = "complete"
     return {
         "type": "robot_commission_request",
-        "robot": robot,
+        "robot": query.robot_name,
         "fleet": fleet,
         "commission": commission,
         "pending_dispatch_tasks_policy": dispatch_policy,
@@ -173,15 +172,18 @@ def _commission(
     }
 
 
-async def _require_robot(request: web.Request, fleet: str, robot: str) -> None:
-    """rmf-web's 404, in robot_commission_response's shape, for a fleet or robot never seen."""
-    pub = await latest(request.app[BUS_KEY], FLEET_STATE, name=fleet)
+async def unknown_robot(bus: Bus, fleet: str, robot: str) -> str | None:
+    """Why a (de)commission of ``fleet/robot`` is not found (never reported), or None."""
+    pub = await latest(bus, FLEET_STATE, name=fleet)
     if pub is None:
-        detail = f"Fleet {fleet} not found"
-    elif robot not in (orjson.loads(pub.data_json).get("robots") or {}):
-        detail = f"Robot {robot} not found in fleet {fleet}"
-    else:
-        return
+        return f"Fleet {fleet} not found"
+    if robot not in (orjson.loads(pub.data_json).get("robots") or {}):
+        return f"Robot {robot} not found in fleet {fleet}"
+    return None
+
+
+def _not_found(detail: str) -> web.HTTPNotFound:
+    """rmf-web's 404, in robot_commission_response's shape."""
     error = {"code": 404, "category": None, "detail": detail}
     answer = json_body(
         {
@@ -191,4 +193,4 @@ async def _require_robot(request: web.Request, fleet: str, robot: str) -> None:
         },
         404,
     )
-    raise web.HTTPNotFound(text=answer.text, content_type="application/json")
+    return web.HTTPNotFound(text=answer.text, content_type="application/json")

@@ -15,6 +15,7 @@ the hub.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 import orjson
 import pytest
+import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from argon2 import PasswordHasher
@@ -43,6 +45,14 @@ from fleetcore.contract.rooms import (
 from fleetcore.settings import Settings
 from fleetcore.store import models as db
 from rest_api.app import create_app
+from tests.conftest import (
+    authenticated,
+    fresh_database_url,
+    fresh_redis_prefix,
+    opened_database,
+    started_bus,
+    suite_settings,
+)
 from tests.helpers import StandInHub, wall_clock_ms
 
 Client = TestClient[web.Request, web.Application]
@@ -60,6 +70,8 @@ class World:
     """Bearer tokens by username (alice, bob, root)."""
     ids: dict[str, str]
     """Ids the database chose for seeded objects, by name (``alpha_scheduled``)."""
+    bus: Bus
+    """The bus the tests publish on, playing the hub."""
 
     async def call(
         self, method: str, path: str, user: str | None, *, body: Any = None, **params: str
@@ -197,7 +209,14 @@ class Hub(StandInHub):
             response="ok",
             responder=requester,
             seq=None,
-            data=orjson.dumps({"id": f"{group}_task_alert", "response": "ok"}).decode(),
+            data=orjson.dumps(
+                {
+                    "id": f"{group}_task_alert",
+                    "unix_millis_response_time": now,
+                    "response": "ok",
+                    "responder": requester,
+                }
+            ).decode(),
         )
         request = {"category": "patrol", "description": {}, "fleet_name": fleet}
         await db.TaskRequest.create(
@@ -290,8 +309,9 @@ async def _seed_shared(hub: Hub) -> None:
     await db.MapImage.create(sha256="0" * 64, content_type="image/png", data=b"png")
 
 
-@pytest.fixture
-async def world(auth_settings: Settings, database: None, bus: Bus) -> AsyncIterator[World]:
+@contextlib.asynccontextmanager
+async def seeded_world(auth_settings: Settings, bus: Bus) -> AsyncIterator[World]:
+    """The two tenants seeded on the open database and ``bus``, their REST app on a loopback port."""
     hub = Hub(bus)
     await _seed_shared(hub)
     for group in GROUPS:
@@ -304,6 +324,29 @@ async def world(auth_settings: Settings, database: None, bus: Bus) -> AsyncItera
     client: Client = TestClient(TestServer(app, host="127.0.0.1", port=0))
     await client.start_server()
     try:
-        yield World(client, auth_settings, tokens, hub.ids)
+        yield World(client, auth_settings, tokens, hub.ids, bus)
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def world(auth_settings: Settings, database: None, bus: Bus) -> AsyncIterator[World]:
+    async with seeded_world(auth_settings, bus) as seeded:
+        yield seeded
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_world(
+    tmp_path_factory: pytest.TempPathFactory, migrations_sql: str
+) -> AsyncIterator[World]:
+    """:func:`world` seeded once for a whole module, on stores of its own: for a module whose
+    tests only read it, or change nothing another test reads (run it in the module's loop)."""
+    directory = tmp_path_factory.mktemp("world")
+    async with fresh_database_url(directory) as url, fresh_redis_prefix() as prefix:
+        settings = authenticated(suite_settings(directory, url, prefix))
+        async with (
+            opened_database(settings, migrations_sql),
+            started_bus(settings) as bus,
+            seeded_world(settings, bus) as seeded,
+        ):
+            yield seeded
