@@ -261,6 +261,8 @@ CASES: dict[str, Case] = {
     "get_openapi": Case("/openapi.json"),
     "get_dashboard": Case("/"),
     "get_dashboard_asset": Case("/assets/missing.js"),
+    "get_dashboard_manifest": Case("/manifest.webmanifest"),
+    "get_dashboard_icon": Case("/icons/missing.png"),
     "get_docs": Case("/docs"),
 }
 
