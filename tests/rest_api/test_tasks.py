@@ -272,3 +272,30 @@ async def test_task_log_with_a_bad_between_is_422(client: Client, hub: FakeHub) 
 
     assert response.status == 422
     assert (await response.json())["detail"][0]["loc"] == ["query", "between"]
+
+
+@pytest.mark.parametrize("order_by", ["-unix_millis_request_time", "unix_millis_request_time"])
+async def test_tasks_of_a_requester_and_category_by_request_time_page_by_keyset(
+    client: Client, hub: FakeHub, order_by: str
+) -> None:
+    # The (requester, category, request time) index's shape: ties, tasks never requested,
+    # and other requesters' and categories' tasks between them.
+    for n in range(12):
+        await hub.task(
+            f"r{n:02d}",
+            category="patrol" if n % 3 else "clean",
+            requester="ann" if n % 4 else "bob",
+            requested=None if n % 5 == 0 else 1000 * (n % 4),
+        )
+    everything = await _ids(client, order_by=order_by, limit="1000")
+    mine = set(await _ids(client, category="patrol", limit="1000")) & set(
+        await _ids(client, requester="ann", limit="1000")
+    )
+    pages: list[list[str]] = []
+    after: dict[str, str] = {}
+    while not pages or len(pages[-1]) == 2:
+        params = {"category": "patrol", "requester": "ann", "order_by": order_by, **after}
+        pages.append(await _ids(client, limit="2", **params))
+        after = {"after": pages[-1][-1]} if pages[-1] else {}
+
+    assert [task for page in pages for task in page] == [t for t in everything if t in mine]
