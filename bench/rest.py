@@ -271,20 +271,20 @@ def _database_url(admin_url: str, name: str) -> str:
     return f"{base}/{name}"
 
 
-async def prepare(admin_url: str, tasks: int) -> Seed:
+async def prepare(admin_url: str, database: str, tasks: int) -> Seed:
     """The seeded database: reused when its seed matches, else made anew."""
-    url = _database_url(admin_url, DATABASE)
+    url = _database_url(admin_url, database)
     admin = await asyncpg.connect(admin_url)
     try:
-        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         seed = await _seed_of(url) if exists else None
         if seed is not None and seed.tasks == tasks:
-            print(f"reusing the seed of {tasks:,} tasks in {DATABASE}", flush=True)
+            print(f"reusing the seed of {tasks:,} tasks in {database}", flush=True)
             await _migrate(url)
             return seed
         if exists:
-            await admin.execute(f'DROP DATABASE "{DATABASE}"')
-        await admin.execute(f'CREATE DATABASE "{DATABASE}"')
+            await admin.execute(f'DROP DATABASE "{database}"')
+        await admin.execute(f'CREATE DATABASE "{database}"')
     finally:
         await admin.close()
     await _migrate(url)
@@ -451,6 +451,10 @@ def reads(seed: Seed) -> list[Read]:
                 requester=f"user_{rng.randrange(20):03d}",
                 order_by="-unix_millis_request_time",
             ),
+            lambda rng: (
+                f"{full} WHERE category = $1 AND requester = $2 {requested_desc} LIMIT 100",
+                ["patrol", f"user_{rng.randrange(20):03d}"],
+            ),
         ),
         Read(
             "label filter",
@@ -583,7 +587,7 @@ async def run(args: argparse.Namespace, seed: Seed, tmp: Path) -> None:
     redis = await PrivateRedis(tmp).start()
     env = {
         **os.environ,
-        "FLEETHUB_DATABASE_URL": _database_url(args.database_url, DATABASE),
+        "FLEETHUB_DATABASE_URL": _database_url(args.database_url, args.database),
         "FLEETHUB_REDIS_URL": redis.url,
         "FLEETHUB_API_PORT": "0",
         "FLEETHUB_AUTH_MODE": "off",
@@ -591,7 +595,9 @@ async def run(args: argparse.Namespace, seed: Seed, tmp: Path) -> None:
     }
     api = await fleethub("api", "api", env, tmp).start()
     pool = await asyncpg.create_pool(
-        _database_url(args.database_url, DATABASE), min_size=args.clients, max_size=args.clients
+        _database_url(args.database_url, args.database),
+        min_size=args.clients,
+        max_size=args.clients,
     )
     try:
         base = await api.url("api")
@@ -639,7 +645,7 @@ async def run(args: argparse.Namespace, seed: Seed, tmp: Path) -> None:
                 results.append((read, figures, naive))
                 print(_line(read, figures, naive), flush=True)
             if args.explain:
-                await explain(pool, _database_url(args.database_url, DATABASE), results)
+                await explain(pool, _database_url(args.database_url, args.database), results)
     finally:
         await pool.close()
         await api.stop()
@@ -712,6 +718,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--database", default=DATABASE, help="the seeded database's name (one per seed kept)"
+    )
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="100,000 tasks, 2 s per read")
     parser.add_argument("--clients", type=int, default=50)
@@ -738,10 +747,10 @@ def main() -> None:
 async def _main(args: argparse.Namespace) -> None:
     if args.drop:
         admin = await asyncpg.connect(args.database_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}"')
+        await admin.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
         await admin.close()
         return
-    seed = await prepare(args.database_url, args.tasks)
+    seed = await prepare(args.database_url, args.database, args.tasks)
     tmp = Path(tempfile.mkdtemp(prefix="fleethub-bench-rest-"))
     try:
         await run(args, seed, tmp)

@@ -73,9 +73,13 @@ class TaskState(Model):
 
     class Meta:
         table = "task_state"
-        # A hub's restore reads the latest finished tasks, of a year's worth, by seq.
+        # A hub's restore reads the latest finished tasks, of a year's worth, by seq. The
+        # (requester, category, request time) index serves the dashboard's "my tasks of a
+        # category, newest first": its first page is an ordered index scan that stops at
+        # the limit, where the single-column indexes intersect every task of the category.
         indexes = (
             ("seq",),
+            ("requester", "category", "unix_millis_request_time", "id"),
             ("category", "id"),
             ("assigned_group", "id"),
             ("assigned_to", "id"),

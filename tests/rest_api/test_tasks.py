@@ -16,6 +16,16 @@ async def _ids(client: Client, **params: Any) -> list[str]:
     return [task["booking"]["id"] for task in await response.json()]
 
 
+async def _keyset_pages(client: Client, **params: Any) -> list[str]:
+    """Every task of the query, read two at a time, each page after the last one's task."""
+    pages: list[list[str]] = []
+    after: dict[str, str] = {}
+    while not pages or len(pages[-1]) == 2:
+        pages.append(await _ids(client, limit="2", **params, **after))
+        after = {"after": pages[-1][-1]} if pages[-1] else {}
+    return [task for page in pages for task in page]
+
+
 @pytest.fixture
 async def tasks(hub: FakeHub) -> None:
     await hub.task(
@@ -136,13 +146,9 @@ async def test_tasks_keyset_pages_are_the_offset_pages(
             start=1000 * (n % 2),
             finish=None if n % 2 else 100 * n,
         )
-    pages: list[list[str]] = []
-    after: dict[str, str] = {}
-    while not pages or len(pages[-1]) == 2:
-        pages.append(await _ids(client, order_by=order_by, limit="2", **after))
-        after = {"after": pages[-1][-1]} if pages[-1] else {}
+    paged = await _keyset_pages(client, order_by=order_by)
 
-    assert [task for page in pages for task in page] == await _ids(client, order_by=order_by)
+    assert paged == await _ids(client, order_by=order_by)
 
 
 async def test_tasks_list_is_stamped_with_the_position_read_first(
@@ -272,3 +278,25 @@ async def test_task_log_with_a_bad_between_is_422(client: Client, hub: FakeHub) 
 
     assert response.status == 422
     assert (await response.json())["detail"][0]["loc"] == ["query", "between"]
+
+
+@pytest.mark.parametrize("order_by", ["-unix_millis_request_time", "unix_millis_request_time"])
+async def test_tasks_of_a_requester_and_category_by_request_time_page_by_keyset(
+    client: Client, hub: FakeHub, order_by: str
+) -> None:
+    # The (requester, category, request time) index's shape: ties, tasks never requested,
+    # and other requesters' and categories' tasks between them.
+    for n in range(12):
+        await hub.task(
+            f"r{n:02d}",
+            category="patrol" if n % 3 else "clean",
+            requester="ann" if n % 4 else "bob",
+            requested=None if n % 5 == 0 else 1000 * (n % 4),
+        )
+    everything = await _ids(client, order_by=order_by, limit="1000")
+    mine = set(await _ids(client, category="patrol", limit="1000")) & set(
+        await _ids(client, requester="ann", limit="1000")
+    )
+    paged = await _keyset_pages(client, category="patrol", requester="ann", order_by=order_by)
+
+    assert paged == [task for task in everything if task in mine]
