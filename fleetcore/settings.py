@@ -363,6 +363,11 @@ class SimSettings(_Section):
     """Port of the simulator's control endpoint on 127.0.0.1 (stop and restart a simulated robot,
     for tests and demos; see ``simulator/control.py``). 0: no control endpoint; -1: any free
     port (written to ``port_file``)."""
+    sim_media: bool = True
+    """In ``fleethub up``, a simulated robot that is stuck or fails a task uploads a snapshot
+    (and now and then a clip) over tus with a device token issued for it at startup, dropping
+    the connection midway now and then (``simulator/media.py``). ``fleethub sim`` alone has no
+    device tokens and uploads nothing."""
     sim_ros: bool = False
     """The simulator publishes its fleet, door and lift states over ROS 2 (fleet_states,
     door_states, lift_states) instead of /_internal, so they reach the hub through a bridge.
