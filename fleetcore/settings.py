@@ -328,6 +328,11 @@ class MediaSettings(_Section):
     """Largest image accepted (JPEG, PNG, WebP); a bigger upload is refused with 413."""
     media_video_max_bytes: int = 500 << 20
     """Largest video accepted (MP4, QuickTime, WebM); a bigger upload is refused with 413."""
+    media_upload_dir: str = ""
+    """Where uploads under way are kept (a part file and its description each): empty for
+    ``<data_dir>/media/uploads``. Several API processes must share it (a shared volume, e.g.
+    ReadWriteMany on Kubernetes) so an upload begun on one resumes on another; uploads are
+    locked across processes with ``flock``. Otherwise route each upload to one process."""
     media_upload_expiry_s: float = 86_400.0
     """An upload not finished this long after its last byte is dropped with its partial file."""
     media_url_ttl_s: int = 600
