@@ -328,6 +328,11 @@ class MediaSettings(_Section):
     """Largest image accepted (JPEG, PNG, WebP); a bigger upload is refused with 413."""
     media_video_max_bytes: int = 500 << 20
     """Largest video accepted (MP4, QuickTime, WebM); a bigger upload is refused with 413."""
+    media_upload_dir: str = ""
+    """Where uploads under way are kept (a part file and its description each): empty for
+    ``<data_dir>/media/uploads``. Several API processes must share it (a shared volume, e.g.
+    ReadWriteMany on Kubernetes) so an upload begun on one resumes on another; uploads are
+    locked across processes with ``flock``. Otherwise route each upload to one process."""
     media_upload_expiry_s: float = 86_400.0
     """An upload not finished this long after its last byte is dropped with its partial file."""
     media_url_ttl_s: int = 600
@@ -363,6 +368,11 @@ class SimSettings(_Section):
     """Port of the simulator's control endpoint on 127.0.0.1 (stop and restart a simulated robot,
     for tests and demos; see ``simulator/control.py``). 0: no control endpoint; -1: any free
     port (written to ``port_file``)."""
+    sim_media: bool = True
+    """In ``fleethub up``, a simulated robot that is stuck or fails a task uploads a snapshot
+    (and now and then a clip) over tus with a device token issued for it at startup, dropping
+    the connection midway now and then (``simulator/media.py``). ``fleethub sim`` alone has no
+    device tokens and uploads nothing."""
     sim_ros: bool = False
     """The simulator publishes its fleet, door and lift states over ROS 2 (fleet_states,
     door_states, lift_states) instead of /_internal, so they reach the hub through a bridge.

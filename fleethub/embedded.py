@@ -30,6 +30,7 @@ from hub.scheduler import TaskScheduler
 from hub.service import Hub
 from hub.web import add_ingest_routes
 from proxy.app import attach as attach_proxy
+from simulator.media import MediaUploadConfig, MediaUploader
 
 HUB_KEY = web.AppKey("hub", Hub)
 
@@ -109,12 +110,44 @@ async def simulated_site(settings: Settings) -> AsyncIterator[asyncio.Task[None]
     Yields its task, which the caller awaits: the simulator runs until cancelled,
     so its ending is a failure (logged where it happened) that ends the process.
     """
-    task = asyncio.create_task(simulator.run(settings), name="simulator")
+    service = await simulator_service(settings)
+    task = asyncio.create_task(service.run(), name="simulator")
     try:
         yield task
     finally:
         with contextlib.suppress(PartFailed):
             await cancel_and_wait(task, grace_s=CLEANUP_GRACE_S)
+
+
+SIM_TOKEN_ISSUER = "simulator"
+"""Who the simulated robots' device tokens are issued by (``created_by``)."""
+
+
+async def simulator_service(settings: Settings) -> simulator.SimulatorService:
+    """The simulator; with ``sim_media``, a device token issued for each of its robots (those
+    of an earlier run revoked) and the uploader that uses them against this process's API."""
+    service = simulator.SimulatorService(settings)
+    if settings.sim_media:
+        service.media = await _media_uploader(settings, service.simulation)
+    return service
+
+
+async def _media_uploader(settings: Settings, simulation: simulator.Simulation) -> MediaUploader:
+    from fleetcore.store import models
+    from rest_api.media_access import create_device_token, now_ms
+
+    await models.DeviceToken.filter(created_by=SIM_TOKEN_ISSUER, revoked_ms__isnull=True).update(
+        revoked_ms=now_ms()
+    )
+    tokens = {}
+    for robot in simulation.robots():
+        tokens[(robot.fleet, robot.name)], _ = await create_device_token(
+            robot.fleet, robot.name, SIM_TOKEN_ISSUER
+        )
+    return MediaUploader(
+        simulation.site,
+        MediaUploadConfig(settings.resolved_hub_url, tokens, seed=settings.sim_seed),
+    )
 
 
 @contextlib.asynccontextmanager

@@ -30,6 +30,18 @@ from hub.retention import Retention
 from hub.writer import Writer
 
 
+def media_room(media: models.Media) -> str | None:
+    """The room of what ``media`` is attached to, where its watchers learn of it as well as on
+    ``/media``; None for a robot attachment naming no fleet."""
+    if media.attached_to == "alert":
+        return rooms.ALERT_MEDIA.pattern
+    if media.attached_to == "task":
+        return rooms.TASK_MEDIA.format(task_id=media.attached_id)
+    if media.attached_to == "event":
+        return rooms.EVENT_MEDIA.pattern
+    return rooms.FLEET_MEDIA.format(name=media.fleet) if media.fleet else None
+
+
 class DeriveStage:
     def __init__(self, settings: Settings, clock_ms: Callable[[], int]) -> None:
         self.config = DeriveConfig.from_settings(settings)
@@ -129,6 +141,11 @@ class DeriveStage:
             if ("media", item.id) not in self._in_flight:
                 self._in_flight.add(("media", item.id))
                 self._republish(change, rooms.MEDIA.pattern, "Media", item)
+                room = media_room(item)
+                if room is not None:
+                    change.publications.append(
+                        PendingPublication(room, change.publications[-1].data_json)
+                    )
         return change
 
     @staticmethod

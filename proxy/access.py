@@ -20,8 +20,11 @@ state and log to readers of its robots, filtered to those robots; a task to
 readers (``task_read``) of its assigned robot, or, unassigned, to its
 requester (``forbidden`` for who sees the robot without ``task_read``);
 alerts, delivery alerts and derived events per publication, to readers of
-the robot or task they concern; a command's outcome to the user who sent it. Which object is
-visible is decided by :mod:`fleetcore.auth.visibility`, as for the REST
+the robot or task they concern; a command's outcome to the user who sent it;
+new media, in the room of what it is attached to, as that is shown
+(``/fleets/{name}/media`` to readers of its robot, ``/tasks/{task_id}/media`` as
+the task, ``/alerts/media`` and ``/events/media`` per publication like ``/media``).
+Which object is visible is decided by :mod:`fleetcore.auth.visibility`, as for the REST
 reads; this module applies it to subscriptions and to a stream.
 """
 
@@ -120,6 +123,15 @@ class FleetLogView(_RobotsView):
     def render(self, pub: Publication) -> Publication | None:
         shown = fleet_log_of(pub.data(), self.robots)
         return None if shown is None else _replace_data(pub, shown)
+
+
+class FleetMediaView(_RobotsView):
+    """A fleet's new media, of the robots the subscriber may read."""
+
+    __slots__ = ()
+
+    def render(self, pub: Publication) -> Publication | None:
+        return pub if pub.data().get("robot") in self.robots else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +251,11 @@ async def _fleet_log(principal: Principal, match: RoomMatch, ctx: Context) -> Vi
     return None if robots is None else FleetLogView(robots)
 
 
+async def _fleet_media(principal: Principal, match: RoomMatch, ctx: Context) -> View | None:
+    robots = _fleet_robots(principal, match.params["name"])
+    return None if robots is None else FleetMediaView(robots)
+
+
 async def _task(principal: Principal, match: RoomMatch, ctx: Context) -> View | None:
     task_id = match.params["task_id"]
     task = ctx.concerns.task(task_id)
@@ -290,6 +307,10 @@ RULES: dict[RoomTemplate, Rule] = {
     rooms.DELIVERY_ALERTS: _concerning,
     rooms.RIOS: _open,
     rooms.MEDIA: _concerning,
+    rooms.ALERT_MEDIA: _concerning,
+    rooms.FLEET_MEDIA: _fleet_media,
+    rooms.TASK_MEDIA: _task,
+    rooms.EVENT_MEDIA: _concerning,
     rooms.COMMAND: _command,
 }
 

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import secrets
 import time
+import uuid
 from dataclasses import dataclass
 
 import orjson
@@ -79,6 +80,22 @@ def new_device_token() -> tuple[str, str]:
     """A fresh device token and the SHA-256 the store keeps of it."""
     token = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
     return token, token_sha256(token)
+
+
+async def create_device_token(
+    fleet: str, robot: str | None, created_by: str
+) -> tuple[str, db.DeviceToken]:
+    """A new device token for ``robot`` of ``fleet`` (None: the whole fleet), and its row."""
+    token, digest = new_device_token()
+    row = await db.DeviceToken.create(
+        id=uuid.uuid4().hex,
+        token_sha256=digest,
+        fleet=fleet,
+        robot=robot,
+        created_by=created_by,
+        created_ms=now_ms(),
+    )
+    return token, row
 
 
 def token_sha256(token: str) -> str:
@@ -165,6 +182,7 @@ __all__ = [
     "AttachmentNotFound",
     "Uploader",
     "attachment_of",
+    "create_device_token",
     "new_device_token",
     "now_ms",
     "token_sha256",

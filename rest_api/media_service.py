@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from aiohttp import web
 
@@ -30,7 +31,11 @@ class MediaService:
     def create(cls, settings: Settings, authenticator: Authenticator) -> MediaService:
         return cls(
             store_from_settings(settings),
-            Staging(media_root(settings) / "uploads"),
+            Staging(
+                Path(settings.media_upload_dir)
+                if settings.media_upload_dir
+                else media_root(settings) / "uploads"
+            ),
             authenticator,
             settings.ingest_token,
             {

@@ -1,6 +1,7 @@
 """Uploads under way: a partial file and its description, on the API process's disk.
 
-Each upload is two files under ``<data_dir>/media/uploads``: ``<id>.json``,
+Each upload is two files under ``media_upload_dir`` (``<data_dir>/media/uploads``
+by default; shared by the API processes, so an upload resumes on any of them): ``<id>.json``,
 written once at creation (who, what it is attached to, its declared length and
 metadata), and ``<id>.part``, the bytes received so far. The offset a client
 resumes from is the size of the part file, so it is right after any crash:
@@ -13,6 +14,7 @@ removed after ``media_upload_expiry_s`` (:meth:`Staging.expired`).
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import os
 import time
@@ -27,6 +29,8 @@ from fleetcore.media.sniff import SNIFF_BYTES
 
 WRITE_BUFFER_BYTES = 1 << 20
 """Received bytes gathered before one write to the part file."""
+FLOCK_POLL_S = 0.05
+"""How often a request waiting for an upload another process writes asks again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,18 +131,38 @@ class Staging:
 
     @asynccontextmanager
     async def writing(self, upload_id: str, wait_s: float) -> AsyncIterator[None]:
-        """Hold the upload's lock; :class:`Busy` if another request keeps it past ``wait_s``."""
+        """Hold the upload's lock, in this process and (``flock``) across the processes sharing
+        the directory; :class:`Busy` if another request keeps it past ``wait_s``."""
+        deadline = time.monotonic() + wait_s
         lock = self._locks.setdefault(upload_id, asyncio.Lock())
         try:
             await asyncio.wait_for(lock.acquire(), wait_s)
         except TimeoutError:
             raise Busy(upload_id) from None
         try:
-            yield
+            descriptor = await asyncio.to_thread(
+                os.open, self.directory / f"{upload_id}.lock", os.O_RDWR | os.O_CREAT, 0o600
+            )
+            try:
+                await self._flock(descriptor, upload_id, deadline)
+                yield
+            finally:
+                os.close(descriptor)  # releases the flock
         finally:
             lock.release()
             if not lock.locked():
                 self._locks.pop(upload_id, None)
+
+    @staticmethod
+    async def _flock(descriptor: int, upload_id: str, deadline: float) -> None:
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Busy(upload_id) from None
+                await asyncio.sleep(FLOCK_POLL_S)
 
     async def append(
         self, upload_id: str, chunks: AsyncIterator[bytes], limit: int, digest: hashlib._Hash | None
@@ -187,6 +211,7 @@ class Staging:
         await asyncio.to_thread(info.unlink, missing_ok=True)
         await asyncio.to_thread(part.unlink, missing_ok=True)
         await asyncio.to_thread(self._hash_file(upload_id).unlink, missing_ok=True)
+        await asyncio.to_thread((self.directory / f"{upload_id}.lock").unlink, missing_ok=True)
 
     async def expired(self, older_than_s: float) -> list[str]:
         """Uploads whose last byte came more than ``older_than_s`` ago (or part files left alone)."""

@@ -24,6 +24,7 @@ from fleetcore.settings import Settings
 from fleetcore.site_client import SiteClient
 from simulator.commands import SimCommands
 from simulator.control import serving_control
+from simulator.media import MediaUploader
 from simulator.ros_site import ROS_TYPES, RosSitePublisher
 from simulator.simulation import SimConfig, Simulation
 
@@ -48,6 +49,8 @@ class SimulatorService:
         backoff_initial_s: float = 0.5,
     ) -> None:
         self.settings = settings
+        self.media: MediaUploader | None = None
+        """Uploads what robots that are stuck or fail a task see; set it before :meth:`run`."""
         self.simulation = simulation or Simulation(
             SimConfig.from_settings(settings), start_ms=int(time.time() * 1000)
         )
@@ -92,6 +95,9 @@ class SimulatorService:
         sim.step(dt)
         for kind, data in sim.drain():
             self._send(kind, data)
+        for incident in sim.drain_incidents():
+            if self.media is not None:
+                self.media.submit(incident)
         for state in sim.fleet_states():
             self._send(IngestType.FLEET_STATE, state)
         self._since_devices += dt
@@ -126,6 +132,8 @@ class SimulatorService:
                 await cancel_and_wait(client, grace_s=CLEANUP_GRACE_S)
             if self.ros is not None:
                 self.ros.close()
+            if self.media is not None:
+                await self.media.aclose()
 
     async def _ticks(self) -> None:
         loop = asyncio.get_running_loop()

@@ -16,6 +16,7 @@ import itertools
 import math
 import random
 import uuid
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,26 @@ from simulator.robots import RobotProfile, SimRobot, Waypoint
 from simulator.tasks import CommandRejected, RequestInfo, SimTask, plan_task
 
 Outgoing = tuple[IngestType, dict[str, Any]]
+INCIDENTS_KEPT = 100
+"""Incidents waiting for :meth:`Simulation.drain_incidents`; older ones are dropped."""
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """A robot stopped (stuck) or failed its task: where it was, for a snapshot of it.
+
+    ``task_id`` is the task that failed; empty for a robot stuck with no task failed.
+    """
+
+    fleet: str
+    robot: str
+    task_id: str
+    time_ms: int
+    what: str
+    level: str
+    x: float
+    y: float
+
 
 FLEET_NAMES = ("tinyRobot", "deliveryRobot", "cleanerBot", "patrolBot")
 CLEAN_SPEED_FACTOR = 0.5
@@ -107,6 +128,7 @@ class Simulation:
         self._now = float(start_ms)
         self._rng = random.Random(self.config.seed)
         self._out: list[Outgoing] = []
+        self._incidents: deque[Incident] = deque(maxlen=INCIDENTS_KEPT)
         self._auto_left = 0.0  # the first task at once, so a fresh demo moves
         self.tasks: dict[str, SimTask] = {}
         self.fleets: dict[str, dict[str, SimRobot]] = {n: {} for n in self.config.fleet_names()}
@@ -168,6 +190,19 @@ class Simulation:
         """Task states and logs, fleet logs and device changes since the last call."""
         out, self._out = self._out, []
         return out
+
+    def drain_incidents(self) -> list[Incident]:
+        """Robots stuck or failing a task since the last call (the latest :data:`INCIDENTS_KEPT`)."""
+        found = list(self._incidents)
+        self._incidents.clear()
+        return found
+
+    def _incident(self, robot: SimRobot, task_id: str, what: str) -> None:
+        self._incidents.append(
+            Incident(
+                robot.fleet, robot.name, task_id, self.now_ms, what, robot.level, robot.x, robot.y
+            )
+        )
 
     # ---------------------------------------------------------------- states
 
@@ -316,7 +351,10 @@ class Simulation:
 
     def set_robot_stopped(self, fleet: str, robot: str, stopped: bool) -> None:
         """Freeze a robot and drop it from fleet states (the hub then sees it go offline)."""
-        self.robot(fleet, robot).stopped = stopped
+        bot = self.robot(fleet, robot)
+        if stopped and not bot.stopped:
+            self._incident(bot, "", "stuck")
+        bot.stopped = stopped
 
     def inject_fault(self, fleet: str, robot: str, detail: str) -> None:
         """Put a robot in error (with an issue); its task fails."""
@@ -328,6 +366,7 @@ class Simulation:
         if task is not None and not task.terminal:
             task.end(self.now_ms, "failed", f"[robot:{robot}] reported a fault: {detail}", "error")
             self._publish_task(task)
+            self._incident(bot, task.id, "fault")
         self._release(bot, status="error")
 
     def clear_fault(self, fleet: str, robot: str) -> None:
@@ -508,6 +547,7 @@ class Simulation:
             task.end(
                 self.now_ms, "failed", f"[handler:{step.handler}] failed the hand-over", "error"
             )
+            self._incident(robot, task.id, "hand-over failed")
             return None
         return f"[handler:{step.handler}] finished"
 

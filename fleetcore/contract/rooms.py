@@ -126,6 +126,25 @@ MEDIA = RoomTemplate(
     "media",
     "Every new photo or clip: what it is attached to (alert, robot, task, event) and its robot.",
 )
+ALERT_MEDIA = RoomTemplate(
+    "/alerts/media", RoomKind.LOG, "media", "Every new photo or clip attached to an alert."
+)
+FLEET_MEDIA = RoomTemplate(
+    "/fleets/{name}/media",
+    RoomKind.LOG,
+    "media",
+    "Every new photo or clip attached to one of the fleet's robots.",
+)
+TASK_MEDIA = RoomTemplate(
+    "/tasks/{task_id}/media",
+    RoomKind.LOG,
+    "media",
+    "Every new photo or clip attached to the task.",
+    retires=True,
+)
+EVENT_MEDIA = RoomTemplate(
+    "/events/media", RoomKind.LOG, "media", "Every new photo or clip attached to a derived event."
+)
 COMMAND = RoomTemplate(
     "/commands/{key}",
     RoomKind.STATE,
@@ -153,6 +172,10 @@ TEMPLATES: tuple[RoomTemplate, ...] = (
     DELIVERY_ALERTS,
     RIOS,
     MEDIA,
+    ALERT_MEDIA,
+    FLEET_MEDIA,
+    TASK_MEDIA,
+    EVENT_MEDIA,
     COMMAND,
 )
 

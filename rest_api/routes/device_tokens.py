@@ -6,7 +6,6 @@ The token is shown once, when it is issued; the store keeps only its SHA-256
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from aiohttp import web
@@ -15,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from fleetcore.contract.limits import NAME_BYTES
 from fleetcore.store import models as db
 from rest_api.access import ADMIN, principal_of
-from rest_api.media_access import new_device_token, now_ms
+from rest_api.media_access import create_device_token, now_ms
 from rest_api.registry import ApiRoutes
 from rest_api.responses import json_body, not_found
 
@@ -54,15 +53,7 @@ def _described(row: db.DeviceToken) -> dict[str, object]:
 @routes.route("post", "/admin/device_tokens", body=PostDeviceToken, response=IssuedDeviceToken)
 async def issue_device_token(request: web.Request, *, body: PostDeviceToken) -> web.Response:
     """Issue a token that uploads media for one robot (or, without ``robot``, for a fleet)."""
-    token, digest = new_device_token()
-    row = await db.DeviceToken.create(
-        id=uuid.uuid4().hex,
-        token_sha256=digest,
-        fleet=body.fleet,
-        robot=body.robot,
-        created_by=principal_of(request).username,
-        created_ms=now_ms(),
-    )
+    token, row = await create_device_token(body.fleet, body.robot, principal_of(request).username)
     return json_body({**_described(row), "token": token})
 
 

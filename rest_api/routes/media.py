@@ -15,9 +15,12 @@ Uploads are :mod:`rest_api.tus`.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import io
 import re
-from typing import Annotated, Literal
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,8 +36,13 @@ from rest_api.registry import ApiRoutes
 from rest_api.responses import json_body, not_found
 from rest_api.visibility import event_filter
 
+if TYPE_CHECKING:
+    from PIL import Image
+
 routes = ApiRoutes("Media", access=reads(Permission.robot_read))
 
+POSTERS = importlib.util.find_spec("av") is not None
+"""Whether video gets a poster frame: PyAV (``av``, a dependency) is installed."""
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -56,7 +64,8 @@ class MediaItem(BaseModel):
     url: str
     """The file, signed for a while (no bearer token needed)."""
     thumbnail_url: str | None
-    """A small JPEG of an image, signed likewise; None for video."""
+    """A small JPEG of an image or of a video's first frame (its poster), signed likewise;
+    None for video where PyAV is not installed."""
 
 
 class MediaQuery(BaseModel):
@@ -90,7 +99,7 @@ def _item(request: web.Request, media: db.Media, period: int) -> dict[str, objec
         **{name: getattr(media, name) for name in MediaItem.model_fields if hasattr(media, name)},
         "url": urls.url(f"/media/{media.id}/content", base, period),
         "thumbnail_url": urls.url(f"/media/{media.id}/thumbnail", base, period)
-        if media.kind == "image"
+        if media.kind == "image" or POSTERS
         else None,
     }
 
@@ -217,20 +226,22 @@ async def get_media_content(request: web.Request) -> web.StreamResponse:
     access=PUBLIC,
 )
 async def get_media_thumbnail(request: web.Request) -> web.Response:
-    """A small JPEG of an image, made once and kept beside it; none (404) for what it cannot be made of."""
+    """A small JPEG of an image, or of a video's first frame (its poster), made once and kept
+    beside it; none (404) for what it cannot be made of, or for video where PyAV is missing."""
     service = request.app[MEDIA_KEY]
     found = await _readable(request, service)
     if isinstance(found, web.Response):
         return found
     media, max_age = found
     key = f"{media.sha256}.thumb{service.thumbnail_px}.jpg"
-    if media.kind != "image":
-        raise not_found(f"media {media.id!r} has no thumbnail")
     if not await service.store.exists(key):
-        original = b"".join(
-            [chunk async for chunk in service.store.read(media.sha256, 0, media.size)]
-        )
-        thumbnail = await asyncio.to_thread(_thumbnail, original, service.thumbnail_px)
+        if media.kind == "image":
+            original = b"".join(
+                [chunk async for chunk in service.store.read(media.sha256, 0, media.size)]
+            )
+            thumbnail = await asyncio.to_thread(_thumbnail, original, service.thumbnail_px)
+        else:
+            thumbnail = await _poster(service, media)
         if thumbnail is None:
             raise not_found(f"media {media.id!r} has no thumbnail")
         await service.store.put_bytes(key, thumbnail, "image/jpeg")
@@ -248,10 +259,44 @@ def _thumbnail(original: bytes, px: int) -> bytes | None:
 
     try:
         with Image.open(io.BytesIO(original)) as image:
-            image.thumbnail((px, px))
-            out = io.BytesIO()
-            image.convert("RGB").save(out, "JPEG", quality=80)
-            return out.getvalue()
+            return _small_jpeg(image, px)
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         api_logger.info("no thumbnail: %s", exc)
         return None
+
+
+def _small_jpeg(image: Image.Image, px: int) -> bytes:
+    image.thumbnail((px, px))
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+async def _poster(service: MediaService, media: db.Media) -> bytes | None:
+    """A video's first frame as a thumbnail; None where PyAV is missing or cannot decode it.
+
+    The video is copied to a temporary file first, chunk by chunk, so a large
+    clip is never held whole in memory (an MP4's index may sit at its end, so
+    decoding needs the file, not a prefix).
+    """
+    if not POSTERS:
+        api_logger.info("no poster frame for %s: PyAV (av) is not installed", media.id)
+        return None
+    with tempfile.TemporaryDirectory(prefix="fleethub-poster-") as folder:
+        path = Path(folder) / "video"
+        with path.open("wb") as copy:
+            async for chunk in service.store.read(media.sha256, 0, media.size):
+                await asyncio.to_thread(copy.write, chunk)
+        return await asyncio.to_thread(_first_frame, path, service.thumbnail_px)
+
+
+def _first_frame(path: Path, px: int) -> bytes | None:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                return _small_jpeg(frame.to_image(), px)  # type: ignore[no-untyped-call]
+    except (av.FFmpegError, IndexError, ValueError) as exc:
+        api_logger.info("no poster frame: %s", exc)
+    return None

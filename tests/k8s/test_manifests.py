@@ -40,6 +40,8 @@ INGRESS_COMPONENTS = ("hub", "proxy", "api")
 """The components the ingress controller reaches (the master control has no public endpoint)."""
 JOURNAL = "/var/lib/fleethub"
 """Where the VDA 5050 master control keeps its journal: a volume that outlives the pod."""
+MEDIA_UPLOADS = "/var/lib/fleethub/media-uploads"
+"""Where the api replicas share the uploads under way (``FLEETHUB_MEDIA_UPLOAD_DIR``)."""
 WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
 
 Obj = dict[str, Any]
@@ -259,9 +261,26 @@ def test_fleethub_pods_write_only_to_an_empty_dir_at_tmp(objects: list[Obj]) -> 
         for c in all_containers(workload):
             mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
             journal = {JOURNAL} if component == "vda5050" else set()
-            assert set(mounts) == {"/tmp"} | journal
+            uploads = {MEDIA_UPLOADS} if component == "api" else set()
+            assert set(mounts) == {"/tmp"} | journal | uploads
             assert "emptyDir" in volumes[mounts["/tmp"]]
             assert pod_spec(workload)["securityContext"]["runAsUser"] == 10001
+
+
+def test_api_replicas_share_one_read_write_many_claim_for_media_uploads(
+    objects: list[Obj],
+) -> None:
+    api = fleethub_workloads(objects)["api"]
+    container = main_container(api)
+    env = {e["name"]: e["value"] for e in container.get("env", [])}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec(api)["volumes"]}
+    claim_name = volumes[mounts[MEDIA_UPLOADS]]["persistentVolumeClaim"]["claimName"]
+    claim = named(objects, "PersistentVolumeClaim", claim_name)
+
+    assert api["spec"]["replicas"] > 1
+    assert env["FLEETHUB_MEDIA_UPLOAD_DIR"] == MEDIA_UPLOADS
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
 
 
 def test_the_master_control_keeps_its_journal_on_a_volume_and_reaches_the_hub(

@@ -220,9 +220,9 @@ CASES[rooms.RIOS] = lambda: _open_room(rooms.RIOS.pattern, {"id": "r", "type": "
 CASES[rooms.DELIVERY_ALERTS] = _delivery_alerts
 
 
-def _media() -> Case:
+def _media(template: RoomTemplate) -> Case:
     """New media goes to readers of the robot its attachment concerned."""
-    room = rooms.MEDIA.pattern
+    room = template.pattern
 
     def media(fleet: str, robot: str) -> dict[str, str]:
         return {"id": f"m_{robot}", "attached_to": "robot", "fleet": fleet, "robot": robot}
@@ -236,7 +236,26 @@ def _media() -> Case:
     )
 
 
-CASES[rooms.MEDIA] = _media
+def _fleet_media() -> Case:
+    """A fleet's media goes to readers of its robot; a fleet none of whose robots the user
+    reads is not found."""
+    a, b = rooms.FLEET_MEDIA.format(name="fleet_a"), rooms.FLEET_MEDIA.format(name="fleet_b")
+    a1, a2, b1 = (
+        {"id": f"m_{robot}", "attached_to": "robot", "fleet": fleet, "robot": robot}
+        for fleet, robot in (("fleet_a", "a1"), ("fleet_a", "a2"), ("fleet_b", "b1"))
+    )
+    return Case(
+        subscribe={"alice": {a: "ok", b: NOT_FOUND}, "bob": {a: "ok", b: "ok"}},
+        publish=[(a, a1), (a, a2), (b, b1)],
+        receive={"alice": {a: [a1, a2]}, "bob": {a: [a2], b: [b1]}},
+    )
+
+
+CASES[rooms.MEDIA] = lambda: _media(rooms.MEDIA)
+CASES[rooms.ALERT_MEDIA] = lambda: _media(rooms.ALERT_MEDIA)
+CASES[rooms.EVENT_MEDIA] = lambda: _media(rooms.EVENT_MEDIA)
+CASES[rooms.FLEET_MEDIA] = _fleet_media
+CASES[rooms.TASK_MEDIA] = lambda: _task(rooms.TASK_MEDIA)
 
 
 def test_every_room_template_has_an_authorization_rule() -> None:
