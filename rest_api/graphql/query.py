@@ -28,7 +28,6 @@ from fleetcore.contract.rooms import (
     RoomTemplate,
     match_room,
 )
-from fleetcore.store import models as db
 from rest_api.graphql.context import Context, Refusal, validated
 from rest_api.graphql.task_pages import TaskOrder, cursor, sort_key, task_rows
 from rest_api.graphql.types import (
@@ -53,6 +52,7 @@ from rest_api.query import MAX_LIMIT, LogQuery, TaskQuery
 from rest_api.rooms import latest, reported
 from rest_api.routes.alerts import unresponded_alerts, visible_alert
 from rest_api.routes.auth import permission_pairs, user_view
+from rest_api.routes.commands import sent_command
 from rest_api.routes.devices import doors_of, lifts_of
 from rest_api.routes.events import EventQuery, event_page
 from rest_api.routes.favorite_tasks import favorite_tasks
@@ -294,11 +294,8 @@ class Query:
     @strawberry.field
     async def command(self, info: Info[Context, None], key: str) -> JSON | None:
         """A command's status and outcome by its key; only its sender's (and admins')."""
-        record = await db.CommandRecord.get_or_none(key=key)
-        principal = _user(info)
-        if record is None or not (principal.is_admin or record.requester == principal.username):
-            return None
-        return record.outcome()
+        record = await sent_command(_user(info), key)
+        return None if record is None else record.outcome()
 
 
 async def _devices(

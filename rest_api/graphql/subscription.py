@@ -25,22 +25,37 @@ from aiohttp import web
 from strawberry.types import Info
 
 from fleetcore.auth import Principal
-from fleetcore.auth.visibility import event_concern, may_read_concern, reads_fleet
+from fleetcore.auth.visibility import (
+    event_concern,
+    may_read_concern,
+    readable_robots,
+    reads_fleet,
+)
 from fleetcore.bus import recovery
 from fleetcore.bus.base import Bus
 from fleetcore.contract.envelope import Publication
 from fleetcore.contract.rooms import (
+    ALERT_MEDIA,
     ALERT_REQUESTS,
     ALERT_RESPONSES,
+    BEACON_STATE,
+    BEACONS,
+    COMMAND,
+    DELIVERY_ALERTS,
     DISPENSER_STATE,
     DOOR_STATE,
+    EVENT_MEDIA,
     EVENTS,
     FIRE_ALARM_TRIGGER,
     FLEET_LOG,
+    FLEET_MEDIA,
     FLEET_STATE,
     INGESTOR_STATE,
     LIFT_STATE,
+    MEDIA,
+    RIOS,
     TASK_LOG,
+    TASK_MEDIA,
     TASK_STATE,
     RoomKind,
     RoomTemplate,
@@ -51,10 +66,12 @@ from rest_api.graphql.context import Context, Refusal
 from rest_api.graphql.types import Long, RoomUpdate
 from rest_api.keys import BUS_KEY
 from rest_api.routes.alerts import visible_alert
+from rest_api.routes.commands import sent_command
 from rest_api.visibility import (
     alert_visible,
     fleet_log_view,
     fleet_state_view,
+    task_row,
     task_row_visible,
 )
 
@@ -244,10 +261,30 @@ async def _response(principal: Principal, pub: Publication) -> bytes | None:
 
 
 async def _event(principal: Principal, pub: Publication) -> bytes | None:
+    """A derived event, delivery alert or new media: shown to readers of its robot or fleet,
+    else of its task (as socket.io's rooms show them)."""
     if principal.is_admin:
         return pub.data_json
     concern = event_concern(orjson.loads(pub.data_json))
-    return pub.data_json if may_read_concern(principal, concern, None) else None
+    task = None
+    if concern.fleet is None and concern.task_id is not None:
+        task = await task_row(concern.task_id)
+    return pub.data_json if may_read_concern(principal, concern, task) else None
+
+
+async def _fleet_media(principal: Principal, pub: Publication) -> bytes | None:
+    """A fleet's new media, of the robots the subscriber may read."""
+    data = orjson.loads(pub.data_json)
+    readable = readable_robots(principal, str(data.get("fleet", "")))
+    return pub.data_json if readable is None or data.get("robot") in readable else None
+
+
+async def _own_command(principal: Principal, pub: Publication) -> bytes | None:
+    """A command's outcome, for the user who sent it (and administrators), as the query shows it."""
+    if principal.is_admin:
+        return pub.data_json
+    sender = orjson.loads(pub.data_json).get("requester")
+    return pub.data_json if sender == principal.username else None
 
 
 Sees = Callable[[Principal, str], Awaitable[bool]]
@@ -297,6 +334,21 @@ def _every(template: RoomTemplate, render: Render) -> Any:
     return strawberry.subscription(subscribe)
 
 
+def _command() -> Any:
+    """A command's outcome by its key, for who may read it with ``command(key:)``; one not
+    decided yet (a ``pending`` answer) is waited for."""
+
+    async def subscribe(
+        info: Info[Context, None], key: str, since: Long | None = None, epoch: Long | None = None
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        if await sent_command(info.context.user, key) is None:
+            raise Refusal("NOT_FOUND", f"no command {key!r}")
+        async for update in follow(info, COMMAND, _own_command, since, epoch, key=key):
+            yield update
+
+    return strawberry.subscription(subscribe)
+
+
 @strawberry.type
 class Subscription:
     """The REST resources' rooms: a state room sends its latest value, a log room replays ``since``."""
@@ -313,3 +365,13 @@ class Subscription:
     ingestor_state = _one(INGESTOR_STATE, "guid", "ingestor", _EVERYONE, _as_published)
     fleet_log = _one(FLEET_LOG, "name", "fleet", _at_once(reads_fleet), _fleet_log)
     fire_alarm_trigger = _every(FIRE_ALARM_TRIGGER, _as_published)
+    beacons = _every(BEACONS, _as_published)
+    beacon_state = _one(BEACON_STATE, "id", "beacon", _EVERYONE, _as_published)
+    rios = _every(RIOS, _as_published)
+    delivery_alerts = _every(DELIVERY_ALERTS, _event)
+    media = _every(MEDIA, _event)
+    alert_media = _every(ALERT_MEDIA, _event)
+    event_media = _every(EVENT_MEDIA, _event)
+    fleet_media = _one(FLEET_MEDIA, "name", "fleet", _at_once(reads_fleet), _fleet_media)
+    task_media = _one(TASK_MEDIA, "task_id", "task", task_row_visible, _task)
+    command = _command()

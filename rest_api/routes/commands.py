@@ -281,6 +281,14 @@ class CommandOutcome(BaseModel):
     updated_ms: int
 
 
+async def sent_command(principal: Principal, key: str) -> db.CommandRecord | None:
+    """The command of that key if ``principal`` sent it (administrators: any); else None."""
+    record = await db.CommandRecord.get_or_none(key=key)
+    if record is None or not (principal.is_admin or record.requester == principal.username):
+        return None
+    return record
+
+
 @routes.get("/commands/{key}", response=CommandOutcome, errors=(404,), access=AUTHENTICATED)
 async def get_command(request: web.Request) -> web.Response:
     """A command's status and outcome, by its idempotency key (the Location of a 202).
@@ -288,8 +296,7 @@ async def get_command(request: web.Request) -> web.Response:
     Only the user who sent it (and administrators) can see it.
     """
     key = request.match_info["key"]
-    record = await db.CommandRecord.get_or_none(key=key)
-    principal = principal_of(request)
-    if record is None or not (principal.is_admin or record.requester == principal.username):
+    record = await sent_command(principal_of(request), key)
+    if record is None:
         raise not_found(f"no command {key!r} (yet: a command just sent may still be queued)")
     return json_body(record.outcome())

@@ -28,11 +28,20 @@ from gql.transport.exceptions import TransportQueryError
 
 from fleetcore.auth.tokens import TokenVerifier
 from fleetcore.contract.rooms import (
+    ALERT_MEDIA,
     ALERT_REQUESTS,
     ALERT_RESPONSES,
+    BEACONS,
+    COMMAND,
+    DELIVERY_ALERTS,
+    EVENT_MEDIA,
     EVENTS,
     FLEET_LOG,
+    FLEET_MEDIA,
+    MEDIA,
+    RIOS,
     TASK_LOG,
+    TASK_MEDIA,
 )
 from fleetcore.store import models as db
 from tests.auth.conftest import World
@@ -132,6 +141,17 @@ def _alert(group: str) -> dict[str, Any]:
         "responses_available": ["ok"],
         "alert_parameters": [{"name": "fleet", "value": fleet}, {"name": "robot", "value": robot}],
         "task_id": None,
+    }
+
+
+def _media(attached_to: str) -> dict[str, Any]:
+    """New media of the group's robot, attached to ``attached_to``."""
+    return {
+        "id": "@group_media",
+        "attached_to": attached_to,
+        "attached_id": "@group_attached",
+        "fleet": "@group_fleet",
+        "robot": "@group_r1",
     }
 
 
@@ -362,6 +382,54 @@ STREAMS: dict[str, Stream | SiteWideStream] = {
         ),
     ),
     "fireAlarmTrigger": SiteWideStream("fireAlarmTrigger"),
+    "beaconState": SiteWideStream('beaconState(id: "beacon_1")'),
+    # Site-wide logs, as socket.io's rooms: each user is delivered what is published.
+    "beacons": Stream(None, "beacons(since: $since)", ((BEACONS.pattern, {"id": "alpha"}),)),
+    "rios": Stream(None, "rios(since: $since)", ((RIOS.pattern, {"id": "alpha", "type": "t"}),)),
+    # rmf-web's delivery alerts name only their task: shown to who reads the task.
+    "deliveryAlerts": Stream(
+        None,
+        "deliveryAlerts(since: $since)",
+        _both(DELIVERY_ALERTS.pattern, {"id": "@group_delivery", "task_id": "@group_task"}),
+    ),
+    "media": Stream(None, "media(since: $since)", _both(MEDIA.pattern, _media("robot"))),
+    "alertMedia": Stream(
+        None, "alertMedia(since: $since)", _both(ALERT_MEDIA.pattern, _media("alert"))
+    ),
+    "eventMedia": Stream(
+        None, "eventMedia(since: $since)", _both(EVENT_MEDIA.pattern, _media("event"))
+    ),
+    "fleetMedia": Stream(
+        'fleetMedia(name: "bravo_fleet")',
+        'fleetMedia(name: "shared_fleet", since: $since)',
+        tuple(
+            (
+                FLEET_MEDIA.format(name="shared_fleet"),
+                {"id": f"{g}_media", "fleet": "shared_fleet", "robot": f"{g}_bot"},
+            )
+            for g in ("bravo", "alpha")
+        ),
+    ),
+    "taskMedia": Stream(
+        'taskMedia(taskId: "bravo_task")',
+        'taskMedia(taskId: "alpha_task", since: $since)',
+        (
+            (
+                TASK_MEDIA.format(task_id="alpha_task"),
+                {"id": "alpha_media", "attached_to": "task", "attached_id": "alpha_task"},
+            ),
+        ),
+    ),
+    "command": Stream(
+        'command(key: "bravo_command")',
+        'command(key: "alpha_command")',
+        (
+            (
+                COMMAND.format(key="alpha_command"),
+                {"key": "alpha_command", "status": "done", "requester": "alice"},
+            ),
+        ),
+    ),
 }
 """Every Subscription."""
 
