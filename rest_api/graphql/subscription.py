@@ -40,6 +40,7 @@ from fleetcore.contract.rooms import (
     ALERT_RESPONSES,
     BEACON_STATE,
     BEACONS,
+    BUILDING_MAP,
     COMMAND,
     DELIVERY_ALERTS,
     DISPENSER_STATE,
@@ -64,7 +65,7 @@ from fleetcore.contract.rooms import (
 from fleetcore.errors import UnknownRoom, UnrecoverablePosition
 from rest_api.graphql.context import Context, Refusal
 from rest_api.graphql.types import Long, RoomUpdate
-from rest_api.keys import BUS_KEY
+from rest_api.keys import BUS_KEY, MAP_IMAGES_KEY
 from rest_api.routes.alerts import visible_alert
 from rest_api.routes.commands import sent_command
 from rest_api.visibility import (
@@ -349,6 +350,24 @@ def _command() -> Any:
     return strawberry.subscription(subscribe)
 
 
+def _building_map() -> Any:
+    """The building map, its images as signed URLs for the subscriber's origin (as the query)."""
+
+    async def subscribe(
+        info: Info[Context, None], since: Long | None = None, epoch: Long | None = None
+    ) -> AsyncGenerator[RoomUpdate, None]:
+        urls = info.context.app[MAP_IMAGES_KEY]
+        base_url = urls.base_url(info.context.request)
+
+        async def signed(principal: Principal, pub: Publication) -> bytes | None:
+            return urls.absolute(pub.data_json, base_url, urls.period())
+
+        async for update in follow(info, BUILDING_MAP, signed, since, epoch):
+            yield update
+
+    return strawberry.subscription(subscribe)
+
+
 @strawberry.type
 class Subscription:
     """The REST resources' rooms: a state room sends its latest value, a log room replays ``since``."""
@@ -375,3 +394,4 @@ class Subscription:
     fleet_media = _one(FLEET_MEDIA, "name", "fleet", _at_once(reads_fleet), _fleet_media)
     task_media = _one(TASK_MEDIA, "task_id", "task", task_row_visible, _task)
     command = _command()
+    building_map = _building_map()

@@ -383,6 +383,7 @@ STREAMS: dict[str, Stream | SiteWideStream] = {
     ),
     "fireAlarmTrigger": SiteWideStream("fireAlarmTrigger"),
     "beaconState": SiteWideStream('beaconState(id: "beacon_1")'),
+    "buildingMap": SiteWideStream("buildingMap"),
     # Site-wide logs, as socket.io's rooms: each user is delivered what is published.
     "beacons": Stream(None, "beacons(since: $since)", ((BEACONS.pattern, {"id": "alpha"}),)),
     "rios": Stream(None, "rios(since: $since)", ((RIOS.pattern, {"id": "alpha", "type": "t"}),)),
