@@ -277,12 +277,15 @@ async def _poster(service: MediaService, media: db.Media) -> bytes | None:
 
     The video is copied to a temporary file first, chunk by chunk, so a large
     clip is never held whole in memory (an MP4's index may sit at its end, so
-    decoding needs the file, not a prefix).
+    decoding needs the file, not a prefix). The copy goes beside the uploads
+    under way, where there is room for a whole video, not to ``/tmp`` (small on
+    Kubernetes).
     """
     if not POSTERS:
         api_logger.info("no poster frame for %s: PyAV (av) is not installed", media.id)
         return None
-    with tempfile.TemporaryDirectory(prefix="fleethub-poster-") as folder:
+    folder_of = tempfile.TemporaryDirectory(prefix="poster-", dir=service.staging.directory.parent)
+    with folder_of as folder:
         path = Path(folder) / "video"
         with path.open("wb") as copy:
             async for chunk in service.store.read(media.sha256, 0, media.size):

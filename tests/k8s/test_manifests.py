@@ -40,7 +40,7 @@ INGRESS_COMPONENTS = ("hub", "proxy", "api")
 """The components the ingress controller reaches (the master control has no public endpoint)."""
 JOURNAL = "/var/lib/fleethub"
 """Where the VDA 5050 master control keeps its journal: a volume that outlives the pod."""
-MEDIA_UPLOADS = "/var/lib/fleethub/media-uploads"
+MEDIA = "/var/lib/fleethub/media"
 """Where the api replicas share the uploads under way (``FLEETHUB_MEDIA_UPLOAD_DIR``)."""
 WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
 
@@ -261,13 +261,13 @@ def test_fleethub_pods_write_only_to_an_empty_dir_at_tmp(objects: list[Obj]) -> 
         for c in all_containers(workload):
             mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
             journal = {JOURNAL} if component == "vda5050" else set()
-            uploads = {MEDIA_UPLOADS} if component == "api" else set()
-            assert set(mounts) == {"/tmp"} | journal | uploads
+            media = {MEDIA} if component == "api" else set()
+            assert set(mounts) == {"/tmp"} | journal | media
             assert "emptyDir" in volumes[mounts["/tmp"]]
             assert pod_spec(workload)["securityContext"]["runAsUser"] == 10001
 
 
-def test_api_replicas_share_one_read_write_many_claim_for_media_uploads(
+def test_api_replicas_keep_media_and_uploads_under_way_on_one_read_write_many_claim(
     objects: list[Obj],
 ) -> None:
     api = fleethub_workloads(objects)["api"]
@@ -275,11 +275,12 @@ def test_api_replicas_share_one_read_write_many_claim_for_media_uploads(
     env = {e["name"]: e["value"] for e in container.get("env", [])}
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod_spec(api)["volumes"]}
-    claim_name = volumes[mounts[MEDIA_UPLOADS]]["persistentVolumeClaim"]["claimName"]
+    claim_name = volumes[mounts[MEDIA]]["persistentVolumeClaim"]["claimName"]
     claim = named(objects, "PersistentVolumeClaim", claim_name)
 
     assert api["spec"]["replicas"] > 1
-    assert env["FLEETHUB_MEDIA_UPLOAD_DIR"] == MEDIA_UPLOADS
+    assert env["FLEETHUB_MEDIA_STORE_URL"] == f"file://{MEDIA}/files"
+    assert env["FLEETHUB_MEDIA_UPLOAD_DIR"] == f"{MEDIA}/uploads"
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
 
 
