@@ -209,6 +209,25 @@ async def _commission(
     return await _as_rest(info, task_control.routes, handler, kind, shown, body, key)
 
 
+def _body_command(
+    routes: ApiRoutes, handler: Callable[..., Any], kind: CommandKind, model: type[BaseModel]
+) -> Any:
+    """The mutation of the command REST's ``handler`` sends with its JSON body (``POST
+    /tasks/...``), taken as ``input`` and validated by the same ``model``."""
+
+    async def command(
+        info: Info[Context, None], input: JSON, idempotency_key: str | None = None
+    ) -> CommandResult:
+        return await _command(info, routes, handler, kind, model, input, idempotency_key)
+
+    return strawberry.mutation(command)
+
+
+def _task_command(handler: Callable[..., Any], kind: CommandKind, model: type[BaseModel]) -> Any:
+    """:func:`_body_command` of a route steering a running task (``task_control``)."""
+    return _body_command(task_control.routes, handler, kind, model)
+
+
 def _robot_control(handler: Callable[..., Any], kind: CommandKind) -> Any:
     """The mutation of the VDA 5050 robot control REST's ``handler`` serves (``POST
     /fleets/{name}/robots/{robot}/...``), with its access and checks."""
@@ -229,111 +248,36 @@ def _robot_control(handler: Callable[..., Any], kind: CommandKind) -> Any:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation
-    async def dispatch_task(
-        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /tasks/dispatch_task``: RMF picks the fleet's robot."""
-        handler, kind = commands.post_dispatch_task, CommandKind.DISPATCH_TASK
-        return await _command(
-            info, commands.routes, handler, kind, DispatchTaskRequest, input, idempotency_key
-        )
-
-    @strawberry.mutation
-    async def robot_task(
-        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /tasks/robot_task``: a task for one robot."""
-        handler, kind = commands.post_robot_task, CommandKind.ROBOT_TASK
-        return await _command(
-            info, commands.routes, handler, kind, RobotTaskRequest, input, idempotency_key
-        )
-
-    @strawberry.mutation
-    async def cancel_task(
-        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /tasks/cancel_task``."""
-        handler, kind = commands.post_cancel_task, CommandKind.CANCEL_TASK
-        return await _command(
-            info, commands.routes, handler, kind, CancelTaskRequest, input, idempotency_key
-        )
-
-    @strawberry.mutation
-    async def kill_task(
-        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /tasks/kill_task``."""
-        handler, kind = commands.post_kill_task, CommandKind.KILL_TASK
-        return await _command(
-            info, commands.routes, handler, kind, TaskKillRequest, input, idempotency_key
-        )
-
-    @strawberry.mutation
-    async def interrupt_task(
-        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /tasks/interrupt_task``."""
-        handler, kind = task_control.post_interrupt_task, CommandKind.INTERRUPT_TASK
-        model = TaskInterruptionRequest
-        return await _command(
-            info, task_control.routes, handler, kind, model, input, idempotency_key
-        )
-
-    @strawberry.mutation
-    async def resume_task(
-        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /tasks/resume_task``."""
-        handler, kind = task_control.post_resume_task, CommandKind.RESUME_TASK
-        model = TaskResumeRequest
-        return await _command(
-            info, task_control.routes, handler, kind, model, input, idempotency_key
-        )
-
-    @strawberry.mutation
-    async def rewind_task(
-        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /tasks/rewind_task``."""
-        handler, kind = task_control.post_rewind_task, CommandKind.REWIND_TASK
-        model = TaskRewindRequest
-        return await _command(
-            info, task_control.routes, handler, kind, model, input, idempotency_key
-        )
-
-    @strawberry.mutation
-    async def skip_phase(
-        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /tasks/skip_phase``."""
-        handler, kind = task_control.post_skip_phase, CommandKind.SKIP_PHASE
-        model = TaskPhaseSkipRequest
-        return await _command(
-            info, task_control.routes, handler, kind, model, input, idempotency_key
-        )
-
-    @strawberry.mutation
-    async def undo_skip_phase(
-        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /tasks/undo_skip_phase``."""
-        handler, kind = task_control.post_undo_skip_phase, CommandKind.UNDO_SKIP_PHASE
-        model = UndoPhaseSkipRequest
-        return await _command(
-            info, task_control.routes, handler, kind, model, input, idempotency_key
-        )
-
-    @strawberry.mutation
-    async def task_discovery(
-        self, info: Info[Context, None], input: JSON, idempotency_key: str | None = None
-    ) -> CommandResult:
-        """``POST /tasks/task_discovery``: the task categories the fleets take."""
-        handler, kind = task_control.post_task_discovery, CommandKind.TASK_DISCOVERY
-        model = TaskDiscoveryRequest
-        return await _command(
-            info, task_control.routes, handler, kind, model, input, idempotency_key
-        )
+    dispatch_task = _body_command(
+        commands.routes, commands.post_dispatch_task, CommandKind.DISPATCH_TASK, DispatchTaskRequest
+    )
+    robot_task = _body_command(
+        commands.routes, commands.post_robot_task, CommandKind.ROBOT_TASK, RobotTaskRequest
+    )
+    cancel_task = _body_command(
+        commands.routes, commands.post_cancel_task, CommandKind.CANCEL_TASK, CancelTaskRequest
+    )
+    kill_task = _body_command(
+        commands.routes, commands.post_kill_task, CommandKind.KILL_TASK, TaskKillRequest
+    )
+    interrupt_task = _task_command(
+        task_control.post_interrupt_task, CommandKind.INTERRUPT_TASK, TaskInterruptionRequest
+    )
+    resume_task = _task_command(
+        task_control.post_resume_task, CommandKind.RESUME_TASK, TaskResumeRequest
+    )
+    rewind_task = _task_command(
+        task_control.post_rewind_task, CommandKind.REWIND_TASK, TaskRewindRequest
+    )
+    skip_phase = _task_command(
+        task_control.post_skip_phase, CommandKind.SKIP_PHASE, TaskPhaseSkipRequest
+    )
+    undo_skip_phase = _task_command(
+        task_control.post_undo_skip_phase, CommandKind.UNDO_SKIP_PHASE, UndoPhaseSkipRequest
+    )
+    task_discovery = _task_command(
+        task_control.post_task_discovery, CommandKind.TASK_DISCOVERY, TaskDiscoveryRequest
+    )
 
     @strawberry.mutation
     async def door_request(
