@@ -7,7 +7,8 @@ root field has a case in :data:`READS`, :data:`COMMANDS` or :data:`STREAMS`:
 alice asking for bravo's object gets null, nothing, NOT_FOUND (FORBIDDEN where
 REST needs an administrator) or no update, and asking for her own gets it.
 ``test_every_field_has_a_bola_case`` reads the served schema, so a field added
-without a case fails here.
+without a case fails here. ``nemo``, who holds no permission, is FORBIDDEN every
+mutation, as REST's route-level access answers 403.
 
 The world's API has no command channel: a command on one's own object passes
 every check and is then UNAVAILABLE (REST's 503).
