@@ -13,10 +13,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 from gql import Client as GqlClient
-from gql import GraphQLRequest
 from gql.client import AsyncClientSession
 from gql.transport.aiohttp import AIOHTTPTransport
-from gql.transport.exceptions import TransportQueryError
 
 from fleetcore.auth import users
 from fleetcore.auth.tokens import TokenVerifier
@@ -24,6 +22,7 @@ from fleetcore.contract.commands import request_id_for
 from fleetcore.settings import Settings
 from fleethub.embedded import create_app
 from simulator import SimulatorService
+from tests.commands.conftest import graphql_field, graphql_refusal
 from tests.conftest import eventually, start_server
 from tests.helpers import IngestClient
 
@@ -77,23 +76,11 @@ async def nemo(embedded: TestServer, auth_settings: Settings) -> AsyncIterator[A
         yield session
 
 
-async def _run(session: AsyncClientSession, document: str, **variables: Any) -> Any:
-    answer = await session.execute(GraphQLRequest(document, variable_values=variables))
-    return next(iter(answer.values()))
-
-
-async def _refusal(session: AsyncClientSession, document: str, **variables: Any) -> Any:
-    with pytest.raises(TransportQueryError) as refused:
-        await _run(session, document, **variables)
-    assert refused.value.errors is not None
-    return refused.value.errors[0]
-
-
 async def test_a_task_discovery_retried_with_its_key_is_executed_once(
     site: SimulatorService, root: AsyncClientSession
 ) -> None:
-    first = await _run(root, DISCOVERY, key="d1")
-    again = await _run(root, DISCOVERY, key="d1")
+    first = await graphql_field(root, DISCOVERY, key="d1")
+    again = await graphql_field(root, DISCOVERY, key="d1")
 
     assert (first["command"], first["status"]) == ("d1", "done")
     assert first["response"]["type"] == "task_discovery_update"
@@ -104,8 +91,8 @@ async def test_a_task_discovery_retried_with_its_key_is_executed_once(
 async def test_a_fire_alarm_reset_retried_with_its_key_is_sent_once(
     site: SimulatorService, root: AsyncClientSession
 ) -> None:
-    first = await _run(root, RESET, key="f1")
-    again = await _run(root, RESET, key="f1")
+    first = await graphql_field(root, RESET, key="f1")
+    again = await graphql_field(root, RESET, key="f1")
 
     assert first == again == {"command": "f1", "status": "done"}
     assert site.commands.requests == {request_id_for("f1"): 1}
@@ -114,9 +101,9 @@ async def test_a_fire_alarm_reset_retried_with_its_key_is_sent_once(
 async def test_a_beacon_state_saved_with_its_key_is_recorded_once_and_read_back(
     site: SimulatorService, root: AsyncClientSession
 ) -> None:
-    first = await _run(root, BEACON, key="b1")
-    again = await _run(root, BEACON, key="b1")
-    beacon = await _run(root, '{ beacon(id: "b7") }')
+    first = await graphql_field(root, BEACON, key="b1")
+    again = await graphql_field(root, BEACON, key="b1")
+    beacon = await graphql_field(root, '{ beacon(id: "b7") }')
 
     assert (first["command"], first["status"]) == ("b1", "done")
     assert again == first
@@ -133,11 +120,11 @@ async def test_a_user_without_the_permission_is_refused_and_nothing_is_sent(
     site: SimulatorService, nemo: AsyncClientSession
 ) -> None:
     for key, document in (("n1", DISCOVERY), ("n2", RESET), ("n3", BEACON)):
-        error = await _refusal(nemo, document, key=key)
+        error = await graphql_refusal(nemo, document, key=key)
 
         assert error["extensions"]["code"] == "FORBIDDEN", error
         assert error["message"].startswith("nemo may not "), error
-        assert await _run(nemo, COMMAND, key=key) is None
+        assert await graphql_field(nemo, COMMAND, key=key) is None
     assert site.commands.requests == {}
 
 
@@ -150,14 +137,14 @@ async def test_a_command_no_site_answers_in_time_is_pending_and_read_later_by_it
         base = str(server.make_url("")).rstrip("/")
         transport = AIOHTTPTransport(url=f"{base}/graphql")
         async with IngestClient(base) as rmf, GqlClient(transport=transport) as graphql:
-            answer = await _run(graphql, DISCOVERY, key="slow")
+            answer = await graphql_field(graphql, DISCOVERY, key="slow")
             assert answer == {
                 "command": "slow",
                 "status": "pending",
                 "response": None,
                 "detail": None,
             }
-            pending = await _run(graphql, COMMAND, key="slow")
+            pending = await graphql_field(graphql, COMMAND, key="slow")
             assert (pending["status"], pending["kind"]) == ("pending", "task_discovery")
 
             command = (await rmf.next_reply())["data"]
@@ -166,7 +153,7 @@ async def test_a_command_no_site_answers_in_time_is_pending_and_read_later_by_it
             await rmf.send("command_response", {"request_id": command["request_id"], **response})
 
             async def done() -> Any:
-                record = await _run(graphql, COMMAND, key="slow")
+                record = await graphql_field(graphql, COMMAND, key="slow")
                 return record if record["status"] == "done" else None
 
             record = await eventually(done, timeout=30)
