@@ -51,18 +51,23 @@ class SaveBeaconQuery(BaseModel):
 )
 async def save_beacon_state(request: web.Request, *, query: SaveBeaconQuery) -> web.Response:
     """Record a beacon's state (201), published as if a site had reported it; administrators only."""
-    state = {
+    state = beacon_state(query)
+
+    def saved(_: RmfResponse) -> tuple[Any, int]:
+        return state, 201
+
+    return await submit_shaped(request, CommandKind.SAVE_BEACON_STATE, state, saved)
+
+
+def beacon_state(query: SaveBeaconQuery) -> dict[str, Any]:
+    """The BeaconState ``query`` records (the command body of REST's and GraphQL's save)."""
+    return {
         "id": query.beacon_id,
         "online": query.online,
         "category": query.category,
         "activated": query.activated,
         "level": query.level,
     }
-
-    def saved(_: RmfResponse) -> tuple[Any, int]:
-        return state, 201
-
-    return await submit_shaped(request, CommandKind.SAVE_BEACON_STATE, state, saved)
 
 
 @routes.get("/beacons", response=list[BeaconState], positioned=True, access=AUTHENTICATED)

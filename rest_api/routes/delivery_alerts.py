@@ -54,10 +54,14 @@ async def respond_to_delivery_alert(
 
     Deprecated in rmf-web: use ``/alerts`` where RMF raises alerts.
     """
-    alert_id = request.match_info["delivery_alert_id"]
-    body = {"id": alert_id, **query.model_dump()}
+    body = delivery_alert_response(request.match_info["delivery_alert_id"], query)
 
     def sent(_: RmfResponse) -> tuple[Any, int]:
         return body, 200
 
     return await submit_shaped(request, CommandKind.DELIVERY_ALERT_RESPONSE, body, sent)
+
+
+def delivery_alert_response(alert_id: str, query: DeliveryAlertResponseQuery) -> dict[str, Any]:
+    """The DeliveryAlert answering ``alert_id`` (the command body of REST's and GraphQL's)."""
+    return {"id": alert_id, **query.model_dump()}

@@ -14,7 +14,8 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleetcore.auth import Permission
+from fleetcore.auth import Permission, Principal
+from fleetcore.bus.base import Bus
 from fleetcore.contract.commands import CommandKind
 from fleetcore.contract.rooms import FLEET_STATE
 from rest_api.access import commands, principal_of
@@ -51,8 +52,23 @@ class UnlockMutexGroupQuery(BaseModel):
 )
 async def unlock_mutex_group(request: web.Request, *, query: UnlockMutexGroupQuery) -> web.Response:
     """Release a mutex group a robot holds (``task_submit`` on the robot); ``null`` once sent."""
-    fleet = request.match_info["name"]
-    pub = await latest(request.app[BUS_KEY], FLEET_STATE, name=fleet)
+    body = await unlock_command(
+        request.app[BUS_KEY], principal_of(request), request.match_info["name"], query
+    )
+
+    def released(_: RmfResponse) -> tuple[Any, int]:
+        return None, 200
+
+    return await submit_shaped(request, CommandKind.UNLOCK_MUTEX_GROUP, body, released)
+
+
+async def unlock_command(
+    bus: Bus, principal: Principal, fleet: str, query: UnlockMutexGroupQuery
+) -> dict[str, Any]:
+    """The command body releasing ``query``'s group, once rmf-web's checks pass (REST's and
+    GraphQL's one check): 404 for a robot its fleet does not report, 400 for a group it does
+    not hold."""
+    pub = await latest(bus, FLEET_STATE, name=fleet)
     robots = (orjson.loads(pub.data_json).get("robots") or {}) if pub is not None else {}
     if query.robot_name not in robots:
         raise not_found(f"Robot {query.robot_name} not found in fleet {fleet}")
@@ -64,10 +80,6 @@ async def unlock_mutex_group(request: web.Request, *, query: UnlockMutexGroupQue
             f"{query.mutex_group} locked"
         )
         # Who may not see the robot learns nothing: the command's rule answers 404 first.
-        await authorize_command(principal_of(request), CommandKind.UNLOCK_MUTEX_GROUP, body)
+        await authorize_command(principal, CommandKind.UNLOCK_MUTEX_GROUP, body)
         raise web.HTTPBadRequest(text=orjson.dumps({"detail": detail}).decode(), content_type=JSON)
-
-    def released(_: RmfResponse) -> tuple[Any, int]:
-        return None, 200
-
-    return await submit_shaped(request, CommandKind.UNLOCK_MUTEX_GROUP, body, released)
+    return body

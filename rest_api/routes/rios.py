@@ -67,5 +67,10 @@ async def put_rio(request: web.Request, *, body: Rio) -> web.Response:
     def stored(outcome: RmfResponse) -> tuple[Any, int]:
         return None, 201 if outcome.get("created") else 200
 
-    payload = orjson.loads(body.model_dump_json())
-    return await submit_shaped(request, CommandKind.PUT_RIO, payload, stored)
+    return await submit_shaped(request, CommandKind.PUT_RIO, rio_command(body), stored)
+
+
+def rio_command(rio: Rio) -> dict[str, Any]:
+    """The command body writing ``rio`` (REST's and GraphQL's): its JSON, extra fields dropped."""
+    payload: dict[str, Any] = orjson.loads(rio.model_dump_json())
+    return payload

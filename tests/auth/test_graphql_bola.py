@@ -7,7 +7,8 @@ root field has a case in :data:`READS`, :data:`COMMANDS` or :data:`STREAMS`:
 alice asking for bravo's object gets null, nothing, NOT_FOUND (FORBIDDEN where
 REST needs an administrator) or no update, and asking for her own gets it.
 ``test_every_field_has_a_bola_case`` reads the served schema, so a field added
-without a case fails here.
+without a case fails here. ``nemo``, who holds no permission, is FORBIDDEN every
+mutation, as REST's route-level access answers 403.
 
 The world's API has no command channel: a command on one's own object passes
 every check and is then UNAVAILABLE (REST's 503).
@@ -20,12 +21,14 @@ from typing import Any
 
 import orjson
 import pytest
+import pytest_asyncio
 from aiohttp import WSMsgType
 from gql import Client as GqlClient
 from gql import GraphQLRequest
 from gql.transport.aiohttp_websockets import AIOHTTPWebsocketsTransport
 from gql.transport.exceptions import TransportQueryError
 
+from fleetcore.auth import users
 from fleetcore.auth.tokens import TokenVerifier
 from fleetcore.contract.rooms import (
     ALERT_MEDIA,
@@ -112,6 +115,15 @@ class Command:
     refused: str = "NOT_FOUND"
     reached: str = "UNAVAILABLE"
     owner: str = "alice"
+
+
+@dataclass(frozen=True)
+class SiteWideCommand:
+    """A mutation on what no group owns, open to whoever holds its permission anywhere: alice
+    and bob both pass its checks and reach ``reached``."""
+
+    mutation: str
+    reached: str = "UNAVAILABLE"
 
 
 @dataclass(frozen=True)
@@ -202,6 +214,25 @@ def _commission(name: str, **given: Any) -> Command:
     return Command(on("bravo"), on("alpha"), refused="FORBIDDEN", owner="root")
 
 
+def _administrators(mutation: str) -> Command:
+    """A site-wide change for administrators only, as REST: alice is refused, root gets through."""
+    return Command(mutation, mutation, refused="FORBIDDEN", owner="root")
+
+
+def _delivery_alert(group: str) -> str:
+    return (
+        f'respondToDeliveryAlert(deliveryAlertId: "{group}_delivery", category: "missing", '
+        f'tier: "warning", taskId: "{group}_task", action: "resume", message: "m") {{ status }}'
+    )
+
+
+def _unlock(group: str) -> str:
+    return (
+        f'unlockMutexGroup(fleet: "{group}_fleet", robotName: "{group}_r1", mutexGroup: "m") '
+        "{ status }"
+    )
+
+
 READS: dict[str, Read | SiteWide] = {
     "position": SiteWide("position { seq epoch }"),
     "me": Read(
@@ -260,7 +291,7 @@ READS: dict[str, Read | SiteWide] = {
 """Every Query field."""
 
 PATROL = {"category": "patrol", "description": {}}
-COMMANDS: dict[str, Command] = {
+COMMANDS: dict[str, Command | SiteWideCommand] = {
     "dispatchTask": _group_command(
         "dispatchTask",
         "",
@@ -327,6 +358,18 @@ COMMANDS: dict[str, Command] = {
         refused="FORBIDDEN",
         reached="CONFLICT",
         owner="root",
+    ),
+    "taskDiscovery": SiteWideCommand(
+        'taskDiscovery(input: {type: "task_discovery_request"}) { status }'
+    ),
+    # The robot holds no mutex group: past the robot's checks, REST's 400 says so.
+    "unlockMutexGroup": Command(_unlock("bravo"), _unlock("alpha"), reached="BAD_REQUEST"),
+    "respondToDeliveryAlert": Command(_delivery_alert("bravo"), _delivery_alert("alpha")),
+    "resetFireAlarmTrigger": _administrators("resetFireAlarmTrigger { status }"),
+    "putRio": _administrators('putRio(input: {id: "r", type: "t", data: {}}) { status }'),
+    "saveBeaconState": _administrators(
+        'saveBeaconState(beaconId: "b", online: true, category: "c", activated: false, '
+        'level: "L1") { status }'
     ),
 }
 """Every Mutation."""
@@ -435,8 +478,14 @@ STREAMS: dict[str, Stream | SiteWideStream] = {
 """Every Subscription."""
 
 
-@pytest.fixture(scope="module")
-def world(shared_world: World) -> World:
+NOBODY = "nemo"
+"""A user holding no permission on anything: every command route refuses them at once (403)."""
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(shared_world: World) -> World:
+    await users.create_user(NOBODY)
+    shared_world.tokens[NOBODY] = TokenVerifier(shared_world.settings).issue(NOBODY, 600)[0]
     return shared_world
 
 
@@ -517,7 +566,12 @@ async def test_a_site_wide_query_is_the_same_for_every_group(
     assert alices == bobs
 
 
-@pytest.mark.parametrize(("field", "case"), COMMANDS.items(), ids=list(COMMANDS))
+OBJECT_COMMANDS = [(name, case) for name, case in COMMANDS.items() if isinstance(case, Command)]
+
+
+@pytest.mark.parametrize(
+    ("field", "case"), OBJECT_COMMANDS, ids=[name for name, _ in OBJECT_COMMANDS]
+)
 async def test_a_mutation_on_another_groups_object_is_refused(
     world: World, field: str, case: Command
 ) -> None:
@@ -526,13 +580,63 @@ async def test_a_mutation_on_another_groups_object_is_refused(
     assert error["extensions"]["code"] == case.refused, error
 
 
-@pytest.mark.parametrize(("field", "case"), COMMANDS.items(), ids=list(COMMANDS))
+@pytest.mark.parametrize(
+    ("field", "case"), OBJECT_COMMANDS, ids=[name for name, _ in OBJECT_COMMANDS]
+)
 async def test_a_mutation_on_the_users_own_object_passes_its_checks(
     world: World, field: str, case: Command
 ) -> None:
     error = await _error(world, case.owner, case.own)
 
     assert error["extensions"]["code"] == case.reached, error
+
+
+SITE_WIDE_COMMANDS = [
+    (name, case) for name, case in COMMANDS.items() if isinstance(case, SiteWideCommand)
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "case"), SITE_WIDE_COMMANDS, ids=[name for name, _ in SITE_WIDE_COMMANDS]
+)
+async def test_a_site_wide_mutation_passes_its_checks_for_every_group(
+    world: World, field: str, case: SiteWideCommand
+) -> None:
+    for user in ("alice", "bob"):
+        error = await _error(world, user, case.mutation)
+
+        assert error["extensions"]["code"] == case.reached, (user, error)
+
+
+def _mutation(case: Command | SiteWideCommand) -> str:
+    return case.mutation if isinstance(case, SiteWideCommand) else case.own
+
+
+@pytest.mark.parametrize(("field", "case"), COMMANDS.items(), ids=list(COMMANDS))
+async def test_a_user_without_the_routes_permission_anywhere_is_forbidden_as_rest_answers_403(
+    world: World, field: str, case: Command | SiteWideCommand
+) -> None:
+    """The REST route's access decides first: no object is looked at, none is named."""
+    error = await _error(world, NOBODY, _mutation(case))
+
+    assert error["extensions"]["code"] == "FORBIDDEN", error
+    assert error["message"].startswith(f"{NOBODY} may not "), error
+
+
+async def test_a_dispatch_without_task_submit_anywhere_is_refused_in_rests_words(
+    world: World,
+) -> None:
+    body = {"type": "dispatch_task_request", "request": {**PATROL, "fleet_name": "nemo_fleet"}}
+    status, detail = await world.call("POST", "/tasks/dispatch_task", NOBODY, body=body)
+
+    error = await _error(world, NOBODY, f"dispatchTask(input: {_input(body)}) {{ status }}")
+
+    assert status == 403
+    assert error["message"] == orjson.loads(detail)["detail"]
+    entries = await db.AuditEntry.filter(
+        username=NOBODY, action="graphql_post_dispatch_task", detail__contains="nemo_fleet"
+    ).values_list("status", "target")
+    assert entries == [(403, "/graphql")]
 
 
 STREAM_CASES = [(name, case) for name, case in STREAMS.items() if isinstance(case, Stream)]
@@ -663,7 +767,7 @@ async def test_a_robot_control_is_audited_under_its_rest_operation(world: World)
 
 
 async def test_a_vda_control_of_an_rmf_robot_names_the_reason(world: World) -> None:
-    error = await _error(world, "alice", COMMANDS["pauseRobot"].own)
+    error = await _error(world, "alice", _mutation(COMMANDS["pauseRobot"]))
 
     assert error["message"] == (
         "fleet alpha_fleet is not run by fleethub's VDA 5050 master control: RMF has no robot_pause"

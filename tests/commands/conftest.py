@@ -12,6 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from gql import GraphQLRequest
+from gql.client import AsyncClientSession
+from gql.transport.exceptions import TransportQueryError
 from prometheus_client import REGISTRY
 
 from fleetcore.settings import Settings
@@ -127,3 +130,17 @@ def ignored(reason: str) -> float:
         "fleethub_command_responses_ignored_total", {"reason": reason}
     )
     return value or 0.0
+
+
+async def graphql_field(session: AsyncClientSession, document: str, **variables: Any) -> Any:
+    """The one root field a GraphQL ``document`` answers."""
+    answer = await session.execute(GraphQLRequest(document, variable_values=variables))
+    return next(iter(answer.values()))
+
+
+async def graphql_refusal(session: AsyncClientSession, document: str, **variables: Any) -> Any:
+    """The first error of a ``document`` that must be refused."""
+    with pytest.raises(TransportQueryError) as refused:
+        await graphql_field(session, document, **variables)
+    assert refused.value.errors is not None
+    return refused.value.errors[0]

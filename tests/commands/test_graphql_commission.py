@@ -9,7 +9,6 @@ reason, are in ``tests/auth/test_graphql_bola.py``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -17,10 +16,10 @@ from gql import Client as GqlClient
 from gql import GraphQLRequest
 from gql.client import AsyncClientSession
 from gql.transport.aiohttp import AIOHTTPTransport
-from gql.transport.exceptions import TransportQueryError
 
 from fleetcore.contract.commands import request_id_for
 from simulator import SimulatorService
+from tests.commands.conftest import graphql_field, graphql_refusal
 from tests.conftest import eventually
 
 FLEET, ROBOT = "tinyRobot", "tinyRobot1"
@@ -58,23 +57,11 @@ async def _reported(session: AsyncClientSession) -> bool:
     return answer["fleet"] is not None
 
 
-async def _run(session: AsyncClientSession, document: str, **variables: Any) -> Any:
-    answer = await session.execute(GraphQLRequest(document, variable_values=variables))
-    return next(iter(answer.values()))
-
-
-async def _refusal(session: AsyncClientSession, document: str, **variables: Any) -> Any:
-    with pytest.raises(TransportQueryError) as refused:
-        await _run(session, document, **variables)
-    assert refused.value.errors is not None
-    return refused.value.errors[0]
-
-
 async def test_a_decommission_retried_with_its_key_is_executed_once(
     site: SimulatorService, graphql: AsyncClientSession
 ) -> None:
-    first = await _run(graphql, DECOMMISSION, robot=ROBOT, key="c1")
-    again = await _run(graphql, DECOMMISSION, robot=ROBOT, key="c1")
+    first = await graphql_field(graphql, DECOMMISSION, robot=ROBOT, key="c1")
+    again = await graphql_field(graphql, DECOMMISSION, robot=ROBOT, key="c1")
 
     assert (first["command"], first["status"]) == ("c1", "done")
     assert first["response"]["commission"] == {"success": True}
@@ -85,9 +72,9 @@ async def test_a_decommission_retried_with_its_key_is_executed_once(
 async def test_a_recommission_answers_rmfs_commission_response(
     site: SimulatorService, graphql: AsyncClientSession
 ) -> None:
-    await _run(graphql, DECOMMISSION, robot=ROBOT, key="c2")
+    await graphql_field(graphql, DECOMMISSION, robot=ROBOT, key="c2")
 
-    answer = await _run(graphql, RECOMMISSION, key="c3")
+    answer = await graphql_field(graphql, RECOMMISSION, key="c3")
 
     assert (answer["command"], answer["status"]) == ("c3", "done")
     assert answer["response"]["commission"] == {"success": True}
@@ -96,7 +83,7 @@ async def test_a_recommission_answers_rmfs_commission_response(
 async def test_decommissioning_a_robot_never_seen_is_not_found_as_rest_answers(
     site: SimulatorService, graphql: AsyncClientSession
 ) -> None:
-    error = await _refusal(graphql, DECOMMISSION, robot="ghost", key="c4")
+    error = await graphql_refusal(graphql, DECOMMISSION, robot="ghost", key="c4")
 
     assert error["extensions"]["code"] == "NOT_FOUND"
     assert error["message"] == f"Robot ghost not found in fleet {FLEET}"
