@@ -1,4 +1,6 @@
 // Photos and clips attached to an alert, a robot or a task: thumbnails, a viewer, new ones live.
+// An alert about a robot also shows that robot's media captured around it: a robot that got
+// stuck uploads what it saw attached to itself, since it cannot know the alert the hub made.
 //
 // The list comes from GET /media, whose items carry short-lived signed URLs: an <img> or <video>
 // sends no bearer header, so the URL itself is the permission, and a video seeks by HTTP Range.
@@ -24,25 +26,44 @@ export interface MediaItem {
   thumbnail_url: string | null;
 }
 
+/** A robot's media captured in a span of time (unix millis, both ends included). */
+export interface Around {
+  fleet: string;
+  robot: string;
+  from: number;
+  to: number;
+}
+
 const MEDIA_ROOM = "/media";
 const MOST = 24;
 
-export function MediaStrip({ live, attachedTo, attachedId }: { live: Live; attachedTo: AttachedTo; attachedId: string }) {
+export function MediaStrip({ live, attachedTo, attachedId, around }: { live: Live; attachedTo: AttachedTo; attachedId: string; around?: Around }) {
   const [items, setItems] = useState<MediaItem[] | null>(null);
   const [error, setError] = useState("");
   const [open, setOpen] = useState<MediaItem | null>(null);
+  // Plain values, not the object: a parent renders a new one each time.
+  const { fleet, robot, from = 0, to = 0 } = around ?? {};
 
   const load = useCallback(async (): Promise<Position> => {
     try {
-      const answer = await get<MediaItem[]>(`/media?attached_to=${attachedTo}&attached_id=${q(attachedId)}&limit=${MOST}`);
-      setItems(answer.data);
+      const attached = await get<MediaItem[]>(`/media?attached_to=${attachedTo}&attached_id=${q(attachedId)}&limit=${MOST}`);
+      let found = attached.data;
+      if (fleet !== undefined && robot !== undefined) {
+        // Listed after the first: subscribing from the first's position misses neither's news.
+        const during = await get<MediaItem[]>(`/media?fleet=${q(fleet)}&robot=${q(robot)}&between=${from},${to}&limit=${MOST}`);
+        const ids = new Set(found.map((item) => item.id));
+        found = [...found, ...during.data.filter((item) => !ids.has(item.id))]
+          .sort((a, b) => b.unix_millis_capture_time - a.unix_millis_capture_time)
+          .slice(0, MOST);
+      }
+      setItems(found);
       setError("");
-      return answer.position;
+      return attached.position;
     } catch (err) {
       setError(errorText(err));
       throw err;
     }
-  }, [attachedTo, attachedId]);
+  }, [attachedTo, attachedId, fleet, robot, from, to]);
 
   useEffect(() => {
     setItems(null);
@@ -50,8 +71,11 @@ export function MediaStrip({ live, attachedTo, attachedId }: { live: Live; attac
     let off: (() => void) | undefined;
     let gone = false;
     const mine = (data: unknown) => {
-      const row = data as { attached_to?: string; attached_id?: string };
-      if (row.attached_to === attachedTo && row.attached_id === attachedId) void load().catch(() => undefined);
+      const row = data as { attached_to?: string; attached_id?: string; fleet?: string; robot?: string; unix_millis_capture_time?: number };
+      const attached = row.attached_to === attachedTo && row.attached_id === attachedId;
+      const captured = row.unix_millis_capture_time ?? -1;
+      const during = robot !== undefined && row.fleet === fleet && row.robot === robot && captured >= from && captured <= to;
+      if (attached || during) void load().catch(() => undefined);
     };
     load().then(
       (position) => {
@@ -63,7 +87,7 @@ export function MediaStrip({ live, attachedTo, attachedId }: { live: Live; attac
       gone = true;
       off?.();
     };
-  }, [live, load, attachedTo, attachedId]);
+  }, [live, load, attachedTo, attachedId, fleet, robot, from, to]);
 
   const retry = () => {
     setError("");

@@ -1,6 +1,6 @@
 """The dashboard on a phone (375x812, touch) and a tablet (768x1024): it fits, a finger reaches
-every control, the map pinch-zooms, an alert's snapshot opens in the viewer, a robot's clip
-plays, and it installs.
+every control, the map pinch-zooms, an alert's snapshot opens in the viewer, a stuck robot's
+alert shows the snapshot the simulated robot took, a robot's clip plays, and it installs.
 
 Screenshots go to ``test-artifacts/dashboard/`` (``phone-*``, ``tablet-*``).
 """
@@ -17,8 +17,9 @@ import pytest
 import pytest_asyncio
 from PIL import Image, ImageDraw
 
+from simulator.media import SNAPSHOT_SIZE as SIM_SNAPSHOT_SIZE
 from tests.dashboard.conftest import Site, bearer, browser_tests, open_page
-from tests.dashboard.test_browser import log_in, shot
+from tests.dashboard.test_browser import control, log_in, shot
 from tests.media.tus import TusClient
 
 expect = pytest.importorskip(
@@ -193,6 +194,32 @@ async def test_an_alerts_snapshot_shows_as_a_thumbnail_opens_full_size_and_new_o
 
     await upload(site, "alert", alert_id, png(SNAPSHOT_SIZE, "#2b7bd6"))
     await expect(thumbs).to_have_count(2)
+
+
+async def test_a_stuck_robots_alert_shows_the_snapshot_the_robot_took_and_opens_it(
+    site: Site, phone: Any
+) -> None:
+    fleet, robot = "tinyRobot", "tinyRobot4"
+    await log_in(phone, site)
+    await open_view(phone, "alerts")
+    await control(site, fleet, robot, "stop")
+    try:
+        alert = phone.locator("li.alert", has_text=f"Robot {robot} is offline")
+        snapshot = alert.locator("[data-testid=media] button.thumb[data-kind=image]").first
+        await expect(snapshot).to_be_visible(timeout=30_000)
+        await loaded(snapshot.locator("img"), "> 0")
+        await snapshot.scroll_into_view_if_needed()
+        await shot(phone, "phone-stuck-robot-snapshot")
+
+        await snapshot.tap()
+        viewer = phone.locator("[data-testid=media-viewer]")
+        await expect(viewer).to_contain_text(f"uploaded by device:{fleet}/{robot}")
+        await loaded(viewer.locator("img"), f"=== {SIM_SNAPSHOT_SIZE[0]}")
+        assert await sideways_overflow(phone) == 0
+        await shot(phone, "phone-stuck-robot-viewer")
+        await viewer.get_by_role("button", name="close viewer").tap()
+    finally:
+        await control(site, fleet, robot, "start")
 
 
 async def loaded(image: Any, width: str) -> None:
