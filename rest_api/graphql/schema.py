@@ -40,7 +40,7 @@ from fleetcore.settings import GraphqlSettings
 from rest_api.graphql.context import Refusal
 from rest_api.graphql.mutation import Mutation
 from rest_api.graphql.query import Query
-from rest_api.graphql.subscription import Subscription
+from rest_api.graphql.subscription import SharedExecution, Subscription
 from rest_api.graphql.types import SCALARS
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -164,6 +164,7 @@ def build_schema(settings: GraphqlSettings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
+        execution_context_class=SharedExecution,
         config=StrawberryConfig(
             batching_config={"max_operations": settings.graphql_max_batch}, scalar_map=SCALARS
         ),
