@@ -11,10 +11,17 @@ moved on or a position the bus no longer holds yields a ``resync`` update
 (reload with a query), as the proxy answers. A subscriber too slow for its
 buffer gets a resync too, instead of holding the process's memory.
 Each update passes the same visibility rules as REST's reads.
+
+Fan-out is shared as the proxy's is: subscribers shown the same bytes of a
+publication (one view) get the same :class:`RoomUpdate`, which graphql-core
+executes once per document and variables (:class:`SharedExecution`); the
+result's JSON is encoded once and spliced into each subscriber's ``next``
+message, which alone carries the operation's id (:func:`next_message`).
 """
 
 import asyncio
 import re
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -22,6 +29,8 @@ from typing import Annotated, Any
 import orjson
 import strawberry
 from aiohttp import web
+from graphql import ExecutionResult
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
 from fleetcore.auth import Principal
@@ -78,6 +87,8 @@ from rest_api.visibility import (
 
 BUFFER = 1000
 """Publications one subscription may have waiting; past it the subscriber must resync."""
+SHARED_UPDATES = 4096
+"""Recent (publication, view) updates kept for sharing; an evicted one is only built again."""
 
 Render = Callable[[Principal, Publication], Awaitable[bytes | None]]
 
@@ -103,6 +114,26 @@ class Rooms:
     def __init__(self, bus: Bus) -> None:
         self._bus = bus
         self._rooms: dict[str, set[_Subscriber]] = {}
+        self._updates: OrderedDict[tuple[int, int, str, bytes], RoomUpdate] = OrderedDict()
+
+    def update(self, pub: Publication, shown: bytes) -> RoomUpdate:
+        """The update of ``pub`` as ``shown``, one for every subscriber it is shown to so:
+        its data is parsed once and its executions are shared."""
+        key = (pub.epoch, pub.seq, pub.room, shown)
+        update = self._updates.get(key)
+        if update is None:
+            update = RoomUpdate(
+                room=pub.room,
+                seq=pub.seq,
+                epoch=pub.epoch,
+                received_ms=pub.received_ms,
+                data=orjson.loads(shown),
+                resync=None,
+            )
+            self._updates[key] = update
+            if len(self._updates) > SHARED_UPDATES:
+                self._updates.popitem(last=False)
+        return update
 
     async def on_publications(self, batch: Sequence[Publication]) -> None:
         for pub in batch:
@@ -190,7 +221,7 @@ async def follow(
         )
         for pub in first:
             last = pub.seq
-            update = await _update(principal, pub, render)
+            update = await _update(principal, pub, render, rooms)
             if update is not None:
                 yield update
         while True:
@@ -207,25 +238,74 @@ async def follow(
             if item.seq <= last:
                 continue
             last = item.seq
-            update = await _update(principal, item, render)
+            update = await _update(principal, item, render, rooms)
             if update is not None:
                 yield update
     finally:
         rooms.leave(room, sub)
 
 
-async def _update(principal: Principal, pub: Publication, render: Render) -> RoomUpdate | None:
+async def _update(
+    principal: Principal, pub: Publication, render: Render, rooms: Rooms
+) -> RoomUpdate | None:
     shown = await render(principal, pub)
-    if shown is None:
+    return None if shown is None else rooms.update(pub, shown)
+
+
+class _Encoded(dict[str, Any]):
+    """A result's data that keeps its JSON once encoded, for every subscriber it is sent to."""
+
+    __slots__ = ("_json",)
+    _json: bytes
+
+    def json(self) -> bytes:
+        if not hasattr(self, "_json"):
+            self._json = orjson.dumps(self)
+        return self._json
+
+
+class SharedExecution(StrawberryGraphQLCoreExecutionContext):
+    """Executes a subscription's selection on an update once per document and variables.
+
+    An update's fields are plain values (no resolver reads the context), so the
+    result depends on the update, the operation and the variables alone: the
+    subscribers shown the same update share it. A result with errors is not
+    shared (each subscription's extensions process its own).
+    """
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        update = self.root_value
+        if not isinstance(update, RoomUpdate) or update.resync is not None:
+            return super().execute_operation(serially)
+        try:
+            variables = orjson.dumps(self.variable_values.coerced, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            return super().execute_operation(serially)
+        # By identity (an operation's own hash walks its whole tree); the entry holds the
+        # operation, so its id is not reused while the entry lives.
+        key = (id(self.operation), variables)
+        entry = update.shared.get(key)
+        if entry is not None and entry[0] is self.operation:
+            return entry[1]
+        result = super().execute_operation(serially)
+        if isinstance(result, ExecutionResult) and not result.errors and result.data is not None:
+            result = ExecutionResult(_Encoded(result.data), None, result.extensions)
+            update.shared[key] = (self.operation, result)
+        return result
+
+
+def next_message(message: Any) -> str | None:
+    """A ``next`` message of shared data, its JSON spliced in; None for any other message."""
+    if not isinstance(message, dict) or message.get("type") != "next":
         return None
-    return RoomUpdate(
-        room=pub.room,
-        seq=pub.seq,
-        epoch=pub.epoch,
-        received_ms=pub.received_ms,
-        data=orjson.loads(shown),
-        resync=None,
-    )
+    payload = message.get("payload")
+    if not isinstance(payload, dict) or len(payload) != 1:
+        return None
+    data = payload.get("data")
+    if not isinstance(data, _Encoded):
+        return None
+    head = b'{"id":' + orjson.dumps(message["id"]) + b',"type":"next","payload":{"data":'
+    return (head + data.json() + b"}}").decode()
 
 
 def _resync(room: str, reason: str, seq: int, epoch: int) -> RoomUpdate:

@@ -9,6 +9,7 @@ task, an alert's response) is a field loaded in batches.
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, NewType
 
 import orjson
@@ -343,6 +344,11 @@ class RoomUpdate:
     received_ms: Long | None
     data: JSON | None
     resync: str | None
+    shared: strawberry.Private[dict[Any, Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """Its executions, by document and variables: subscribers shown this same update share
+    them (:mod:`rest_api.graphql.subscription`)."""
 
 
 def _text(value: Any) -> str | None:

@@ -26,7 +26,7 @@ from fleetcore.settings import Settings
 from rest_api.access import AUTH_KEY, PRINCIPAL_KEY, bearer_token, unauthorized
 from rest_api.graphql.context import GRAPHQL_PATH, Context
 from rest_api.graphql.schema import SDL_PATH, build_schema
-from rest_api.graphql.subscription import rooms_lifetime
+from rest_api.graphql.subscription import next_message, rooms_lifetime
 
 TOKEN_EXPIRED = 4401
 """graphql-transport-ws's Unauthorized: the connection's token expired."""
@@ -63,6 +63,12 @@ class FleethubGraphQLView(GraphQLView[Context, None]):
             and "text/html" in request.headers.get("Accept", "")
             and "query" not in request.query
         )
+
+    def encode_json(self, data: object) -> str | bytes:
+        """A subscription's update as its shared JSON in this operation's envelope
+        (:func:`~rest_api.graphql.subscription.next_message`); anything else as strawberry encodes it."""
+        message = next_message(data)
+        return super().encode_json(data) if message is None else message
 
     async def get_context(
         self, request: web.Request, response: web.Response | web.WebSocketResponse
