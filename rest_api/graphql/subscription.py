@@ -89,6 +89,9 @@ BUFFER = 1000
 """Publications one subscription may have waiting; past it the subscriber must resync."""
 SHARED_UPDATES = 4096
 """Recent (publication, view) updates kept for sharing; an evicted one is only built again."""
+SHARED_UPDATE_BYTES = 8 << 20
+"""...and at most this many bytes of their data as shown (each also holds its parsed data and
+its encoded results, a few times as much): large fleet states keep fewer, not more memory."""
 
 Render = Callable[[Principal, Publication], Awaitable[bytes | None]]
 
@@ -115,6 +118,7 @@ class Rooms:
         self._bus = bus
         self._rooms: dict[str, set[_Subscriber]] = {}
         self._updates: OrderedDict[tuple[int, int, str, bytes], RoomUpdate] = OrderedDict()
+        self._held_bytes = 0
 
     def update(self, pub: Publication, shown: bytes) -> RoomUpdate:
         """The update of ``pub`` as ``shown``, one for every subscriber it is shown to so:
@@ -131,8 +135,12 @@ class Rooms:
                 resync=None,
             )
             self._updates[key] = update
-            if len(self._updates) > SHARED_UPDATES:
-                self._updates.popitem(last=False)
+            self._held_bytes += len(shown)
+            while len(self._updates) > 1 and (
+                len(self._updates) > SHARED_UPDATES or self._held_bytes > SHARED_UPDATE_BYTES
+            ):
+                (_, _, _, evicted), _ = self._updates.popitem(last=False)
+                self._held_bytes -= len(evicted)
         return update
 
     async def on_publications(self, batch: Sequence[Publication]) -> None:
