@@ -157,7 +157,7 @@ def _task_state(task_id: str, row: dict[str, Any], labels: list[str]) -> str:
 
 TASK_COLUMNS = (*TASK_SORT_FIELDS, "data", "seq")
 """The columns sorted on are task_state's first ones, in its order."""
-LABEL_COLUMNS = ("task_id", "label_name", "label_value")
+LABEL_COLUMNS = ("task_id", "label_name", "label_value", "unix_millis_request_time")
 LOG_COLUMNS = ("task_id", "phase", "event", "log_seq", "tier", "unix_millis_time", "text", "seq")
 EVENT_COLUMNS = (
     "seq",
@@ -216,7 +216,7 @@ def _task_rows(seed: Seed) -> Iterator[tuple[str, tuple[Any, ...]]]:
         yield "task_state", (task_id, *row.values(), _task_state(task_id, row, labels), seq)
         for label in labels:
             name, _, value = label.partition("=")
-            yield "task_label", (task_id, name, value)
+            yield "task_label", (task_id, name, value, requested)
         if requested >= log_from and start is not None:
             for k in range(LOG_ENTRIES):
                 phase = None if k == 0 else str(1 + (k - 1) % 3)

@@ -263,7 +263,15 @@ def _task_state(data: rmf.TaskState) -> Change:
     )
     history = Row("TaskStateHistory", {"task_id": booking.id, "status": data.status, "data": text})
     labels = [
-        Row("TaskLabel", {"task_id": booking.id, "label_name": name, "label_value": value})
+        Row(
+            "TaskLabel",
+            {
+                "task_id": booking.id,
+                "label_name": name,
+                "label_value": value,
+                "unix_millis_request_time": booking.unix_millis_request_time,
+            },
+        )
         for name, value in dict(split_label(label) for label in booking.labels or []).items()
     ]
     return Change(

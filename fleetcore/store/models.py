@@ -92,17 +92,24 @@ class TaskState(Model):
 
 
 # One booking label of a task, split at ``=`` as rmf-web does (dashboard → value "").
-# The label filter of GET /tasks reads the tasks of a name and value from one index.
+# The label filter of GET /tasks reads the tasks of a name and value from one index, in
+# task id order or newest first: the task's request time is copied here (the hub writes
+# it with the task's row), so a page of a label's tasks is an ordered index range that
+# stops at the page's end rather than a sort of every task carrying the label.
 class TaskLabel(Model):
     id = fields.BigIntField(primary_key=True)
     task_id = fields.CharField(max_length=NAME_BYTES, db_index=True)
     label_name = fields.CharField(max_length=LABEL_NAME_BYTES, db_index=True)
     label_value = fields.CharField(max_length=TEXT_BYTES)
+    unix_millis_request_time = fields.BigIntField(null=True)
 
     class Meta:
         table = "task_label"
         unique_together = (("task_id", "label_name"),)
-        indexes = (("label_name", "label_value", "task_id"),)
+        indexes = (
+            ("label_name", "label_value", "task_id"),
+            ("label_name", "label_value", "unix_millis_request_time", "task_id"),
+        )
 
 
 # Every distinct task state update, in order; retention is enforced by the hub.

@@ -21,7 +21,7 @@ from tortoise.queryset import QuerySet
 from fleetcore.store import models as db
 from rest_api.graphql.context import Refusal
 from rest_api.query import SortKey
-from rest_api.routes.tasks import keyset_page
+from rest_api.routes.tasks import TaskSet, keyset_page
 
 _TIME_COLUMNS = frozenset(
     ("unix_millis_start_time", "unix_millis_finish_time", "unix_millis_request_time")
@@ -47,7 +47,7 @@ def sort_key(order: TaskOrder, descending: bool) -> SortKey:
 
 
 async def task_rows(
-    tasks: QuerySet[db.TaskState], key: SortKey, after: str | None, first: int
+    tasks: TaskSet, key: SortKey, after: str | None, first: int
 ) -> list[db.TaskState]:
     """Up to ``first + 1`` tasks after the cursor ``after`` (the extra one: a next page exists)."""
     position = None if after is None else _position(after, key)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
-from tortoise.expressions import Q, RawSQL, Subquery
+from tortoise.expressions import RawSQL, Subquery
 from tortoise.queryset import QuerySet
 
 from fleetcore.auth import Permission, Principal
@@ -34,7 +35,63 @@ ID_ORDER = SortKey("id", None, False)
 """The order when none is asked: by task id."""
 
 
-def visible_tasks(query: TaskQuery, principal: Principal) -> QuerySet[db.TaskState]:
+@dataclass(frozen=True, slots=True)
+class TaskSet:
+    """The tasks matching a query that a user may read, unordered; read a page at a time.
+
+    ``rows`` is the tasks with every filter. With a label filter, ``labels`` is the first
+    label's rows with the other filters as a condition on their task: a page in task id
+    or request time order is then a range of that label's index (:class:`db.TaskLabel`
+    holds the request time), ended at the page's end, joined to only the tasks it returns;
+    from ``rows`` it would be every task of the label, sorted.
+    """
+
+    rows: QuerySet[db.TaskState]
+    labels: QuerySet[db.TaskLabel] | None = None
+
+    def page(
+        self, keys: tuple[SortKey, ...], where: dict[str, Any], offset: int, limit: int
+    ) -> QuerySet[db.TaskState]:
+        """The tasks also matching ``where`` (filters on the sort column and the id), in
+        ``keys``' order with ties by id, from ``offset`` on, at most ``limit``."""
+        column = self._label_order(keys)
+        if self.labels is not None and column is not None:
+            key = keys[0] if keys else ID_ORDER
+            ids = (
+                self.labels.filter(**{_label_lookup(name): value for name, value in where.items()})
+                .order_by(*dict.fromkeys((f"-{column}" if key.descending else column, "task_id")))
+                .offset(offset)
+                .limit(limit)
+            )
+            return _ordered(db.TaskState.filter(id__in=Subquery(ids.values("task_id"))), keys)
+        page = _ordered(self.rows.filter(**where), keys).offset(offset).limit(limit)
+        if offset == 0 or any(key.label is not None for key in keys):
+            return page
+        # The page's ids first, then their rows: the rows skipped by the offset are then
+        # read from an index (the sort column's, which ends with the id) rather than the
+        # table, so a page deep in the list costs index entries, not a row each. A first
+        # page skips nothing: there the detour only makes filtered scans overshoot.
+        return _ordered(db.TaskState.filter(id__in=Subquery(page.values("id"))), keys)
+
+    def _label_order(self, keys: tuple[SortKey, ...]) -> str | None:
+        """The label row's column that holds ``keys``' order, if a label's index does."""
+        if self.labels is None or len(keys) > 1:
+            return None
+        key = keys[0] if keys else ID_ORDER
+        return LABEL_INDEX_ORDERS.get(key.column or "") if key.label is None else None
+
+
+LABEL_INDEX_ORDERS = {"id": "task_id", "unix_millis_request_time": "unix_millis_request_time"}
+"""The task orders a label's index holds, by the label row's column holding each."""
+
+
+def _label_lookup(lookup: str) -> str:
+    """A filter on a task's id or request time (``id__gt``) as the same on its label rows."""
+    column, separator, operator = lookup.partition("__")
+    return LABEL_INDEX_ORDERS[column] + separator + operator
+
+
+def visible_tasks(query: TaskQuery, principal: Principal) -> TaskSet:
     """The tasks matching ``query``'s filters that ``principal`` may read, unordered and unpaged.
 
     ``/tasks`` pages them by offset or by keyset (``after``); GraphQL's connection by keyset.
@@ -55,29 +112,27 @@ def visible_tasks(query: TaskQuery, principal: Principal) -> QuerySet[db.TaskSta
     visible = task_filter(principal)
     if visible is not None:
         tasks = tasks.filter(visible)
-    for name, value in (query.label or {}).items():
-        tasks = tasks.filter(
-            id__in=Subquery(
-                db.TaskLabel.filter(label_name=name, label_value=value).values("task_id")
-            )
-        )
-    return tasks
+    if not query.label:
+        return TaskSet(tasks)
+    (name, value), *others = query.label.items()
+    labels = db.TaskLabel.filter(label_name=name, label_value=value)
+    if filters or visible is not None:
+        labels = labels.filter(task_id__in=Subquery(tasks.values("id")))
+    for name, value in others:
+        labels = labels.filter(task_id__in=_tasks_labelled(name, value))
+    rows = tasks
+    for name, value in query.label.items():
+        rows = rows.filter(id__in=_tasks_labelled(name, value))
+    return TaskSet(rows, labels)
+
+
+def _tasks_labelled(name: str, value: str) -> Subquery:
+    return Subquery(db.TaskLabel.filter(label_name=name, label_value=value).values("task_id"))
 
 
 def _task_query(query: TaskQuery, principal: Principal) -> QuerySet[db.TaskState]:
     """One offset page."""
-    page = (
-        _ordered(visible_tasks(query, principal), query.order_by)
-        .offset(query.offset)
-        .limit(query.limit)
-    )
-    if query.offset == 0 or any(key.label is not None for key in query.order_by):
-        return page
-    # The page's ids first, then their rows: the rows skipped by the offset are then
-    # read from an index (the sort column's, which ends with the id) rather than the
-    # table, so a page deep in the list costs index entries, not a row each. A first
-    # page skips nothing: there the detour only makes filtered scans overshoot.
-    return _ordered(db.TaskState.filter(id__in=Subquery(page.values("id"))), query.order_by)
+    return visible_tasks(query, principal).page(query.order_by, {}, query.offset, query.limit)
 
 
 async def _offset_page(query: TaskQuery, principal: Principal) -> list[str]:
@@ -119,7 +174,7 @@ async def _stored_states(tasks: QuerySet[db.TaskState]) -> list[str]:
 
 
 async def keyset_page(
-    tasks: QuerySet[db.TaskState],
+    tasks: TaskSet,
     key: SortKey,
     after: tuple[Any, str] | None,
     limit: int,
@@ -134,36 +189,33 @@ async def keyset_page(
     each range is one index scan from its start, however deep the cursor is. ``/tasks``
     (``after``) and GraphQL's task connection page the same way.
     """
-    ranges = [Q()] if after is None else _ranges_after(key, *after)
+    ranges: list[dict[str, Any]] = [{}] if after is None else _ranges_after(key, *after)
     rows: list[T] = []
-    for condition in ranges:
+    for where in ranges:
         if len(rows) == limit:
             break
-        rows += await read(_ordered(tasks.filter(condition), (key,)).limit(limit - len(rows)))
+        rows += await read(tasks.page((key,), where, 0, limit - len(rows)))
     return rows
 
 
-def _ranges_after(key: SortKey, value: Any, after: str) -> list[Q]:
+def _ranges_after(key: SortKey, value: Any, after: str) -> list[dict[str, Any]]:
+    """The filters of each range, in order; every one is a lookup on the column or the id."""
     column = key.column or "id"
     if column == "id":
-        return [Q(id__lt=after) if key.descending else Q(id__gt=after)]
+        return [{"id__lt": after} if key.descending else {"id__gt": after}]
     nulls_last = key.descending == (db.TaskState._meta.db.capabilities.dialect == "sqlite")
     if value is None:
-        ranges = [_where({f"{column}__isnull": True, "id__gt": after})]
+        ranges: list[dict[str, Any]] = [{f"{column}__isnull": True, "id__gt": after}]
         if not nulls_last:
-            ranges.append(_where({f"{column}__isnull": False}))
+            ranges.append({f"{column}__isnull": False})
         return ranges
     ranges = [
-        _where({column: value, "id__gt": after}),
-        _where({f"{column}__{'lt' if key.descending else 'gt'}": value}),
+        {column: value, "id__gt": after},
+        {f"{column}__{'lt' if key.descending else 'gt'}": value},
     ]
     if nulls_last:
-        ranges.append(_where({f"{column}__isnull": True}))
+        ranges.append({f"{column}__isnull": True})
     return ranges
-
-
-def _where(filters: dict[str, Any]) -> Q:
-    return Q(**filters)
 
 
 def _ordered(tasks: QuerySet[db.TaskState], keys: tuple[SortKey, ...]) -> QuerySet[db.TaskState]:

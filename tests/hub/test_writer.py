@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from fleetcore.bus.memory import InMemoryBus
+from fleetcore.contract.ingest import IngestType, decode
 from fleetcore.contract.envelope import StreamPosition
 from fleetcore.errors import FencedOut
 from fleetcore.settings import Settings
 from fleetcore.store import models
 from fleetcore.store.db import close_database, open_database
-from hub.changes import Change, Row
+from hub.changes import Change, Row, changes_for
 from hub.writer import Writer
 
 EPOCH = 3
@@ -70,6 +72,26 @@ async def test_a_row_that_leaves_nullable_columns_out_stores_them_as_null(writer
     await asyncio.wait_for(writer.drained(), 5)
     assert await stored("r3") == {**row.values, "status": None, "battery": None}
     assert await stored("r4") == sample("r4").values
+
+
+def task_state(requested: int, labels: list[str]) -> Change:
+    booking = {"id": "t1", "unix_millis_request_time": requested, "labels": labels}
+    message = {"type": IngestType.TASK_STATE.value, "data": {"booking": booking}}
+    return changes_for(decode(json.dumps(message)), 1_700_000_000_000)
+
+
+async def test_a_tasks_labels_carry_its_request_time_as_it_is_written_again(
+    writer: Writer,
+) -> None:
+    for requested in (1000, 2000):
+        await writer.submit(task_state(requested, ["zone=north", "pickup"]))
+        await asyncio.wait_for(writer.drained(), 5)
+        labels = await models.TaskLabel.filter(task_id="t1").order_by("label_name")
+        assert [(label.label_name, label.unix_millis_request_time) for label in labels] == [
+            ("pickup", requested),
+            ("zone", requested),
+        ]
+        assert (await models.TaskState.get(id="t1")).unix_millis_request_time == requested
 
 
 async def test_a_writer_whose_epoch_was_superseded_writes_nothing(settings: Settings) -> None:

@@ -84,7 +84,12 @@ class FakeHub(StandInHub):
         )
         for label in labels:
             name, _, value = label.partition("=")
-            await db.TaskLabel.create(task_id=task_id, label_name=name, label_value=value)
+            await db.TaskLabel.create(
+                task_id=task_id,
+                label_name=name,
+                label_value=value,
+                unix_millis_request_time=requested,
+            )
         return data
 
 

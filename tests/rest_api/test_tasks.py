@@ -300,3 +300,43 @@ async def test_tasks_of_a_requester_and_category_by_request_time_page_by_keyset(
     paged = await _keyset_pages(client, category="patrol", requester="ann", order_by=order_by)
 
     assert paged == [task for task in everything if task in mine]
+
+
+async def _offset_pages(client: Client, **params: Any) -> list[str]:
+    """Every task of the query, read two at a time by offset."""
+    pages: list[list[str]] = []
+    while not pages or len(pages[-1]) == 2:
+        pages.append(await _ids(client, limit="2", offset=str(2 * len(pages)), **params))
+    return [task for page in pages for task in page]
+
+
+@pytest.mark.parametrize(
+    "order_by", ["", "-id", "unix_millis_request_time", "-unix_millis_request_time"]
+)
+async def test_label_filtered_pages_are_the_labelled_tasks_in_the_unfiltered_order(
+    client: Client, hub: FakeHub, order_by: str
+) -> None:
+    # The orders read from a label's index: ties, tasks never requested, and tasks
+    # without the label between them, across page boundaries.
+    carried: dict[str, set[str]] = {}
+    for n in range(12):
+        task_id = f"l{n:02d}"
+        labels = {f"zone={'north' if n % 3 else 'south'}", *(["rush"] if n % 2 else [])}
+        status = "queued" if n % 4 else "underway"
+        carried[task_id] = {*labels, f"status={status}"}
+        await hub.task(
+            task_id,
+            status=status,
+            requested=None if n % 5 == 0 else 1000 * (n % 4),
+            labels=tuple(sorted(labels)),
+        )
+    everything = await _ids(client, order_by=order_by, limit="1000")
+    for filters, wanted in (
+        ({"label": "zone=north"}, {"zone=north"}),
+        ({"label": "zone=north,rush"}, {"zone=north", "rush"}),
+        ({"label": "rush", "status": "queued"}, {"rush", "status=queued"}),
+    ):
+        expected = [task for task in everything if wanted <= carried[task]]
+        assert await _ids(client, order_by=order_by, limit="1000", **filters) == expected
+        assert await _offset_pages(client, order_by=order_by, **filters) == expected
+        assert await _keyset_pages(client, order_by=order_by, **filters) == expected
