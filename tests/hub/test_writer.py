@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from fleetcore.bus.memory import InMemoryBus
-from fleetcore.contract.ingest import IngestType, decode
 from fleetcore.contract.envelope import StreamPosition
+from fleetcore.contract.ingest import IngestType, decode
 from fleetcore.errors import FencedOut
 from fleetcore.settings import Settings
 from fleetcore.store import models
