@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import resource
@@ -124,6 +125,23 @@ def sender(
     asyncio.run(run())
 
 
+def gc_pauses(pauses: list[float]) -> Callable[[str, dict[str, int]], None]:
+    """A :data:`gc.callbacks` hook adding each full collection's pause (ms) to ``pauses``:
+    the event loop, and every frame in flight, stands still for it."""
+    started = 0.0
+
+    def hook(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            pauses.append((time.perf_counter() - started) * 1000)
+
+    return hook
+
+
 async def measure_hub(
     database_url: str,
     robots: int,
@@ -181,10 +199,13 @@ async def measure_hub(
     await asyncio.sleep(3)  # warm-up: every sender connected, first batches
     rows_before = metrics.WRITE_ROWS._value.get()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    pauses: list[float] = []
+    gc.callbacks.append(gc_pauses(pauses))
     counting = True
     t0 = time.monotonic()
     await asyncio.sleep(seconds)
     counting = False
+    gc.callbacks.pop()
     stop.set()
     wall = time.monotonic() - t0
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
@@ -203,6 +224,8 @@ async def measure_hub(
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan"),
         "cpu": cpu / wall,
         "rows_per_s": rows / wall,
+        "full_gc_per_s": len(pauses) / wall,
+        "full_gc_max_ms": max(pauses, default=0.0),
     }
 
 
@@ -390,7 +413,8 @@ async def main() -> None:
     print(
         f"hub:   {hub['robot_updates_per_s']:.0f} robot updates/s published ({hub['frames_per_s']:.0f} frames/s), "
         f"ingest->publish p50 {hub['p50_ms']:.1f} ms p99 {hub['p99_ms']:.1f} ms, "
-        f"CPU {hub['cpu']:.2f} core, DB {hub['rows_per_s']:.0f} rows/s"
+        f"CPU {hub['cpu']:.2f} core, DB {hub['rows_per_s']:.0f} rows/s, "
+        f"full GC {hub['full_gc_per_s']:.2f}/s of up to {hub['full_gc_max_ms']:.0f} ms"
     )
     print(f"naive: {naive:.0f} robot updates/s (one INSERT each)")
     print(

@@ -1,22 +1,20 @@
-"""The writer stores appended rows as given, fenced by its epoch, on SQLite and PostgreSQL;
-a burst larger than a batch is committed and published batch by batch, in order, once."""
+"""The writer stores appended rows as given, fenced by its epoch, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from fleetcore import metrics
 from fleetcore.bus.memory import InMemoryBus
-from fleetcore.contract.envelope import Publication, StreamPosition
+from fleetcore.contract.envelope import StreamPosition
 from fleetcore.errors import FencedOut
 from fleetcore.settings import Settings
 from fleetcore.store import models
 from fleetcore.store.db import close_database, open_database
-from hub.changes import Change, PendingPublication, Row
+from hub.changes import Change, Row
 from hub.writer import Writer
 
 EPOCH = 3
@@ -109,41 +107,4 @@ async def test_changes_a_fenced_writer_never_committed_are_cancelled(settings: S
             await asyncio.wait_for(stale.run(), 5)
         assert taken.cancelled() and queued.cancelled()
     finally:
-        await close_database()
-
-
-async def test_a_burst_larger_than_a_batch_is_stored_and_published_in_order_once(
-    settings: Settings,
-) -> None:
-    await open_database(settings.resolved_database_url, apply_migrations=True)
-    await models.HubMeta.create(key="epoch", value=EPOCH)
-    await models.HubMeta.create(key="seq", value=0)
-    bus = InMemoryBus()
-    heard: list[Publication] = []
-
-    async def hear(batch: Sequence[Publication]) -> None:
-        heard.extend(batch)
-
-    bus.add_listener(hear)
-    writer = Writer(bus, StreamPosition(0, EPOCH), max_rows=10)
-    batches = metrics.WRITE_BATCHES._value.get()
-    rooms = [f"/doors/d{i}/state" for i in range(25)]
-    # Queued at once, before the writer runs: five changes of two rows' size fill a batch.
-    for i, room in enumerate(rooms):
-        await writer.submit(
-            Change(publications=[PendingPublication(room, b"{}")], rows=[sample(f"b{i}")])
-        )
-    running = asyncio.create_task(writer.run())
-    try:
-        await asyncio.wait_for(writer.drained(), 10)
-        assert metrics.WRITE_BATCHES._value.get() - batches == 5
-        assert [(pub.seq, pub.room) for pub in heard] == list(enumerate(rooms, start=1))
-        robots = (
-            await models.RobotPositionSample.all().order_by("id").values_list("robot", flat=True)
-        )
-        assert robots == [f"b{i}" for i in range(25)]
-        assert (await models.HubMeta.get(key="seq")).value == 25
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
         await close_database()
