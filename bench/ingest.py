@@ -20,14 +20,26 @@ Fleets send at spread phases within each period, as independent fleet
 adapters do; ``--burst`` sends every fleet at the start of the period, the
 worst case, where the latency shows the queue the whole site's update forms.
 
+``--ceiling`` steps the offered rate up instead (fleets of ``--fleet-size``
+at ``--rate`` Hz, more robots each step) and reports the highest rate the
+hub sustains with p99 ingest->publish under ``--p99-ms``; the naive store's
+ceiling is found the same way, each update stored by one INSERT before it
+counts as published, its latency from the moment its burst arrived.
+
+The hub process freezes its startup heap (:mod:`fleetcore.heap`), as
+``fleethub hub`` and ``fleethub up`` do.
+
 Reproduce (PostgreSQL on 127.0.0.1, trust auth):
     .venv/bin/python bench/ingest.py --robots 5000 --rate 2 --seconds 20 [--burst]
+    .venv/bin/python bench/ingest.py --ceiling --burst --seconds 8
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import multiprocessing
 import os
 import resource
@@ -36,8 +48,9 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -50,6 +63,7 @@ from aiohttp.test_utils import TestServer
 from fleetcore import metrics
 from fleetcore.bus.memory import InMemoryBus
 from fleetcore.contract.envelope import Publication
+from fleetcore.heap import freeze_startup_heap
 from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
 from hub.service import Hub
@@ -69,9 +83,10 @@ def robot(name: str, t: float) -> dict[str, object]:
 
 
 def sender(
-    url: str, fleets: list[str], fleet_size: int, rate: float, seconds: float, burst: bool
+    url: str, fleets: list[str], fleet_size: int, rate: float, stop: Any, burst: bool
 ) -> None:
-    """One sender process: its fleets at ``rate`` Hz, each frame stamped with the send time.
+    """One sender process: its fleets at ``rate`` Hz until ``stop`` is set, each frame
+    stamped with the send time.
 
     Each fleet sends at its own phase within the period, as independent fleet
     adapters do; with ``burst`` every fleet sends at the start of the period
@@ -96,7 +111,7 @@ def sender(
             slot = 0.0 if burst else period / len(fleets)
             start = time.monotonic()
             tick = 0
-            while time.monotonic() - start < seconds:
+            while not stop.is_set():
                 for index, fleet in enumerate(fleets):
                     delay = start + tick * period + index * slot - time.monotonic()
                     if delay > 0:
@@ -108,6 +123,25 @@ def sender(
                     await asyncio.sleep(delay)
 
     asyncio.run(run())
+
+
+def gc_pauses(pauses: list[tuple[float, float]]) -> Callable[[str, dict[str, int]], None]:
+    """A :data:`gc.callbacks` hook adding each full collection's pause to ``pauses``, in ms of
+    wall and of CPU time: the event loop, and every frame in flight, stands still for it. On a
+    loaded machine the wall time includes waiting for a core; the CPU time does not."""
+    started = (0.0, 0.0)
+
+    def hook(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if info["generation"] != 2:
+            return
+        now = (time.perf_counter(), time.thread_time())
+        if phase == "start":
+            started = now
+        else:
+            pauses.append(((now[0] - started[0]) * 1000, (now[1] - started[1]) * 1000))
+
+    return hook
 
 
 async def measure_hub(
@@ -125,9 +159,11 @@ async def measure_hub(
     published_robots = 0
     frames = 0
     counting = False
+    flowing = asyncio.Event()
 
     async def listen(batch: Sequence[Publication]) -> None:
         nonlocal published_robots, frames
+        flowing.set()
         if not counting:
             return
         now = time.time_ns()
@@ -142,6 +178,7 @@ async def measure_hub(
     settings = Settings(database_url=database_url, ingest_token=token)
     hub = Hub(settings, bus)
     await hub.start()
+    freeze_startup_heap()
     from aiohttp import web
 
     app = web.Application()
@@ -152,20 +189,26 @@ async def measure_hub(
     names = [f"fleet{i}" for i in range(max(1, robots // fleet_size))]
     groups = [names[i::senders] for i in range(senders)]
     ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
     procs = [
-        ctx.Process(target=sender, args=(url, g, fleet_size, rate, seconds + 3, burst))
+        ctx.Process(target=sender, args=(url, g, fleet_size, rate, stop, burst))
         for g in groups
         if g
     ]
     for p in procs:
         p.start()
-    await asyncio.sleep(3)  # warm-up: connections, first batches
+    await flowing.wait()
+    await asyncio.sleep(3)  # warm-up: every sender connected, first batches
     rows_before = metrics.WRITE_ROWS._value.get()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    pauses: list[tuple[float, float]] = []
+    gc.callbacks.append(gc_pauses(pauses))
     counting = True
     t0 = time.monotonic()
     await asyncio.sleep(seconds)
     counting = False
+    gc.callbacks.pop()
+    stop.set()
     wall = time.monotonic() - t0
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     rows = metrics.WRITE_ROWS._value.get() - rows_before
@@ -183,33 +226,134 @@ async def measure_hub(
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan"),
         "cpu": cpu / wall,
         "rows_per_s": rows / wall,
+        "full_gc_per_s": len(pauses) / wall,
+        "full_gc_max_ms": max((wall for wall, _ in pauses), default=0.0),
+        "full_gc_max_cpu_ms": max((cpu for _, cpu in pauses), default=0.0),
     }
 
 
-async def measure_naive(dsn: str, seconds: float) -> float:
-    """One autocommit INSERT per robot update, as fast as it goes."""
+NaiveWrite = Callable[[int], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def naive_store(dsn: str) -> AsyncIterator[NaiveWrite]:
+    """The naive store's write in a scratch table: one autocommit INSERT of robot ``index``'s
+    update, what a per-row ORM writer does."""
     conn = await asyncpg.connect(dsn)
     table = "naive_" + uuid.uuid4().hex[:8]
     await conn.execute(
         f"CREATE TABLE {table} (id bigserial primary key, fleet text, robot text, data jsonb, received bigint)"
     )
+
+    async def write(index: int) -> None:
+        now = time.time()
+        await conn.execute(
+            f"INSERT INTO {table} (fleet, robot, data, received) VALUES ($1, $2, $3, $4)",
+            "fleet0",
+            f"r{index}",
+            orjson.dumps(robot(f"r{index}", now)).decode(),
+            int(now * 1000),
+        )
+
     try:
-        done = 0
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < seconds:
-            now = time.time()
-            await conn.execute(
-                f"INSERT INTO {table} (fleet, robot, data, received) VALUES ($1, $2, $3, $4)",
-                "fleet0",
-                f"r{done % 50}",
-                orjson.dumps(robot(f"r{done % 50}", now)).decode(),
-                int(now * 1000),
-            )
-            done += 1
-        return done / (time.monotonic() - t0)
+        yield write
     finally:
         await conn.execute(f"DROP TABLE {table}")
         await conn.close()
+
+
+async def measure_naive(dsn: str, seconds: float) -> float:
+    """The naive store as fast as it goes, in updates/s."""
+    async with naive_store(dsn) as write:
+        done = 0
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            await write(done % 50)
+            done += 1
+        return done / (time.monotonic() - t0)
+
+
+async def measure_naive_latency(
+    dsn: str, offered: float, hz: float, seconds: float, burst: bool
+) -> dict[str, float]:
+    """The naive store at ``offered`` updates/s: each period's updates arrive at once
+    (``burst``) or evenly spread, and each counts as published once its INSERT returned.
+
+    Latency runs from an update's arrival, so a store that falls behind shows the queue.
+    """
+    per_period = max(1, round(offered / hz))
+    latencies: list[float] = []
+    async with naive_store(dsn) as write:
+        start = time.monotonic()
+        done = 0
+        while True:
+            period, index = divmod(done, per_period)
+            arrival = start + period / hz + (0.0 if burst else index / offered)
+            if arrival - start >= seconds:
+                break
+            delay = arrival - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await write(index)
+            latencies.append((time.monotonic() - arrival) * 1000)
+            done += 1
+        wall = time.monotonic() - start
+    latencies.sort()
+    return {
+        "robot_updates_per_s": done / wall,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan"),
+    }
+
+
+Step = Callable[[float], Awaitable[dict[str, float]]]
+
+
+async def ceiling(name: str, rates: Sequence[float], step: Step, p99_ms: float) -> float:
+    """The highest of ``rates`` (ascending) whose p99 stays under ``p99_ms`` with at least
+    95% of the offered updates published; stops after two rates in a row fail."""
+    best = 0.0
+    failures = 0
+    for rate in rates:
+        result = await step(rate)
+        ok = result["p99_ms"] < p99_ms and result["robot_updates_per_s"] >= 0.95 * rate
+        print(
+            f"{name:5s} offered {rate:7.0f}/s: published {result['robot_updates_per_s']:7.0f}/s,"
+            f" p99 {result['p99_ms']:8.1f} ms {'ok' if ok else 'over'}",
+            flush=True,
+        )
+        if ok:
+            best, failures = rate, 0
+        else:
+            failures += 1
+            if failures == 2:
+                break
+    return best
+
+
+async def run_ceiling(args: argparse.Namespace, database_url: str) -> None:
+    hz = args.rate
+
+    async def hub_step(rate: float) -> dict[str, float]:
+        robots = max(args.fleet_size, round(rate / hz / args.fleet_size) * args.fleet_size)
+        return await measure_hub(
+            database_url, robots, args.fleet_size, hz, args.seconds, args.senders, args.burst
+        )
+
+    async def naive_step(rate: float) -> dict[str, float]:
+        return await measure_naive_latency(args.database_url, rate, hz, args.seconds, args.burst)
+
+    hub_rates = [float(r) for r in args.ceiling_rates.split(",")]
+    hub_best = await ceiling("hub", hub_rates, hub_step, args.p99_ms)
+    naive_max = await measure_naive(args.database_url, min(args.seconds, 5.0))
+    naive_rates = [naive_max * f for f in (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0)]
+    naive_best = await ceiling("naive", naive_rates, naive_step, args.p99_ms)
+    shape = "all fleets at once" if args.burst else "fleets at spread phases"
+    print(
+        f"ceiling ({shape}, {hz} Hz, p99 < {args.p99_ms:.0f} ms): hub {hub_best:.0f} robot updates/s,"
+        f" naive {naive_best:.0f} (its unpaced maximum {naive_max:.0f}/s)"
+    )
+    if naive_best:
+        print(f"ratio: the hub's ceiling is {hub_best / naive_best:.0f}x the naive store's")
 
 
 async def main() -> None:
@@ -232,11 +376,25 @@ async def main() -> None:
         action="store_true",
         help="every fleet sends at the start of each period (worst case); default: spread phases",
     )
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="step the offered rate up; report the highest with p99 under --p99-ms, hub and naive",
+    )
+    parser.add_argument(
+        "--ceiling-rates",
+        default="2000,4000,6000,8000,10000,12000,14000,16000,20000",
+        help="the hub's steps, robot updates/s (fleets of --fleet-size at --rate Hz)",
+    )
+    parser.add_argument("--p99-ms", type=float, default=100.0)
     args = parser.parse_args()
     schema = "bench_" + uuid.uuid4().hex[:8]
     conn = await asyncpg.connect(args.database_url)
     await conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
+        if args.ceiling:
+            await run_ceiling(args, f"{args.database_url}?schema={schema}")
+            return
         hub = await measure_hub(
             f"{args.database_url}?schema={schema}",
             args.robots,
@@ -258,7 +416,9 @@ async def main() -> None:
     print(
         f"hub:   {hub['robot_updates_per_s']:.0f} robot updates/s published ({hub['frames_per_s']:.0f} frames/s), "
         f"ingest->publish p50 {hub['p50_ms']:.1f} ms p99 {hub['p99_ms']:.1f} ms, "
-        f"CPU {hub['cpu']:.2f} core, DB {hub['rows_per_s']:.0f} rows/s"
+        f"CPU {hub['cpu']:.2f} core, DB {hub['rows_per_s']:.0f} rows/s, "
+        f"full GC {hub['full_gc_per_s']:.2f}/s of up to {hub['full_gc_max_ms']:.0f} ms"
+        f" ({hub['full_gc_max_cpu_ms']:.0f} ms CPU)"
     )
     print(f"naive: {naive:.0f} robot updates/s (one INSERT each)")
     print(

@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings
 from fleetcore.aio import cancel_all
 from fleetcore.bus import Bus, bus_from_settings
 from fleetcore.errors import ConfigError, PartFailed, StoreError
+from fleetcore.heap import freeze_startup_heap
 from fleetcore.log import loggable_url
 from fleetcore.port_file import report_port
 from fleetcore.settings import (
@@ -248,6 +249,7 @@ async def _serve(
     """
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await runner.setup()
+    freeze_startup_heap()
     try:
         site = web.TCPSite(runner, settings.host, getattr(settings, f"{name}_port"))
         await site.start()

@@ -1,6 +1,7 @@
 """The writer drops a change the database refuses, alone, and commits the rest of its batch.
 
-An outage is waited out without losing anything; a database that refuses
+A burst larger than a batch is committed batch by batch and published in
+order, once. An outage is waited out without losing anything; a database that refuses
 every write stops the writer with WriterFailed, for the process to be restarted.
 """
 
@@ -19,7 +20,7 @@ from tortoise.connection import get_connection
 from fleetcore.bus.memory import InMemoryBus
 from fleetcore.contract.envelope import Publication, StreamPosition
 from fleetcore.errors import WriterFailed
-from fleetcore.settings import Settings
+from fleetcore.settings import DEFAULTS, Settings
 from fleetcore.store import models
 from fleetcore.store.db import close_database, open_database
 from hub.changes import Change, PendingPublication, Row
@@ -37,7 +38,13 @@ class Running:
 
 
 @pytest.fixture
-async def running(settings: Settings) -> AsyncIterator[Running]:
+def max_rows() -> int:
+    """The writer's batch size; a test parametrizes it to see its batches."""
+    return DEFAULTS.batch_max_rows
+
+
+@pytest.fixture
+async def running(settings: Settings, max_rows: int) -> AsyncIterator[Running]:
     await open_database(settings.resolved_database_url, apply_migrations=True)
     await models.HubMeta.create(key="epoch", value=EPOCH)
     await models.HubMeta.create(key="seq", value=0)
@@ -48,7 +55,7 @@ async def running(settings: Settings) -> AsyncIterator[Running]:
         published.extend(batch)
 
     bus.add_listener(hear)
-    writer = Writer(bus, StreamPosition(0, EPOCH))
+    writer = Writer(bus, StreamPosition(0, EPOCH), max_rows=max_rows)
     task = asyncio.create_task(writer.run())
     try:
         yield Running(writer, task, published)
@@ -89,6 +96,22 @@ async def submit_together(writer: Writer, *changes: Change) -> None:
     for change in changes:
         await writer.submit(change)
     await asyncio.wait_for(writer.drained(), 10)
+
+
+@pytest.mark.parametrize("max_rows", [10])
+async def test_a_burst_larger_than_a_batch_is_published_batch_by_batch_in_order_once(
+    running: Running,
+) -> None:
+    batches = REGISTRY.get_sample_value("fleethub_store_batches_total") or 0.0
+    names = [f"d{i}" for i in range(25)]
+    # A publication and a row each: five changes fill a batch of ten rows.
+    await submit_together(running.writer, *(door(name, sample(name)) for name in names))
+    assert REGISTRY.get_sample_value("fleethub_store_batches_total") == batches + 5
+    rooms = [f"/doors/{name}/state" for name in names]
+    assert [(pub.seq, pub.room) for pub in running.published] == list(enumerate(rooms, start=1))
+    stored = [row.robot for row in await models.RobotPositionSample.all().order_by("id")]
+    assert stored == names
+    assert (await models.HubMeta.get(key="seq")).value == 25
 
 
 async def test_a_row_the_database_refuses_is_dropped_alone_and_the_rest_commits(
