@@ -12,12 +12,17 @@ The probe runs in the main thread between bytecodes (a Python signal
 handler), so it sees a consistent heap; it costs the probed process a pause
 of a fraction of a second per probe, none between probes.
 
+On ``SIGUSR2`` it does the same, then hands the C allocator's free memory
+back to the system (:func:`trim`), so that RSS read after it shows what the
+process still uses rather than what its allocator keeps for later.
+
 Run: ``python -m bench.memprobe OUT_DIR MODULE [ARGS...]``; then ``kill -USR1 PID``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import json
 import os
@@ -34,6 +39,20 @@ from typing import Any
 TOP_LINES = 25
 
 
+def trim() -> bool:
+    """Hand the C allocator's free memory back to the system (glibc ``malloc_trim``).
+
+    A process that freed what many clients held keeps much of it mapped in the
+    allocator's free lists, which RSS counts: the RSS after a trim tells that
+    (memory the program may use again) from what live objects still hold.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.malloc_trim(0))
+
+
 class Probe:
     def __init__(self, out_dir: Path) -> None:
         self._out_dir = out_dir
@@ -43,6 +62,8 @@ class Probe:
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self._count += 1
         body = {"at": time.time(), **self.heap(), **self.traced()}
+        if signum == signal.SIGUSR2:
+            body["trimmed"] = trim()
         target = self._out_dir / f"probe-{self._count}.json"
         part = target.with_suffix(".part")
         part.write_text(json.dumps(body))
@@ -99,11 +120,12 @@ class Prober:
         self._out_dir = out_dir
         self._taken = 0
 
-    def take(self, timeout_s: float = 300.0) -> dict[str, Any]:
-        """Signal the process and read its next probe (blocking: call it in a thread)."""
+    def take(self, trim: bool = False, timeout_s: float = 300.0) -> dict[str, Any]:
+        """Signal the process and read its next probe (blocking: call it in a thread);
+        ``trim``: and have it hand its allocator's free memory back (:func:`trim`) after."""
         self._taken += 1
         target = self._out_dir / f"probe-{self._taken}.json"
-        os.kill(self._pid, signal.SIGUSR1)
+        os.kill(self._pid, signal.SIGUSR2 if trim else signal.SIGUSR1)
         deadline = time.monotonic() + timeout_s
         while not target.exists():
             if time.monotonic() > deadline:
@@ -131,7 +153,9 @@ def growth(before: dict[str, Any], after: dict[str, Any], top: int = 12) -> list
 def main() -> None:
     out_dir, module, args = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
     out_dir.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGUSR1, Probe(out_dir))
+    probe = Probe(out_dir)
+    signal.signal(signal.SIGUSR1, probe)
+    signal.signal(signal.SIGUSR2, probe)
     sys.argv = [module, *args]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 

@@ -199,6 +199,8 @@ async def main(args: argparse.Namespace) -> None:
         publishing.cancel()
         after, settled_s = await settle(prober, engine_sockets(before))
         empty_after = rss_mb(pid)
+        await asyncio.to_thread(prober.take, True)
+        trimmed = rss_mb(pid)
     print(
         f"\n{crowd.came} clients came and went ({crowd.replaced / (args.minutes * 60):.1f}"
         f" replaced/s, asked {args.churn}) over {args.minutes} min "
@@ -207,7 +209,8 @@ async def main(args: argparse.Namespace) -> None:
         f"end / warm-up {end / warm:.3f}\n"
         f"RSS empty: before {empty_before:.1f} MB, {settled_s:.0f} s after the last left "
         f"{empty_after:.1f} MB: "
-        f"after / before {empty_after / empty_before:.3f}"
+        f"after / before {empty_after / empty_before:.3f}; after the allocator handed its free "
+        f"memory back (malloc_trim) {trimmed:.1f} MB: {trimmed / empty_before:.3f}"
     )
     print("object types whose count grew from the empty proxy to the empty proxy again:")
     for line in growth(before, after):
