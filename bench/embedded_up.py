@@ -23,11 +23,16 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import socketio
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -43,7 +48,27 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def measure(robots: int, seconds: float) -> dict[str, float]:
+@dataclass
+class Up:
+    """A running `fleethub up`, logged in as its first-run admin, every robot listed."""
+
+    proc: asyncio.subprocess.Process
+    base: str
+    token: str
+    fleets: list[dict[str, Any]]
+    first_visible_s: float
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@asynccontextmanager
+async def fleethub_up(robots: int, wrapper: Sequence[str] = ()) -> AsyncIterator[Up]:
+    """Start `fleethub up` with ``robots`` simulated robots in a fresh data dir; stop it after.
+
+    ``wrapper`` goes between the interpreter and ``-m fleethub`` (e.g. ``bench/memprobe``'s).
+    """
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="fleethub-bench-")
     env = {
@@ -56,52 +81,78 @@ async def measure(robots: int, seconds: float) -> dict[str, float]:
         "FLEETHUB_LOG_LEVEL": "WARNING",
     }
     started = time.monotonic()
+    module = [*wrapper, "fleethub"] if wrapper else ["-m", "fleethub"]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "fleethub", "up", env=env, stdout=asyncio.subprocess.PIPE
+        sys.executable, *module, "up", env=env, stdout=asyncio.subprocess.PIPE, cwd=ROOT
     )
     assert proc.stdout is not None
-    password = await first_run_password(proc.stdout)
-    drain = asyncio.create_task(proc.stdout.read())
+    drain: asyncio.Task[bytes] | None = None
     base = f"http://127.0.0.1:{port}"
-    result: dict[str, float] = {}
     try:
+        password = await first_run_password(proc.stdout)
+        drain = asyncio.create_task(proc.stdout.read())
         async with aiohttp.ClientSession() as session:
             token = await login(session, base, password)
-            auth = {"Authorization": f"Bearer {token}"}
-            fleets: list[dict[str, Any]] = []
-            while True:
-                async with session.get(base + "/fleets", headers=auth) as resp:
-                    resp.raise_for_status()
-                    fleets = await resp.json()
-                listed = sum(len(f["robots"]) for f in fleets)
-                if listed >= robots:
-                    break
-                if time.monotonic() - started > 60:
-                    raise RuntimeError(f"only {listed} of {robots} robots listed after 60 s")
-                await asyncio.sleep(0.05)
-        result["first_visible_s"] = time.monotonic() - started
-        sio = socketio.AsyncClient(reconnection=False)
-        counts = {"messages": 0, "robots": 0}
-
-        async def on_any(event: str, data: dict[str, Any]) -> None:
-            counts["messages"] += 1
-            counts["robots"] += len(data.get("robots", {}))
-
-        sio.on("*", on_any)  # by call: socket.io's untyped decorator would untype it
-
-        await sio.connect(base, transports=["websocket"], auth={"token": token})
-        for fleet in fleets:
-            await sio.call("subscribe", {"room": f"/fleets/{fleet['name']}/state"})
-        counts.update(messages=0, robots=0)
-        await asyncio.sleep(seconds)
-        result["messages_per_s"] = counts["messages"] / seconds
-        result["robot_updates_per_s"] = counts["robots"] / seconds
-        result["rss_mb"] = rss_mb(proc.pid)
-        await sio.disconnect()
+            fleets = await listed(session, base, token, robots, started)
+        yield Up(proc, base, token, fleets, time.monotonic() - started)
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
         await proc.wait()
-        await drain
+        if drain is not None:
+            await drain
+
+
+async def listed(
+    session: aiohttp.ClientSession, base: str, token: str, robots: int, started: float
+) -> list[dict[str, Any]]:
+    """GET /fleets until it lists ``robots`` robots (60 s after ``started`` at most)."""
+    while True:
+        async with session.get(
+            base + "/fleets", headers={"Authorization": f"Bearer {token}"}
+        ) as resp:
+            resp.raise_for_status()
+            fleets: list[dict[str, Any]] = await resp.json()
+        count = sum(len(f["robots"]) for f in fleets)
+        if count >= robots:
+            return fleets
+        if time.monotonic() - started > 60:
+            raise RuntimeError(f"only {count} of {robots} robots listed after 60 s")
+        await asyncio.sleep(0.05)
+
+
+class FleetSubscriber:
+    """One socket.io client subscribed to every fleet's state, counting what it is sent."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.messages = 0
+        self.robots = 0
+        self.sio.on("*", self._on_any)  # by call: socket.io's untyped decorator would untype it
+
+    async def _on_any(self, event: str, data: dict[str, Any]) -> None:
+        self.messages += 1
+        self.robots += len(data.get("robots", {}))
+
+    async def connect(self, up: Up) -> None:
+        await self.sio.connect(up.base, transports=["websocket"], auth={"token": up.token})
+        for fleet in up.fleets:
+            await self.sio.call("subscribe", {"room": f"/fleets/{fleet['name']}/state"})
+        self.messages = self.robots = 0
+
+
+async def measure(robots: int, seconds: float) -> dict[str, float]:
+    async with fleethub_up(robots) as up:
+        subscriber = FleetSubscriber()
+        await subscriber.connect(up)
+        await asyncio.sleep(seconds)
+        result = {
+            "first_visible_s": up.first_visible_s,
+            "messages_per_s": subscriber.messages / seconds,
+            "robot_updates_per_s": subscriber.robots / seconds,
+            "rss_mb": rss_mb(up.proc.pid),
+        }
+        await subscriber.sio.disconnect()
     return result
 
 

@@ -19,6 +19,8 @@ aiohttp's ``BaseProtocol.writing_paused``).
   direct websocket's session is registered before its websocket is prepared;
 - ``engineio.AsyncServer.sockets[sid]`` has ``upgraded`` and ``queue``, the
   ``asyncio.Queue`` the socket's writer drains (``task_done`` per packet);
+- ``socketio.AsyncServer.manager.rooms`` is ``{namespace: {room: {sid: eio_sid}}}``,
+  room ``None`` holding every client of the namespace (only counted, in ``footprint``);
 - that writer calls ``Packet.encode()`` right before its (synchronous)
   websocket write, so a packet that was encoded has been written
   (:class:`TrackedPacket`).
@@ -139,6 +141,15 @@ class EngineLinks:
         for link in links:
             await link.ws.close(code=code, message=message)
         return len(links)
+
+    def footprint(self) -> dict[str, int]:
+        """engine.io's sessions and socket.io's clients and environs: none once every client left."""
+        manager_sids = sum(len(sids) for sids in self._sio.manager.rooms.get("/", {}).values())
+        return {
+            "engine_sessions": len(self._sio.eio.sockets),
+            "environs": len(self._sio.environ),
+            "room_members": manager_sids,
+        }
 
     def backlog(self, eio_sid: str) -> int:
         """Packets engine.io holds for the session, not yet taken by the client."""

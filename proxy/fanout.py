@@ -52,6 +52,10 @@ class Fanout:
         self._rooms: dict[str, dict[str, Subscriber]] = {}
         self._connections: dict[str, Connection] = {}
 
+    def footprint(self) -> dict[str, int]:
+        """How many clients and rooms it holds delivery state for: none once every client left."""
+        return {"connections": len(self._connections), "rooms": len(self._rooms)}
+
     def rooms_of(self, sid: str) -> list[str]:
         conn = self._connections.get(sid)
         return sorted(conn.rooms) if conn is not None else []

@@ -118,6 +118,15 @@ class SocketHandler:
             self._concerns.observe(batch)
         await self.fanout.on_publications(batch)
 
+    def footprint(self) -> dict[str, int]:
+        """What this proxy holds per connected client, by structure: every count is 0 once
+        every client has left (a structure that keeps counting is a leak)."""
+        return {
+            "sessions": len(self.sessions),
+            **self.fanout.footprint(),
+            **self.fanout.links.footprint(),
+        }
+
     def _concerns_needed(self) -> bool:
         authenticator = self.sessions.authenticator
         return authenticator is not None and authenticator.enabled

@@ -117,6 +117,9 @@ class Sessions:
     def get(self, sid: str) -> ClientSession | None:
         return self._sessions.get(sid)
 
+    def __len__(self) -> int:
+        return len(self._sessions)
+
     def renew(self, sid: str, principal: Principal) -> None:
         """Take a refreshed principal of the same user; its expiry replaces the old one."""
         session = self._sessions.get(sid)

@@ -131,13 +131,15 @@ class Server:
 
 
 @contextmanager
-def server(kind: str, payload: dict[str, Any]) -> Iterator[Server]:
+def server(kind: str, payload: dict[str, Any], wrapper: Sequence[str] = ()) -> Iterator[Server]:
+    """Start one server; ``wrapper`` goes before a Python server's module (``bench/memprobe``'s)."""
     port = free_port()
     base = json.dumps(payload)
     if kind == "node":
         argv = ["node", str(NODE_DIR / "server.js"), str(port), ROOM, base]
     else:
-        argv = [sys.executable, "-m", "bench.fanout.servers", kind, str(port), ROOM, base]
+        module = [*wrapper, "bench.fanout.servers"] if wrapper else ["-m", "bench.fanout.servers"]
+        argv = [sys.executable, *module, kind, str(port), ROOM, base]
     process = subprocess.Popen(argv, cwd=ROOT)
     srv = Server(kind, port, process)
     try:

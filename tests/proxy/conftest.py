@@ -138,6 +138,10 @@ class BareClient:
             await self._ws.close()
         await self._session.close()
 
+    async def drop(self) -> None:
+        """Close the TCP connection without a websocket close, as a lost network does."""
+        await self._session.close()
+
 
 GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     "group_a": {"fleet": ("fleet_a",), "door": ("door_a",), "lift": ("lift_a",)},
