@@ -208,10 +208,13 @@ async def through_fleethub(
     sent: dict[tuple[str, float], float] = {}
     latencies: list[float] = []
     seen: set[tuple[str, float]] = set()
+    frames = 0
     sio = socketio.AsyncClient(reconnection=False)
 
     async def on_fleet(data: dict[str, object]) -> None:
+        nonlocal frames
         now = time.monotonic()
+        frames += 1
         robots = data.get("robots", {})
         assert isinstance(robots, dict)
         for name, robot in robots.items():
@@ -234,7 +237,10 @@ async def through_fleethub(
         await sio.disconnect()
         master.terminate()
         await master.wait()
-    print(f"  states published {len(sent)}, seen in the room {len(seen)}")
+    print(
+        f"  states published {len(sent)}, seen in the room {len(seen)},"
+        f" in {frames} fleet states ({frames / args.seconds:.1f} a second)"
+    )
     return latencies, idle_rss, busy_rss, cpu
 
 

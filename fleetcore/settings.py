@@ -463,7 +463,8 @@ class Vda5050Settings(_Section):
     bench/vda5050_traffic.py); 0: it waits for the holder."""
     vda5050_fleet_state_per_robot_s: float = 0.0002
     """A fleet's state goes to the hub at most every (its robots x this) seconds, changes in
-    between coalesce (200 robots: every 40 ms), so the hub keeps up with large fleets."""
+    between coalesce (200 robots: every 40 ms), so the hub keeps up with large fleets; the first
+    report after a quiet window goes at once, no report waits longer (``vda5050/pacing.py``)."""
     vda5050_port: int = 8400
     """Health and metrics of ``fleethub vda5050`` (``/healthz``, ``/readyz``, ``/metrics``)."""
 

@@ -66,6 +66,7 @@ from vda5050.orders import (
     release,
 )
 from vda5050.outbox import Outbox
+from vda5050.pacing import FleetPacer
 from vda5050.planning import Plans
 from vda5050.recovery import Cleared, Recovery
 from vda5050.requests import PhaseSpec, StepSpec, TaskRefused, read_request
@@ -115,9 +116,10 @@ class MasterConfig:
     """A vehicle traffic control holds back this long gets the ``traffic_blocked`` issue."""
     idle: IdlePolicy = field(default_factory=IdlePolicy)
     fleet_state_per_robot_s: float = 0.0002
+    """A fleet's state goes to the hub at most every (its robots x this) seconds
+    (:mod:`vda5050.pacing`)."""
     detour_slack: float = 1.5
     """A held-back robot takes a free way at most this many times the shortest (0: it waits)."""
-    """A fleet's state goes to the hub at most every (its robots x this) seconds (see ``flush``)."""
     replan: bool = True
     """A queued task goes to a cheaper vehicle that frees up (:mod:`vda5050.planning`)."""
 
@@ -160,7 +162,7 @@ class MasterControl:
         self._moved: set[VehicleId] = set()
         """Vehicles whose own report is new since the last flush (see :meth:`flush`)."""
         self._docs: dict[VehicleId, dict[str, Any]] = {}
-        self._sent_at: dict[str, float] = {}
+        self._pacer = FleetPacer(config.fleet_state_per_robot_s)
         self._fleet_size: dict[str, int] = {}
         self._fleet_log: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self._fleet_log_seq: dict[tuple[str, str], int] = {}
@@ -242,7 +244,7 @@ class MasterControl:
             vehicle.factsheet = message
         elif isinstance(message, v2.Visualization) and message.agvPosition is not None:
             vehicle.see(message.agvPosition)
-            self._moved.add(vehicle.id)
+            self._reported(vehicle)
 
     def _reject(self, vehicle_id: VehicleId, exc: VdaRejected) -> None:
         metrics.VDA_REJECTED.labels(exc.reason.value).inc()
@@ -322,7 +324,7 @@ class MasterControl:
         if vehicle.online:
             self._seen(vehicle)
         self._note_errors(vehicle, state)
-        self._moved.add(vehicle.id)
+        self._reported(vehicle)
         now = self._clock_ms()
         task = self.tasks.get(vehicle.task_id)
         if task is not None:
@@ -1176,31 +1178,35 @@ class MasterControl:
                     f"Idle for {policy.after_s:.0f} s: returns to [place:{place}] ({policy.mode})",
                 )
 
+    def _reported(self, vehicle: Vehicle) -> None:
+        """``vehicle``'s own report is new: its fleet's state is due (:mod:`vda5050.pacing`)."""
+        self._moved.add(vehicle.id)
+        self._pacer.reported(vehicle.fleet, self._fleet_size.get(vehicle.fleet, 0))
+
+    def flush_due_in(self) -> float | None:
+        """Seconds until :meth:`flush` has something to send (0: now), or None if nothing waits."""
+        if self._dirty or any(self._fleet_log.values()):
+            return 0.0
+        due = self._pacer.next_due()
+        return None if due is None else max(0.0, due - self._monotonic())
+
     def flush(self) -> None:
         """Send the hub the fleets that changed and the fleet log entries made since the last flush.
 
         A fleet whose only change is new reports of some vehicles (the common
-        case: states at 2 Hz) makes only those vehicles' robot states again;
-        anything else that changes a fleet (a task, traffic, the tick) makes
-        all of them again. For new reports alone, a fleet's state goes out at
-        most every (its robots x ``fleet_state_per_robot_s``) seconds, and
-        reports in between coalesce: the hub's work per second then grows no
-        faster than the vehicles' reports, and it does not fall behind on
-        fleets of hundreds of robots. Other changes go out at the next flush.
+        case: states at 2 Hz) makes only those vehicles' robot states again,
+        and goes once its window is over (:mod:`vda5050.pacing`: every report
+        in the window shows, the latest of each vehicle); anything else that
+        changes a fleet (a task, a connection, traffic, the tick) makes all of
+        them again and goes now. :meth:`flush_due_in` says when to call again.
         """
         mono = self._monotonic()
-        touched = {self.vehicles[v].fleet for v in self._moved}
         dirty, self._dirty = self._dirty, set()
-        due = dirty | {
-            fleet
-            for fleet in touched
-            if mono - self._sent_at.get(fleet, -math.inf)
-            >= self._fleet_size.get(fleet, 0) * self.config.fleet_state_per_robot_s
-        }
+        due = dirty | self._pacer.due(mono)
         moved = {v for v in self._moved if self.vehicles[v].fleet in due}
         self._moved -= moved
-        self._sent_at |= dict.fromkeys(due, mono)
-        for state in self.fleet_states(due, moved=moved, reuse=(touched - dirty) & due):
+        self._pacer.sent(due, mono)
+        for state in self.fleet_states(due, moved=moved, reuse=due - dirty):
             self._to_hub(encode(IngestType.FLEET_STATE, state), False)
         for fleet, entries in self._fleet_log.items():
             if not entries:
@@ -1221,7 +1227,12 @@ class MasterControl:
         moved: set[VehicleId] | None = None,
         reuse: set[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """The fleets' states; in ``reuse`` fleets, robots not ``moved`` keep their last state."""
+        """The fleets' states; in ``reuse`` fleets, robots not ``moved`` keep their last state.
+
+        A robot's ``unix_millis_time`` is when its state was made: a robot
+        state kept is the same JSON as before, so the hub validates only the
+        new ones (:mod:`fleetcore.contract.robot_reuse`).
+        """
         now, mono = self._clock_ms(), self._monotonic()
         names = self.served_fleets() if fleets is None else fleets & self.served_fleets()
         robots: dict[str, dict[str, Any]] = {name: {} for name in names}
@@ -1231,7 +1242,7 @@ class MasterControl:
             last = self._docs.get(vehicle.id)
             if last is None or vehicle.fleet not in (reuse or ()) or vehicle.id in (moved or ()):
                 last = self._docs[vehicle.id] = vehicle.robot_state(now)
-            robots[vehicle.fleet][vehicle.robot] = {**last, "unix_millis_time": now}
+            robots[vehicle.fleet][vehicle.robot] = last
         return [{"name": name, "robots": robots[name], MARK: True} for name in sorted(names)]
 
     def _fleet_note(self, fleet: str, robot: str, text: str, tier: str = "info") -> None:

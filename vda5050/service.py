@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -33,8 +36,6 @@ from vda5050.master import MASTER_CONTROL_KINDS, MasterConfig, MasterControl, vd
 from vda5050.orders import ReleasePolicy
 from vda5050.vehicles import parse_vehicle_map
 
-FLUSH_S = 0.02
-"""How long vehicle states are gathered into one fleet state for the hub (the latency it adds)."""
 TICK_S = 0.5
 """How often re-sends, assignments and the periodic fleet states are looked at."""
 JOURNAL_FILE = "vda5050.sqlite3"
@@ -100,7 +101,7 @@ class MasterControlService:
         self.site = SiteClient(
             ingest_url(settings.resolved_hub_url, settings.ingest_token),
             on_connect=lambda: self.master.hub_snapshot(first=self.site.connections == 1),
-            on_message=lambda doc: self.master.on_hub(doc),
+            on_message=self._on_hub,
             serves=Serves(
                 commands=tuple(sorted(MASTER_CONTROL_KINDS)),
                 fleets=tuple(config.fleets),
@@ -113,7 +114,7 @@ class MasterControlService:
             mqtt,
             client_id=settings.mqtt_client_id,
             subscriptions=[(config.topics.every(t), DELIVERY[t].qos) for t in VEHICLE_TOPICS],
-            on_message=lambda topic, payload: self.master.on_mqtt(topic, payload),
+            on_message=self._on_mqtt,
             logger=vda_logger,
         )
         self.master = MasterControl(
@@ -123,6 +124,9 @@ class MasterControlService:
             to_hub=lambda frame, durable: self.site.send(frame, durable=durable),
             to_vehicles=self.link.publish,
         )
+        self._wake = asyncio.Event()
+        self._sleeps_until = 0.0
+        """When :meth:`_loop` wakes unless woken (``time.monotonic``)."""
 
     @property
     def ready(self) -> bool:
@@ -146,15 +150,34 @@ class MasterControlService:
             await cancel_all(parts)
             self.journal.close()
 
+    def _on_mqtt(self, topic: str, payload: bytes) -> None:
+        self.master.on_mqtt(topic, payload)
+        self._nudge()
+
+    def _on_hub(self, doc: dict[str, Any]) -> None:
+        self.master.on_hub(doc)
+        self._nudge()
+
+    def _nudge(self) -> None:
+        """Wake :meth:`_loop` if the master control has something due before it would wake."""
+        due_in = self.master.flush_due_in()
+        if due_in is not None and time.monotonic() + due_in < self._sleeps_until:
+            self._wake.set()
+
     async def _loop(self) -> None:
-        since_tick = 0.0
+        """Ticks every ``TICK_S``; flushes as soon as something is due (:mod:`vda5050.pacing`)."""
+        next_tick = time.monotonic() + TICK_S
         while True:
-            await asyncio.sleep(FLUSH_S)
-            since_tick += FLUSH_S
-            if since_tick >= TICK_S:
-                since_tick = 0.0
+            now = time.monotonic()
+            if now >= next_tick:
+                next_tick = now + TICK_S
                 self.master.tick()
             self.master.flush()
+            due_in = self.master.flush_due_in()
+            self._sleeps_until = min(next_tick, now + (math.inf if due_in is None else due_in))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._sleeps_until - now)
 
 
 def health_app(service: MasterControlService) -> web.Application:

@@ -25,6 +25,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fleetcore.contract import rmf
+from fleetcore.contract.robot_reuse import RobotReuse
 from fleetcore.errors import IngestRejected
 
 INGEST_PATH = "/_internal"
@@ -94,6 +95,10 @@ MODELS: dict[IngestType, type[BaseModel]] = {
 }
 
 _TYPES = frozenset(t.value for t in IngestType)
+
+_ROBOTS = RobotReuse()
+"""Robot states of fleet states, reused while unchanged; shared by every hub in the process
+(what it keeps is keyed by the JSON it was validated from, so that is safe)."""
 
 LARGE_TYPES = frozenset({IngestType.BUILDING_MAP})
 """Types allowed up to the large-frame limit (maps carry images)."""
@@ -252,7 +257,10 @@ def decode(raw: bytes | str, limits: IngestLimits = IngestLimits()) -> IngestMes
     if not isinstance(doc.get("data"), dict):
         raise IngestRejected(Reason.INVALID_FIELD, "data: must be a JSON object")
     try:
-        model = MODELS[kind].model_validate(doc["data"])
+        if kind is IngestType.FLEET_STATE:
+            model: BaseModel = _ROBOTS.validate(doc["data"])
+        else:
+            model = MODELS[kind].model_validate(doc["data"])
     except ValidationError as exc:
         reason, detail = _describe(exc)
         raise IngestRejected(reason, detail) from None
