@@ -220,7 +220,7 @@ def main() -> None:
     parser.add_argument(
         "--detour-slack", type=float, default=1.5, help="FLEETHUB_VDA5050_DETOUR_SLACK"
     )
-    parser.add_argument("--held-toll", type=float, default=0.0, help="FLEETHUB_VDA5050_HELD_TOLL_M")
+    parser.add_argument("--held-toll", type=float, default=2.0, help="FLEETHUB_VDA5050_HELD_TOLL_M")
     parser.add_argument(
         "--latency-seconds", type=float, default=60.0, help="wall seconds over MQTT (0: skip)"
     )

@@ -118,7 +118,7 @@ class MasterConfig:
     """A fleet's state goes to the hub at most every (its robots x this) seconds (see ``flush``)."""
     detour_slack: float = 1.5
     """A held-back robot takes a free way at most this many times the shortest (0: it waits)."""
-    held_toll_m: float = 0.0
+    held_toll_m: float = 2.0
     """A new route's first leg prices a lane or node another robot holds this many metres more."""
     replan: bool = True
     """A queued task goes to a cheaper vehicle that frees up (:mod:`vda5050.planning`)."""
