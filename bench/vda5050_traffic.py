@@ -13,7 +13,9 @@ for each run:
 - conflicts: two vehicles on one node or lane at the same moment (counted
   from the vehicles' own positions each step, once per pair and resource);
 - deadlocks by resolution, and vehicle-seconds spent standing at a decision
-  point, held back by traffic control;
+  point, held back by traffic control, by what it waits behind: a vehicle
+  that moves, one that itself waits, a parked one (no order), or a node it
+  gives way on after a deadlock (which may be free by then);
 - the master control's CPU time (its message handling, ticks and flushes).
 
 The baseline is the same master control with every reservation granted
@@ -63,7 +65,7 @@ from vda5050.graph import GraphVertex, Lane, NavGraph
 from vda5050.master import MasterConfig
 from vda5050.orders import ReleasePolicy
 from vda5050.traffic import Path as TrafficPath
-from vda5050.traffic import Traffic
+from vda5050.traffic import Traffic, Wait
 
 
 class Unreserved(Traffic):
@@ -120,6 +122,7 @@ def run(args: argparse.Namespace, *, reserved: bool) -> dict[str, float]:
         default_fleet="vda",
         release=ReleasePolicy(release_nodes=args.release if reserved else 10_000, horizon_nodes=20),
         detour_slack=args.detour_slack,
+        held_toll_m=args.held_toll,
     )
     deadlocks = {r: _deadlocks(r) for r in ("reroute", "yield", "move_aside", "unresolved")}
     with tempfile.TemporaryDirectory() as directory:
@@ -143,6 +146,7 @@ def run(args: argparse.Namespace, *, reserved: bool) -> dict[str, float]:
         conflicts: set[tuple[str, str, str]] = set()
         conflicted: set[str] = set()
         held_back = 0.0
+        behind = dict.fromkeys(BEHIND, 0.0)
         places = sorted(graph.vertices)
         for _ in range(round(args.seconds / 0.5)):
             queued = sum(1 for t in master.tasks.values() if t.status == "queued")
@@ -150,9 +154,10 @@ def run(args: argparse.Namespace, *, reserved: bool) -> dict[str, float]:
                 task = loop.dispatch(patrol(rng.choice(places)))
                 dispatched[task] = loop.now_ms
             loop.run(0.5)
-            held_back += 0.5 * sum(
-                1 for key in master.traffic.waits if not loop.vehicles[key.split("/")[1]].driving
-            )
+            for key, wait in master.traffic.waits.items():
+                if not loop.vehicles[key.split("/")[1]].driving:
+                    held_back += 0.5
+                    behind[_behind(master.traffic, wait)] += 0.5
             for resource, serials in loop.occupancy().items():
                 for a in serials:
                     for b in serials:
@@ -170,9 +175,22 @@ def run(args: argparse.Namespace, *, reserved: bool) -> dict[str, float]:
         "p95_task_s": times[int(0.95 * (len(times) - 1))] / 1000 if times else 0.0,
         "conflicts": float(len(conflicts)),
         "held_back_vehicle_s": held_back,
+        **{f"  behind_{what}": seconds for what, seconds in behind.items()},
         "master_cpu_s": cpu[0],
         **{f"deadlocks_{r}": _deadlocks(r) - before for r, before in deadlocks.items()},
     }
+
+
+BEHIND = ("moving", "waiting", "parked", "giving_way")
+"""What a held-back vehicle waits behind: the holder of what it needs and what that one does."""
+
+
+def _behind(traffic: Traffic, wait: Wait) -> str:
+    if traffic.owner.get(wait.resource) != wait.holder:
+        return "giving_way"  # the resource is free, but it gives way to the holder
+    if wait.holder not in traffic.paths:
+        return "parked"
+    return "waiting" if wait.holder in traffic.waits else "moving"
 
 
 def _id(loop: Loopback, serial: str) -> Any:
@@ -202,6 +220,7 @@ def main() -> None:
     parser.add_argument(
         "--detour-slack", type=float, default=1.5, help="FLEETHUB_VDA5050_DETOUR_SLACK"
     )
+    parser.add_argument("--held-toll", type=float, default=2.0, help="FLEETHUB_VDA5050_HELD_TOLL_M")
     parser.add_argument(
         "--latency-seconds", type=float, default=60.0, help="wall seconds over MQTT (0: skip)"
     )

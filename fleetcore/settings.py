@@ -461,6 +461,11 @@ class Vda5050Settings(_Section):
     """A vehicle held back by traffic control takes a way over nodes and lanes no other vehicle
     holds when it is at most this many times the shortest (1.5 measured best on a grid in
     bench/vda5050_traffic.py); 0: it waits for the holder."""
+    vda5050_held_toll_m: float = 2.0
+    """A new order's route prices each lane of its first leg onto a node or lane another vehicle
+    holds this many metres more: of the ways about as short it takes one around held stretches
+    (2 m, under one 5 m lane: a tie-breaker on a grid, measured in bench/vda5050_traffic.py); 0:
+    the shortest, whoever holds it."""
     vda5050_fleet_state_per_robot_s: float = 0.0002
     """A fleet's state goes to the hub at most every (its robots x this) seconds, changes in
     between coalesce (200 robots: every 40 ms), so the hub keeps up with large fleets; the first

@@ -134,7 +134,10 @@ class NavGraph:
         return cached
 
     def _dijkstra(
-        self, source: str, blocked: Callable[[Lane], bool] | None
+        self,
+        source: str,
+        blocked: Callable[[Lane], bool] | None,
+        toll: Callable[[Lane], float] | None = None,
     ) -> tuple[dict[str, float], dict[str, Lane]]:
         dist: dict[str, float] = {source: 0.0}
         via: dict[str, Lane] = {}
@@ -146,7 +149,7 @@ class NavGraph:
             for lane in self._out[node]:
                 if blocked is not None and blocked(lane):
                     continue
-                nd = d + lane.length
+                nd = d + lane.length + (toll(lane) if toll is not None else 0.0)
                 if nd < dist.get(lane.end, math.inf):
                     dist[lane.end] = nd
                     via[lane.end] = lane
@@ -166,14 +169,22 @@ class NavGraph:
         return metres
 
     def route(
-        self, source: str, target: str, blocked: Callable[[Lane], bool] | None = None
+        self,
+        source: str,
+        target: str,
+        blocked: Callable[[Lane], bool] | None = None,
+        toll: Callable[[Lane], float] | None = None,
     ) -> list[Lane]:
         """The lanes from ``source`` to ``target``, in order; empty if already there.
 
         ``blocked``: lanes not to take (traffic control's re-route around held
-        ones); such a route is planned afresh, not cached.
+        ones); ``toll``: metres added to a lane's length (traffic control's
+        price of a held one). Such a route is planned afresh, not cached.
         """
-        dist, via = self._tree(source) if blocked is None else self._dijkstra(source, blocked)
+        if blocked is None and toll is None:
+            dist, via = self._tree(source)
+        else:
+            dist, via = self._dijkstra(source, blocked, toll)
         if target not in dist:
             raise NoRoute(f"no lane leads from {source} to {target}")
         lanes: list[Lane] = []

@@ -44,7 +44,7 @@ from fleetcore.mqtt import Outgoing
 from vda5050 import controls
 from vda5050.allocation import BatteryPolicy, Candidate, Quote, bid, explain, quote, rank
 from vda5050.deadlock import Unresolved, cycles, passable, side_path, waiting_on
-from vda5050.detour import worth_it
+from vda5050.detour import toll, worth_it
 from vda5050.graph import GraphVertex, NavGraph, NoRoute
 from vda5050.idle import (
     IdleClock,
@@ -120,6 +120,8 @@ class MasterConfig:
     (:mod:`vda5050.pacing`)."""
     detour_slack: float = 1.5
     """A held-back robot takes a free way at most this many times the shortest (0: it waits)."""
+    held_toll_m: float = 2.0
+    """A new route's first leg prices a lane or node another robot holds this many metres more."""
     replan: bool = True
     """A queued task goes to a cheaper vehicle that frees up (:mod:`vda5050.planning`)."""
 
@@ -209,6 +211,7 @@ class MasterControl:
                 [node.vertex for node in track.nodes],
                 passed=max(track.traversed, 0),
                 reserved_end=track.released_end,
+                left=track.left == track.traversed,
             ),
         )
 
@@ -370,7 +373,7 @@ class MasterControl:
         if task.terminal or track is None:
             vehicle.task_id = ""
             return
-        before, passed = task.status, track.traversed
+        before, passed, left = task.status, track.traversed, track.left
         refusal = _refusal(state, track.order_id)
         if refusal is not None:
             self._fail(vehicle, task, f"[robot:{vehicle.robot}] refused the order: {refusal}", now)
@@ -385,7 +388,10 @@ class MasterControl:
             task.progress(now, track.traversed, actions)
         if not task.terminal:
             self._blocked(vehicle, task, state, now)
-            self.traffic.passed(_robot_key(vehicle.fleet, vehicle.robot), track.traversed)
+            key = _robot_key(vehicle.fleet, vehicle.robot)
+            self.traffic.passed(key, track.traversed)
+            if self._clear_of(state, track) and self.traffic.left(key):
+                track.left = track.traversed
         # A vehicle stopped by a fatal error is released nothing more: its task waits for the
         # error to clear or for the reassignment policy to move it.
         due = (
@@ -399,11 +405,30 @@ class MasterControl:
             self._interrupting.pop(task.id, None)
         if due or task.status != before or task.log.pending:
             self._save(task)  # before the update goes out: the journal is write-ahead
-        elif track.traversed != passed:
+        elif track.traversed != passed or track.left != left:
             # What a restart holds again for it: what it still stands on and ahead, not behind.
             self._journal_task(task)
         if due:
             self._send_order(vehicle, task, "order_update")
+
+    def _clear_of(self, state: v2.State, track: OrderTrack) -> bool:
+        """``state`` shows the vehicle driving on, clear of the node it last passed.
+
+        Farther from it than ``deviation_m`` (within which a vehicle may report a node it has not
+        reached yet) and ``clearance_m`` (its body is off the node).
+        """
+        position = state.agvPosition
+        vertex = self.graph.vertex(state.lastNodeId)
+        at = max(track.traversed, 0)
+        if state.orderId != track.order_id or not state.driving or position is None:
+            return False
+        if vertex is None or at >= track.released_end:
+            return False
+        if vertex.id != track.nodes[at].vertex or vertex.map != position.mapId:
+            return False
+        policy = self.config.release
+        gap = math.hypot(vertex.x - position.x, vertex.y - position.y)
+        return gap > policy.deviation_m + policy.clearance_m
 
     def _release(self, vehicle: Vehicle, track: OrderTrack, now: int, *, asked: bool) -> bool:
         """Release more of ``track`` if an update is due and traffic control grants any."""
@@ -606,8 +631,14 @@ class MasterControl:
         origin = self._origin(vehicle)
         if origin is None:
             return False
+        key = _robot_key(vehicle.fleet, vehicle.robot)
+        price = (
+            toll(self.traffic, key, self.config.held_toll_m) if self.config.held_toll_m else None
+        )
         try:
-            track, lengths = lay_route(self.graph, task, origin[0], origin[1], self.config.release)
+            track, lengths = lay_route(
+                self.graph, task, origin[0], origin[1], self.config.release, price
+            )
         except NoRoute as exc:
             if task.requested_robot:
                 task.end(
@@ -615,7 +646,6 @@ class MasterControl:
                 )
                 self._save(task)
             return False
-        key = _robot_key(vehicle.fleet, vehicle.robot)
         self._conflicts(key, self.traffic.follow(key, [node.vertex for node in track.nodes]))
         first_release(track, self._claim(key, self.config.release.release_nodes, now))
         task.assign(vehicle.robot, track, self._speed(vehicle), lengths)

@@ -32,14 +32,24 @@ class ReleasePolicy:
     """Unreleased nodes shown after the base."""
     deviation_m: float = 0.5
     """``allowedDeviationXY`` of every node but a first one the vehicle is farther from."""
+    clearance_m: float = 0.5
+    """Beyond ``deviation_m``: how far past a node a vehicle is clear of it (traffic control
+    frees the node behind it then). At least its length from its reference point to its back."""
 
 
 def lay_route(
-    graph: NavGraph, task: VdaTask, start: GraphVertex, gap_m: float, policy: ReleasePolicy
+    graph: NavGraph,
+    task: VdaTask,
+    start: GraphVertex,
+    gap_m: float,
+    policy: ReleasePolicy,
+    toll: Callable[[Lane], float] | None = None,
 ) -> tuple[OrderTrack, list[float]]:
     """The order for ``task`` from ``start`` (``gap_m`` from the vehicle) and metres to each node.
 
-    Raises :class:`~vda5050.graph.NoRoute` when a place cannot be reached.
+    ``toll`` prices the first leg's lanes (traffic control's held ones: the
+    later legs are driven once those have moved on). Raises
+    :class:`~vda5050.graph.NoRoute` when a place cannot be reached.
     """
     order_id = task.id
     nodes = [PlanNode(vertex=start.id)]
@@ -47,10 +57,11 @@ def lay_route(
     lengths = [0.0]
     for index, step in enumerate(task.steps):
         if step.spec.kind == "go":
-            for lane in graph.route(nodes[-1].vertex, step.spec.place):
+            for lane in graph.route(nodes[-1].vertex, step.spec.place, None, toll):
                 lanes.append(lane.id)
                 nodes.append(PlanNode(vertex=lane.end))
                 lengths.append(lengths[-1] + lane.length)
+            toll = None
         else:
             step.action_id = f"{order_id}:{index}:{step.spec.kind}"
             nodes[-1].actions.append(step.action_id)

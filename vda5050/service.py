@@ -57,6 +57,7 @@ def master_config(settings: Settings) -> MasterConfig:
         replan=settings.vda5050_replan,
         fleet_state_per_robot_s=settings.vda5050_fleet_state_per_robot_s,
         detour_slack=settings.vda5050_detour_slack,
+        held_toll_m=settings.vda5050_held_toll_m,
         battery=BatteryPolicy(
             critical=settings.vda5050_battery_critical,
             drain_per_m=settings.vda5050_battery_drain_per_m,

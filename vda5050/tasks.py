@@ -77,6 +77,8 @@ class OrderTrack(BaseModel):
     resends: int = 0
     traversed: int = -1
     """The last node the vehicle reported traversed (``lastNodeSequenceId // 2``)."""
+    left: int = -1
+    """The last node the vehicle was seen clear of, on the lane after it (traffic control freed it)."""
     cancel_action: str = ""
     """The ``cancelOrder`` instant action's id once a cancel was sent."""
     cancel_acked: bool = False

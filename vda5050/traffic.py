@@ -16,6 +16,10 @@ robots never meet head-on on it.
 - As the vehicle reports nodes passed (``lastNodeSequenceId``),
   :meth:`Traffic.passed` frees the nodes and lanes behind it. The lane it is
   driving on and the node it drives to stay held until it reaches that node.
+- The node it last passed is freed as soon as it has left it
+  (:meth:`Traffic.left`: the master control sees it clear of that node, on
+  the lane to the next): a vehicle behind it, or one crossing, takes that
+  node while it is still on the lane, not a lane later. The lane stays held.
 
 A robot that yields (:mod:`vda5050.deadlock`) gives way on a node: it does
 not claim that node again while the robot it yields to still has it ahead.
@@ -77,6 +81,8 @@ class Path:
     reserved_end: int = 0
     """The last index held: the end of the base."""
     give_way: GiveWay | None = None
+    left: bool = False
+    """The vehicle is clear of node ``passed``, on the lane to the next: it holds that node no more."""
 
     def needs(self, index: int) -> list[str]:
         """What reaching node ``index`` takes: the lane into it and the node."""
@@ -86,7 +92,7 @@ class Path:
         return self.nodes[self.passed :]
 
     def wanted(self) -> set[str]:
-        held = {node_key(self.nodes[self.passed])}
+        held = set() if self.left else {node_key(self.nodes[self.passed])}
         for index in range(self.passed + 1, self.reserved_end + 1):
             held.update(self.needs(index))
         return held
@@ -116,15 +122,23 @@ class Traffic:
         return not self._set(robot, {node_key(vertex)})
 
     def follow(
-        self, robot: str, nodes: list[str], passed: int = 0, reserved_end: int = 0
+        self,
+        robot: str,
+        nodes: list[str],
+        passed: int = 0,
+        reserved_end: int = 0,
+        *,
+        left: bool = False,
     ) -> list[str]:
         """``robot`` takes the path ``nodes`` and holds it from ``passed`` to ``reserved_end``.
 
         A new order starts with both 0 (the node it stands on); a restored
-        one with what was released before. Returns the resources another
-        robot already held (a conflict, normally none).
+        one with what was released before (``left``: it had left node
+        ``passed``). Returns the resources another robot already held (a
+        conflict, normally none).
         """
         path = Path(nodes, passed, max(passed, reserved_end))
+        path.left = left and passed < path.reserved_end
         self.paths[robot] = path
         self.waits.pop(robot, None)
         return self._set(robot, path.wanted())
@@ -187,9 +201,20 @@ class Traffic:
         if path is None or index <= path.passed:
             return
         path.passed = min(index, path.reserved_end)
+        path.left = False
         if path.give_way is not None and path.passed > path.give_way.index:
             path.give_way = None
         self._set(robot, path.wanted())
+
+    def left(self, robot: str) -> bool:
+        """The vehicle is clear of the node it last passed, driving the lane to the next:
+        free that node. Whether this freed it (the lane into the next must be held)."""
+        path = self.paths.get(robot)
+        if path is None or path.left or path.passed >= path.reserved_end:
+            return False
+        path.left = True
+        self._set(robot, path.wanted())
+        return True
 
     def hold(self, robot: str, resources: set[str]) -> list[str]:
         """``robot`` holds exactly ``resources`` and follows no path (restored from the journal

@@ -257,3 +257,20 @@ def test_two_robots_that_meet_head_on_again_take_turns_to_yield(tmp_path: Path) 
         if e["text"].startswith("Deadlock between") and " yields at " in e["text"]
     ]
     assert yielding == ["[robot:v1]", "[robot:v2]"]
+
+
+def test_a_new_route_goes_around_a_held_node_when_another_way_is_as_short(
+    tmp_path: Path,
+) -> None:
+    """Two ways of one length from a to d: the one through b, where v2 stands, is priced out."""
+    graph = nav_graph(
+        {"a": (0, 0), "b": (10, 0), "c": (0, 10), "d": (10, 10), "e": (20, 0)},
+        ["a-b", "a-c", "b-d", "c-d", "b-e"],
+    )
+    for parked, way in (("b", ["a", "c", "d"]), ("c", ["a", "b", "d"])):
+        loop = loopback(tmp_path / parked, graph, ["a", parked])
+        loop.vehicles["v2"].operating_mode = "MANUAL"
+        loop.report("v2")
+        task = loop.dispatch(patrol("d"), robot="v1")
+        loop.until(lambda: completed(loop, task))  # noqa: B023
+        assert [n.nodeId for n in loop.orders("v1")[0].nodes] == way

@@ -58,9 +58,14 @@ class Robot:
     at: str
     tasks: list[str]
     moving: bool = False
+    clear: bool = False
+    """Moving and clear of the node it left (traffic control was told: :meth:`Traffic.left`)."""
 
     def occupies(self, traffic: Traffic) -> set[str]:
-        """Where the robot physically is: its node, and the lane and node it drives to."""
+        """Where the robot physically is: its node, and the lane and node it drives to.
+
+        Once clear of the node it left, only the lane and the node it drives to.
+        """
         path = traffic.paths.get(self.name)
         if path is None:
             return {node_key(self.at)}
@@ -68,7 +73,9 @@ class Robot:
         if not self.moving:
             return {node_key(here)}
         ahead = path.nodes[path.passed + 1]
-        return {node_key(here), lane_key(here, ahead), node_key(ahead)}
+        return {lane_key(here, ahead), node_key(ahead)} | (
+            set() if self.clear else {node_key(here)}
+        )
 
 
 def check(traffic: Traffic, robots: list[Robot]) -> None:
@@ -106,8 +113,11 @@ def test_no_two_robots_ever_hold_one_node_or_lane(
             if target != robot.at:
                 assert traffic.follow(robot.name, graph.route(robot.at, target)) == []
                 traffic.claim(robot.name, release, now)
+        elif robot.moving and not robot.clear and turn % 2:
+            robot.clear = traffic.left(robot.name)
+            assert robot.clear
         elif robot.moving:
-            robot.moving = False
+            robot.moving = robot.clear = False
             traffic.passed(robot.name, path.passed + 1)
             robot.at = path.nodes[path.passed]
             if path.passed == len(path.nodes) - 1:
@@ -157,16 +167,50 @@ def test_passing_a_node_frees_the_nodes_and_lanes_behind() -> None:
     assert traffic.held("a") == {node_key("y"), lane_key("y", "z"), node_key("z")}
 
 
-def test_a_waiting_robot_goes_on_once_the_holder_has_passed() -> None:
+def one_behind_another(base: int) -> Traffic:
+    """``first`` on b-c-d with ``base`` nodes released has passed c; ``second`` on a-b-c
+    took b behind it and waits for c."""
     traffic = Traffic()
     traffic.follow("first", ["b", "c", "d"])
     traffic.follow("second", ["a", "b", "c"])
-    traffic.claim("first", 1, 0)
+    traffic.claim("first", base, 0)
     assert traffic.claim("second", 2, 0) == 0
     traffic.passed("first", 1)
     assert traffic.claim("second", 2, 1) == 1
     assert "second" in traffic.waits
+    return traffic
+
+
+def test_a_waiting_robot_goes_on_once_the_holder_has_passed() -> None:
+    traffic = one_behind_another(1)
     traffic.claim("first", 2, 2)
     traffic.passed("first", 2)
     assert traffic.claim("second", 2, 3) == 2
     assert "second" not in traffic.waits
+
+
+def test_a_robot_clear_of_the_node_it_left_frees_it_for_the_one_behind() -> None:
+    traffic = one_behind_another(2)
+    assert traffic.left("first")
+    assert traffic.held("first") == {lane_key("c", "d"), node_key("d")}
+    assert traffic.claim("second", 2, 2) == 2
+    assert "second" not in traffic.waits
+
+
+def test_a_robot_at_its_decision_point_keeps_the_node_it_stands_on() -> None:
+    traffic = Traffic()
+    traffic.follow("a", ["x", "y"])
+    assert not traffic.left("a")
+    assert traffic.held("a") == {node_key("x")}
+
+
+def test_a_restored_order_that_had_left_its_node_does_not_hold_it_again() -> None:
+    traffic = Traffic()
+    assert traffic.stand("b", "x")
+    assert traffic.follow("a", ["x", "y", "z"], passed=0, reserved_end=2, left=True) == []
+    assert traffic.held("a") == {
+        lane_key("x", "y"),
+        node_key("y"),
+        lane_key("y", "z"),
+        node_key("z"),
+    }
