@@ -1,4 +1,9 @@
-"""A real ``fleethub up`` and Debian's headless Chromium, shared by the browser tests of a module.
+"""A real ``fleethub up`` and Debian's headless Chromium, shared by every browser test here.
+
+One browser serves the modules of this package, and one site the modules that leave it as
+others expect it (starting the site and waiting for every robot is the costly part): a robot a
+test stops it starts again, and what it adds (alerts, media) no other module counts.
+test_browser.py dispatches tasks and adds users, so it starts a site of its own.
 
 The browser is driven by Playwright with ``executable_path``; Playwright never
 downloads a browser here. Without Chromium (or the playwright package) the
@@ -81,8 +86,15 @@ class Site:
     rate-limited per address and user)."""
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
+    """The site the browser modules share (a module that needs one of its own overrides this)."""
+    async with running_site(tmp_path_factory) as started:
+        yield started
+
+
+@asynccontextmanager
+async def running_site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     """``fleethub up`` with authentication on: SQLite and the in-process bus, or, in the
     suite's second pass, a fresh PostgreSQL schema and Redis key prefix."""
     work = tmp_path_factory.mktemp("fleethub-up")
@@ -141,7 +153,7 @@ async def _every_robot_reported(site: Site, timeout: float = 30.0) -> None:
             await asyncio.sleep(0.2)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def browser() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
@@ -174,5 +186,5 @@ def browser_tests() -> list[pytest.MarkDecorator]:
     return [
         pytest.mark.integration,
         pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "ready"),
-        pytest.mark.asyncio(loop_scope="module"),
+        pytest.mark.asyncio(loop_scope="package"),
     ]

@@ -21,6 +21,7 @@ from tests.dashboard.conftest import (
     bearer,
     browser_tests,
     open_page,
+    running_site,
 )
 
 expect = pytest.importorskip(
@@ -33,7 +34,15 @@ VIEWPORT = {"width": 1400, "height": 820}
 TASK_TIMEOUT_MS = 60_000
 
 
-@pytest_asyncio.fixture(loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="package")
+async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
+    """A site of this module's own: its tasks, users and alerts would show in the views other
+    modules measure (a task's link in test_mobile.py's robots' table)."""
+    async with running_site(tmp_path_factory) as started:
+        yield started
+
+
+@pytest_asyncio.fixture(loop_scope="package")
 async def page(browser: Any) -> AsyncIterator[Any]:
     async with open_page(browser, viewport=VIEWPORT) as page:
         yield page
@@ -230,7 +239,7 @@ async def provision_restricted_user(
                 assert resp.status == 200, f"{path}: {resp.status} {await resp.text()}"
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="package")
 async def restricted_user(site: Site) -> tuple[str, str]:
     """A user who may read the robots and tasks of the tinyRobot fleet, and do nothing else."""
     if site.admin_password is None:

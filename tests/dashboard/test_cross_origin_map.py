@@ -24,7 +24,7 @@ from tests.dashboard.conftest import ARTIFACTS, Site, bearer, browser_missing
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "ready"),
-    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.asyncio(loop_scope="package"),
 ]
 
 PAGE = """<!doctype html>
@@ -69,7 +69,7 @@ function show(image, url) {
 """
 
 
-@pytest_asyncio.fixture(loop_scope="module")
+@pytest_asyncio.fixture(loop_scope="package")
 async def other_origin() -> AsyncIterator[str]:
     """A static server on its own loopback port: the dashboard's origin, not fleethub's."""
 

@@ -52,13 +52,13 @@ VIEWS = {
 SNAPSHOT_SIZE = (640, 480)
 
 
-@pytest_asyncio.fixture(loop_scope="module")
+@pytest_asyncio.fixture(loop_scope="package")
 async def phone(browser: Any) -> AsyncIterator[Any]:
     async with open_page(browser, **PHONE) as page:
         yield page
 
 
-@pytest_asyncio.fixture(loop_scope="module", params=list(DEVICES))
+@pytest_asyncio.fixture(loop_scope="package", params=list(DEVICES))
 async def device(browser: Any, request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Any]]:
     """A page on the phone, then on the tablet: (its name, the page)."""
     async with open_page(browser, **DEVICES[request.param]) as page:
