@@ -62,6 +62,7 @@ from aiohttp.test_utils import TestServer
 
 from fleetcore import metrics
 from fleetcore.bus.memory import InMemoryBus
+from fleetcore.contract import rooms
 from fleetcore.contract.envelope import Publication
 from fleetcore.heap import freeze_startup_heap
 from fleetcore.settings import Settings
@@ -159,25 +160,33 @@ async def measure_hub(
     published_robots = 0
     frames = 0
     counting = False
-    flowing = asyncio.Event()
+    names = [f"fleet{i}" for i in range(max(1, robots // fleet_size))]
+    fleet_rooms = {rooms.FLEET_STATE.format(name=name) for name in names}
+    heard: set[str] = set()
+    every_fleet = asyncio.Event()
+    first_seq = float("inf")  # what the hub restores from an earlier step is not this step's
 
     async def listen(batch: Sequence[Publication]) -> None:
         nonlocal published_robots, frames
-        flowing.set()
-        if not counting:
-            return
         now = time.time_ns()
         for pub in batch:
-            data = orjson.loads(pub.data_json)
-            latencies.append((now - data["sent_ns"]) / 1e6)
-            published_robots += len(data["robots"])
-            frames += 1
+            if pub.room not in fleet_rooms or pub.seq <= first_seq:
+                continue
+            heard.add(pub.room)
+            if counting:
+                data = orjson.loads(pub.data_json)
+                latencies.append((now - data["sent_ns"]) / 1e6)
+                published_robots += len(data["robots"])
+                frames += 1
+        if len(heard) == len(fleet_rooms):
+            every_fleet.set()
 
     bus.add_listener(listen)
     token = secrets.token_urlsafe(32)
     settings = Settings(database_url=database_url, ingest_token=token)
     hub = Hub(settings, bus)
     await hub.start()
+    first_seq = hub.position.seq
     freeze_startup_heap()
     from aiohttp import web
 
@@ -186,7 +195,6 @@ async def measure_hub(
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     url = str(server.make_url("/_internal").with_query(token=token)).replace("http", "ws", 1)
-    names = [f"fleet{i}" for i in range(max(1, robots // fleet_size))]
     groups = [names[i::senders] for i in range(senders)]
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
@@ -197,8 +205,8 @@ async def measure_hub(
     ]
     for p in procs:
         p.start()
-    await flowing.wait()
-    await asyncio.sleep(3)  # warm-up: every sender connected, first batches
+    await every_fleet.wait()  # every sender connected
+    await asyncio.sleep(3)  # warm-up: first batches
     rows_before = metrics.WRITE_ROWS._value.get()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     pauses: list[tuple[float, float]] = []
