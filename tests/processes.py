@@ -24,8 +24,11 @@ from typing import Any
 
 import aiohttp
 
-PORT_DEADLINE_S = 30.0
-"""How long a child may take to start listening (Python start-up, migrations, a loaded machine)."""
+PORT_DEADLINE_S = 120.0
+"""How long a child may take to start listening: a guard against a hung start, not a measure.
+
+Python start-up and migrations took over 30 s on a 2-core machine at a load of 20, so the
+guard is far above any healthy start."""
 
 
 class Process:
