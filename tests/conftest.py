@@ -31,6 +31,7 @@ from fleetcore.settings import Settings
 from fleetcore.store import migrations
 from fleetcore.store.db import APP, close_database, open_database, tortoise_config
 from tests.helpers import JWT_SECRET, TEST_SITE_TOKEN
+from tests.migrated import Migrated, migrated
 from tests.ports import HeldPort
 from tests.processes import Process
 
@@ -258,11 +259,21 @@ async def start_server(app: web.Application) -> TestServer:
     return server
 
 
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Migrated | None:
+    """This pass's database as the migrations build it, made once (see tests/migrated.py)."""
+    return migrated(tmp_path_factory.mktemp("migrated"), TEST_DATABASE_URL)
+
+
 @pytest.fixture
-async def embedded(settings: Settings) -> AsyncIterator[TestServer]:
+async def embedded(
+    settings: Settings, migrated_database: Migrated | None
+) -> AsyncIterator[TestServer]:
     """The embedded system without its simulator, on a real loopback port."""
     from fleethub.embedded import create_app
 
+    if migrated_database is not None:
+        await migrated_database.seed(settings.resolved_database_url)
     server = await start_server(create_app(settings))
     try:
         yield server

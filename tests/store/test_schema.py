@@ -3,7 +3,8 @@
 Three ways to build it, compared on the pass's database (SQLite, or
 PostgreSQL in the second pass): ``fleethub migrate`` (the migrations, as
 production applies them), tortoise's ``generate_schemas`` (the models), and
-the migrations' SQL that the ``database`` fixture runs for speed. Tables,
+the migrations' SQL that the ``database`` fixture runs for speed; and the
+copy of a migrated database that the ``embedded`` fixture starts from. Tables,
 columns with their types, nullability and defaults, and indexes with their
 columns and uniqueness (unique constraints are unique indexes) must be the
 same in all three: a model changed without a migration fails here.
@@ -17,8 +18,9 @@ from typing import Any
 
 from tortoise import Tortoise
 
-from fleetcore.store.db import close_database, migrate, open_database
+from fleetcore.store.db import close_database, migrate, open_database, pending_migrations
 from tests.conftest import TEST_DATABASE_URL, fresh_database_url
+from tests.migrated import Migrated
 
 Schema = dict[str, dict[str, Any]]
 RECORDER = "tortoise_migrations"
@@ -78,12 +80,16 @@ async def _postgres_schema() -> Schema:
     return schema
 
 
+async def _schema() -> Schema:
+    return await (_postgres_schema() if TEST_DATABASE_URL else _sqlite_schema())
+
+
 async def _built(directory: Path, build: Callable[[], Awaitable[Any]]) -> Schema:
     async with fresh_database_url(directory) as url:
         await open_database(url, apply_migrations=False, check=False)
         try:
             await build()
-            schema = await (_postgres_schema() if TEST_DATABASE_URL else _sqlite_schema())
+            schema = await _schema()
         finally:
             await close_database()
     schema.pop(RECORDER, None)
@@ -105,3 +111,21 @@ async def test_the_migrations_build_the_schema_the_models_describe(
         assert modelled[table] == built, table
         assert scripted[table] == built, table
     assert scripted.keys() == migrated.keys()
+
+
+async def test_an_embedded_tests_copy_is_the_migrated_database_with_nothing_pending(
+    tmp_path: Path, migrated_database: Migrated | None
+) -> None:
+    assert migrated_database is not None, "pg_dump is missing: embedded tests migrate each time"
+    migrated = await _built(tmp_path / "migrated", migrate)
+    async with fresh_database_url(tmp_path / "copied") as url:
+        await migrated_database.seed(url)
+        await open_database(url, apply_migrations=False, check=False)
+        try:
+            copied = await _schema()
+            pending = await pending_migrations()
+        finally:
+            await close_database()
+    assert pending == []
+    assert copied.pop(RECORDER)
+    assert copied == migrated
