@@ -9,6 +9,7 @@ builds.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -42,7 +43,9 @@ class MigratedSqlite:
         _migrate(f"sqlite://{self.path}")
 
     async def seed(self, database_url: str) -> None:
-        target = Path(database_url.removeprefix("sqlite://"))
+        await asyncio.to_thread(self._copy, Path(database_url.removeprefix("sqlite://")))
+
+    def _copy(self, target: Path) -> None:
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.path, target)
@@ -52,8 +55,6 @@ class MigratedPostgres:
     """A migrated schema's dump (``pg_dump --inserts``), replayed into a test's empty schema."""
 
     def __init__(self, server_url: str) -> None:
-        import asyncio
-
         import asyncpg
 
         self.name = "migrated_" + uuid.uuid4().hex[:12]
@@ -70,8 +71,15 @@ class MigratedPostgres:
         try:
             _migrate(server_url + ("&" if "?" in server_url else "?") + f"schema={self.name}")
             dump = subprocess.run(
-                ["pg_dump", "--schema", self.name, "--inserts", "--no-owner", "--no-privileges"]
-                + [plain],
+                [
+                    "pg_dump",
+                    "--schema",
+                    self.name,
+                    "--inserts",
+                    "--no-owner",
+                    "--no-privileges",
+                    plain,
+                ],
                 check=True,
                 capture_output=True,
                 text=True,
