@@ -31,7 +31,7 @@ from fleetcore.settings import Settings
 from fleetcore.store import migrations
 from fleetcore.store.db import APP, close_database, open_database, tortoise_config
 from tests.helpers import JWT_SECRET, TEST_SITE_TOKEN
-from tests.migrated import Migrated, migrated
+from tests.migrated import seed
 from tests.ports import HeldPort
 from tests.processes import Process
 
@@ -259,22 +259,21 @@ async def start_server(app: web.Application) -> TestServer:
     return server
 
 
-@pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Migrated | None:
-    """This pass's database as the migrations build it, made once (see tests/migrated.py)."""
-    return migrated(tmp_path_factory.mktemp("migrated"), TEST_DATABASE_URL)
+async def start_embedded(settings: Settings) -> TestServer:
+    """The embedded system (fleethub.embedded) without its simulator, on a real loopback port.
+
+    A new database starts as a copy of one the migrations built (tests/migrated.py).
+    """
+    from fleethub.embedded import create_app
+
+    await seed(settings.resolved_database_url, TEST_DATABASE_URL)
+    return await start_server(create_app(settings))
 
 
 @pytest.fixture
-async def embedded(
-    settings: Settings, migrated_database: Migrated | None
-) -> AsyncIterator[TestServer]:
+async def embedded(settings: Settings) -> AsyncIterator[TestServer]:
     """The embedded system without its simulator, on a real loopback port."""
-    from fleethub.embedded import create_app
-
-    if migrated_database is not None:
-        await migrated_database.seed(settings.resolved_database_url)
-    server = await start_server(create_app(settings))
+    server = await start_embedded(settings)
     try:
         yield server
     finally:

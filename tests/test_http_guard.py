@@ -14,8 +14,7 @@ from prometheus_client import REGISTRY
 from fleetcore.errors import ConfigError
 from fleetcore.http_guard import OriginPolicy
 from fleetcore.settings import Settings
-from fleethub.embedded import create_app
-from tests.conftest import start_server
+from tests.conftest import start_embedded
 
 ALLOWED = "https://ops.example"
 BODY_LIMIT = 4096
@@ -28,7 +27,7 @@ def rejected(reason: str) -> float:
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[TestServer]:
     configured = settings.replace(allowed_origins=(ALLOWED,), api_max_body_bytes=BODY_LIMIT)
-    server = await start_server(create_app(configured))
+    server = await start_embedded(configured)
     try:
         yield server
     finally:

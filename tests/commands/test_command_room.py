@@ -5,14 +5,13 @@ from __future__ import annotations
 import aiohttp
 
 from fleetcore.settings import Settings
-from fleethub.embedded import create_app
 from tests.commands.conftest import dispatch_body
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.helpers import IngestClient, Subscriber
 
 
 async def test_after_a_202_the_commands_room_delivers_its_outcome(settings: Settings) -> None:
-    server = await start_server(create_app(settings.replace(command_reply_timeout_s=0.3)))
+    server = await start_embedded(settings.replace(command_reply_timeout_s=0.3))
     base = str(server.make_url("")).rstrip("/")
     watcher = Subscriber()
     try:

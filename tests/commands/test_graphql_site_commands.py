@@ -20,10 +20,9 @@ from fleetcore.auth import users
 from fleetcore.auth.tokens import TokenVerifier
 from fleetcore.contract.commands import request_id_for
 from fleetcore.settings import Settings
-from fleethub.embedded import create_app
 from simulator import SimulatorService
 from tests.commands.conftest import graphql_field, graphql_refusal
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.helpers import IngestClient
 
 DISCOVERY = """
@@ -46,7 +45,7 @@ COMMAND = "query($key: String!) { command(key: $key) }"
 @pytest.fixture
 async def embedded(auth_settings: Settings) -> AsyncIterator[TestServer]:
     """The embedded system with authentication on (the commands fixtures' site connects to it)."""
-    server = await start_server(create_app(auth_settings))
+    server = await start_embedded(auth_settings)
     try:
         yield server
     finally:
@@ -132,7 +131,7 @@ async def test_a_command_no_site_answers_in_time_is_pending_and_read_later_by_it
     settings: Settings,
 ) -> None:
     """The site takes the command and answers only after the mutation's wait is over."""
-    server = await start_server(create_app(settings.replace(command_reply_timeout_s=0.3)))
+    server = await start_embedded(settings.replace(command_reply_timeout_s=0.3))
     try:
         base = str(server.make_url("")).rstrip("/")
         transport = AIOHTTPTransport(url=f"{base}/graphql")

@@ -20,10 +20,9 @@ from aiohttp.test_utils import TestServer
 from fleetcore.contract.commands import REQUEST_LABEL, request_id_for
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from fleethub.embedded import create_app
 from hub.derive.reassign import reassign_key
 from tests.commands.conftest import Processes
-from tests.conftest import TEST_DATABASE_URL, eventually, start_server
+from tests.conftest import TEST_DATABASE_URL, eventually, start_embedded
 from tests.helpers import IngestClient, fleet
 from tests.processes import fleethub, wait_http
 
@@ -48,7 +47,7 @@ def reassigning(settings: Settings) -> Settings:
 @pytest.fixture
 async def hub(reassigning: Settings) -> AsyncIterator[str]:
     """The embedded system with the policy on; its base URL."""
-    server = await start_server(create_app(reassigning))
+    server = await start_embedded(reassigning)
     try:
         yield _base(server)
     finally:
@@ -176,13 +175,13 @@ async def test_a_cancel_rmf_refuses_ends_the_reassignment_without_a_dispatch(
 async def test_a_hub_restarted_between_cancel_and_dispatch_sends_each_once(
     reassigning: Settings,
 ) -> None:
-    first = await start_server(create_app(reassigning))
+    first = await start_embedded(reassigning)
     async with IngestClient(_base(first)) as rmf:
         await _robot_goes_silent_mid_task(rmf)
         # RMF acts on the cancel, but its answer dies with the hub.
     await first.close()
 
-    second = await start_server(create_app(reassigning))
+    second = await start_embedded(reassigning)
     try:
         async with IngestClient(_base(second)) as rmf:
             await rmf.send("task_state_update", CANCELED)

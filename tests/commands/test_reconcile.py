@@ -19,9 +19,8 @@ import pytest
 
 from fleetcore.contract.commands import REQUEST_LABEL
 from fleetcore.settings import Settings
-from fleethub.embedded import create_app
 from tests.commands.conftest import Processes, dispatch_body
-from tests.conftest import TEST_DATABASE_URL, eventually, start_server
+from tests.conftest import TEST_DATABASE_URL, eventually, start_embedded
 from tests.helpers import IngestClient, Subscriber
 from tests.processes import wait_http
 
@@ -94,14 +93,14 @@ def quick(settings: Settings) -> Settings:
 async def test_after_a_restart_a_lost_answer_is_found_in_rmfs_state_or_reported_unknown(
     quick: Settings,
 ) -> None:
-    first = await start_server(create_app(quick))
+    first = await start_embedded(quick)
     base = str(first.make_url("")).rstrip("/")
     async with IngestClient(base) as rmf, aiohttp.ClientSession(base) as http:
         dispatch, answers = await _send_unanswered(http, rmf)
     await first.close()
     assert [status for status, _ in answers] == [202, 202]
 
-    second = await start_server(create_app(quick))
+    second = await start_embedded(quick)
     base = str(second.make_url("")).rstrip("/")
     watcher = Subscriber()
     try:

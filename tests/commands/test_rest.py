@@ -11,9 +11,8 @@ from aiohttp.test_utils import TestServer
 
 from fleetcore.contract.commands import request_id_for
 from fleetcore.settings import Settings
-from fleethub.embedded import create_app
 from tests.commands.conftest import dispatch_body
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.helpers import IngestClient
 
 INVALID = [
@@ -69,7 +68,7 @@ async def test_a_body_that_is_not_json_is_a_422(http: aiohttp.ClientSession) -> 
 async def test_without_an_answer_in_time_the_reply_is_202_and_the_command_can_be_read(
     settings: Settings,
 ) -> None:
-    server = await start_server(create_app(settings.replace(command_reply_timeout_s=0.3)))
+    server = await start_embedded(settings.replace(command_reply_timeout_s=0.3))
     try:
         base = str(server.make_url("")).rstrip("/")
         async with IngestClient(base) as rmf, aiohttp.ClientSession(base) as http:
@@ -97,7 +96,7 @@ async def test_without_an_answer_in_time_the_reply_is_202_and_the_command_can_be
 
 
 async def test_with_no_site_connected_in_time_a_command_fails_unsent(settings: Settings) -> None:
-    server = await start_server(create_app(settings.replace(command_site_wait_s=0.2)))
+    server = await start_embedded(settings.replace(command_site_wait_s=0.2))
     try:
         async with aiohttp.ClientSession(server.make_url("")) as http:
             answer = await http.post("/tasks/dispatch_task", json=dispatch_body())

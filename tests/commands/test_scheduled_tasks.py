@@ -15,11 +15,10 @@ from prometheus_client import REGISTRY
 
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from fleethub.embedded import create_app
 from hub.scheduler import _due
 from simulator import SimConfig, Simulation, SimulatorService
 from tests.commands.conftest import dispatch_body
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 
 
 def _iso(unix_ms: int) -> str:
@@ -205,7 +204,7 @@ async def system(
     settings: Settings,
 ) -> AsyncIterator[tuple[aiohttp.ClientSession, SimulatorService]]:
     """The embedded system with a one-robot simulated site, on the test's database."""
-    server = await start_server(create_app(settings))
+    server = await start_embedded(settings)
     base = str(server.make_url("")).rstrip("/")
     site = SimulatorService(
         Settings(hub_url=base, sim_rate_hz=20.0, ingest_token=settings.ingest_token),

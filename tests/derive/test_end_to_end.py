@@ -21,7 +21,7 @@ from hub.derive.reassign import reassign_key
 from hub.derive.tasks import REASSIGNED_LABEL
 from simulator.service import SimulatorService
 from simulator.simulation import SimConfig, Simulation
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.helpers import Subscriber
 
 
@@ -41,9 +41,8 @@ def demo(settings: Settings) -> Settings:
 
 @contextlib.asynccontextmanager
 async def site(settings: Settings) -> AsyncIterator[tuple[TestServer, Simulation]]:
-    from fleethub.embedded import create_app
 
-    server = await start_server(create_app(settings))
+    server = await start_embedded(settings)
     simulation = Simulation(SimConfig.from_settings(settings.replace(sim_robots=2, sim_fleets=1)))
     service = SimulatorService(
         settings.replace(hub_url=str(server.make_url("")).rstrip("/")),

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestServer
 
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.helpers import IngestClient, Subscriber, fleet
 
 T = TypeVar("T")
@@ -29,9 +29,8 @@ def fast(settings: Settings) -> Settings:
 
 
 async def _embedded(settings: Settings) -> TestServer:
-    from fleethub.embedded import create_app
 
-    return await start_server(create_app(settings))
+    return await start_embedded(settings)
 
 
 async def _db(query: Awaitable[T]) -> T:

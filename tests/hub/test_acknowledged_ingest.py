@@ -27,7 +27,7 @@ from fleetcore.contract.site_link import REPLACED, Serves, hello_frame, number_f
 from fleetcore.settings import Settings
 from fleetcore.site_client import SiteClient
 from fleetcore.store import models
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.forwarder import Forwarder, Target
 from tests.helpers import TEST_SITE_TOKEN, IngestClient, running_site
 
@@ -118,9 +118,8 @@ async def test_a_hub_that_takes_over_drops_what_its_predecessor_stored(
     settings: Settings, tmp_path: Path
 ) -> None:
     """The second hub is a new leadership term on the same database: only the database knows."""
-    from fleethub.embedded import create_app
 
-    hub: list[TestServer] = [await start_server(create_app(settings))]
+    hub: list[TestServer] = [await start_embedded(settings)]
 
     async def current() -> Target | None:
         return ("127.0.0.1", hub[0].port or 0) if hub else None
@@ -133,7 +132,7 @@ async def test_a_hub_that_takes_over_drops_what_its_predecessor_stored(
                 client.send(log_frame(entry), durable=True)
             await eventually(lambda: stored_count(10), timeout=10)
             await hub.pop().close()
-            hub.append(await start_server(create_app(settings)))
+            hub.append(await start_embedded(settings))
             await eventually(lambda: client.unacked == 0, timeout=10)
             assert client.connections == 2 and client.stats.resent == 10
             assert await stored_entries() == list(range(10))

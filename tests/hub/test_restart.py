@@ -6,8 +6,7 @@ from typing import cast
 
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from fleethub.embedded import create_app
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.helpers import IngestClient, Subscriber
 
 
@@ -18,7 +17,7 @@ def task_state(task_id: str, status: str) -> dict[str, object]:
 async def test_restart_restores_sticky_state_keeps_history_and_continues_seq(
     settings: Settings,
 ) -> None:
-    server = await start_server(create_app(settings))
+    server = await start_embedded(settings)
     base = str(server.make_url("")).rstrip("/")
     watcher = await Subscriber(envelopes=True).connect(base)
     await watcher.subscribe("/tasks/t1/state")
@@ -30,7 +29,7 @@ async def test_restart_restores_sticky_state_keeps_history_and_continues_seq(
     await watcher.close()
     await server.close()
 
-    server = await start_server(create_app(settings))
+    server = await start_embedded(settings)
     base = str(server.make_url("")).rstrip("/")
     try:
         client = await Subscriber(envelopes=True).connect(base)

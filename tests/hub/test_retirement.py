@@ -20,10 +20,9 @@ from fleetcore.contract.ingest import IngestType, decode, encode
 from fleetcore.contract.rooms import FLEET_STATE, TASK_STATE
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from fleethub.embedded import create_app
 from hub.service import Hub
 from rest_api.keys import BUS_KEY
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.helpers import IngestClient, Subscriber
 
 QUIET_S = 0.3
@@ -42,7 +41,7 @@ def task_log(task_id: str, text: str) -> dict[str, Any]:
 @pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[TestServer]:
     quick = settings.replace(retire_after_s=QUIET_S, retire_interval_s=0.05)
-    server = await start_server(create_app(quick))
+    server = await start_embedded(quick)
     try:
         yield server
     finally:

@@ -7,7 +7,7 @@ import pytest
 
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.helpers import Subscriber
 from tests.media.conftest import ROBOT
 from tests.media.tus import TusClient, jpeg
@@ -16,9 +16,8 @@ pytestmark = pytest.mark.integration
 
 
 async def test_new_media_is_published_with_what_it_is_attached_to(settings: Settings) -> None:
-    from fleethub.embedded import create_app
 
-    server = await start_server(create_app(settings.replace(derive_tick_ms=50)))
+    server = await start_embedded(settings.replace(derive_tick_ms=50))
     try:
         base = str(server.make_url("")).rstrip("/")
         watcher = await Subscriber().connect(base)

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 from fleetcore.contract import rooms
 from fleetcore.settings import Settings
 from fleetcore.store import models
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.helpers import TEST_SITE_TOKEN, Subscriber
 from tests.media.tus import TusClient, jpeg
 from tests.proxy.conftest import AuthProxy, _user_store
@@ -23,9 +23,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def site(auth_settings: Settings) -> AsyncIterator[AuthProxy]:
     """The embedded site with alice (group A: fleet_a) and bob (group B: fleet_b and fleet_a/a2)."""
-    from fleethub.embedded import create_app
 
-    server: TestServer = await start_server(create_app(auth_settings.replace(derive_tick_ms=50)))
+    server: TestServer = await start_embedded(auth_settings.replace(derive_tick_ms=50))
     await _user_store()
     proxy = AuthProxy(server, None, settings=auth_settings)  # type: ignore[arg-type]
     try:

@@ -23,7 +23,7 @@ from fleetcore.contract.rooms import TASK_STATE
 from fleetcore.settings import Settings
 from fleetcore.store import models as db
 from rest_api.app import create_app
-from tests.conftest import start_server
+from tests.conftest import start_embedded
 from tests.helpers import StandInHub
 
 Client = TestClient[web.Request, web.Application]
@@ -120,11 +120,9 @@ def position(response: Any) -> tuple[int, int]:
 @pytest.fixture
 async def fuzzed_system(auth_settings: Settings) -> AsyncIterator[TestServer]:
     """The embedded system with auth on, for the fuzz runs (REST's and GraphQL's)."""
-    from fleethub.embedded import create_app as create_embedded
-
     # No site is connected: commands are answered 202 (pending) at once instead of after a wait.
     quick = auth_settings.replace(command_reply_timeout_s=0.01, command_site_wait_s=0.01)
-    server = await start_server(create_embedded(quick))
+    server = await start_embedded(quick)
     try:
         yield server
     finally:

@@ -21,7 +21,7 @@ from rest_api.media_access import create_device_token
 from simulator import Simulation
 from simulator.media import SNAPSHOT_SIZE, MediaUploadConfig, MediaUploader
 from simulator.simulation import Incident
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.media.tus import jpeg
 from tests.simulator.test_tasks import REQUESTS
 
@@ -52,9 +52,8 @@ def test_a_stopped_robot_is_a_stuck_incident_once(sim: Simulation) -> None:
 @pytest.fixture
 async def site(settings: Settings) -> AsyncIterator[TestServer]:
     """``fleethub up``'s app on a loopback port, without its simulator."""
-    from fleethub.embedded import create_app
 
-    server = await start_server(create_app(settings.replace(derive_tick_ms=50)))
+    server = await start_embedded(settings.replace(derive_tick_ms=50))
     try:
         yield server
     finally:

@@ -20,7 +20,7 @@ from tortoise import Tortoise
 
 from fleetcore.store.db import close_database, migrate, open_database, pending_migrations
 from tests.conftest import TEST_DATABASE_URL, fresh_database_url
-from tests.migrated import Migrated
+from tests.migrated import seed
 
 Schema = dict[str, dict[str, Any]]
 RECORDER = "tortoise_migrations"
@@ -114,12 +114,11 @@ async def test_the_migrations_build_the_schema_the_models_describe(
 
 
 async def test_an_embedded_tests_copy_is_the_migrated_database_with_nothing_pending(
-    tmp_path: Path, migrated_database: Migrated | None
+    tmp_path: Path,
 ) -> None:
-    assert migrated_database is not None, "pg_dump is missing: embedded tests migrate each time"
     migrated = await _built(tmp_path / "migrated", migrate)
     async with fresh_database_url(tmp_path / "copied") as url:
-        await migrated_database.seed(url)
+        await seed(url, TEST_DATABASE_URL)
         await open_database(url, apply_migrations=False, check=False)
         try:
             copied = await _schema()

@@ -30,7 +30,7 @@ from fleetcore.contract.vda5050 import Topics
 from fleetcore.settings import Settings
 from simulator.building import sample_site
 from simulator.vehicles import SimFleet, SimFleetConfig, VehicleProfile
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.helpers import Subscriber
 from tests.processes import Process
 from tests.vda5050.conftest import Mosquitto, mqtt_client, running
@@ -74,7 +74,6 @@ class VdaSite:
 async def vda_site(
     settings: Settings, broker_url: str, vehicles: int = 3
 ) -> AsyncIterator[VdaSite]:
-    from fleethub.embedded import create_app
 
     settings = settings.replace(
         derive_stale_s=0.5,
@@ -83,7 +82,7 @@ async def vda_site(
         derive_tick_ms=100,
         vda5050_resend_s=1.0,
     )
-    server = await start_server(create_app(settings))
+    server = await start_embedded(settings)
     settings = settings.replace(hub_url=str(server.make_url("")).rstrip("/"))
     mqtt = mqtt_config(settings, broker_url)
     service = MasterControlService(settings, mqtt=mqtt, graph=nav_graph(settings))

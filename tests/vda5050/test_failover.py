@@ -28,7 +28,7 @@ from fleetcore.contract.vda5050 import Topics
 from fleetcore.settings import Settings
 from simulator.building import sample_site
 from simulator.vehicles import SimFleet, SimFleetConfig, VehicleProfile
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.helpers import TEST_SITE_TOKEN
 from tests.processes import Process, fleethub, wait_http
 from tests.vda5050.conftest import Mosquitto, running
@@ -227,9 +227,8 @@ async def _hub_and_vehicles(
     release_nodes: int,
 ) -> AsyncIterator[tuple[aiohttp.ClientSession, MasterRuns, SimFleet, OrderSpy]]:
     """The hub in this process, a first master control running, ``vehicles`` shown, a spy."""
-    from fleethub.embedded import create_app
 
-    server = await start_server(create_app(settings))
+    server = await start_embedded(settings)
     masters = MasterRuns(
         {
             **os.environ,

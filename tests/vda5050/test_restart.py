@@ -22,7 +22,7 @@ from fleetcore.contract.vda5050 import Topics
 from fleetcore.settings import Settings
 from simulator.building import sample_site
 from simulator.vehicles import SimFleet, SimFleetConfig, VehicleProfile
-from tests.conftest import eventually, start_server
+from tests.conftest import eventually, start_embedded
 from tests.helpers import TEST_SITE_TOKEN
 from tests.processes import Process, fleethub, wait_http
 from tests.vda5050.conftest import Mosquitto, mqtt_client, running
@@ -58,9 +58,8 @@ async def _started(process: Process) -> None:
 async def test_a_master_control_killed_mid_order_continues_it_with_the_next_update(
     settings: Settings, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    from fleethub.embedded import create_app
 
-    server = await start_server(create_app(settings))
+    server = await start_embedded(settings)
     env = {
         **os.environ,
         "FLEETHUB_MQTT_URL": mosquitto.url,
