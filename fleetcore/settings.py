@@ -466,9 +466,9 @@ class Vda5050Settings(_Section):
     holds this many metres more: of the ways about as short it takes one around held stretches
     (2 m, under one 5 m lane: a tie-breaker on a grid, measured in bench/vda5050_traffic.py); 0:
     the shortest, whoever holds it."""
-    vda5050_fleet_state_per_robot_s: float = 0.0002
+    vda5050_fleet_state_per_robot_s: float = 0.00005
     """A fleet's state goes to the hub at most every (its robots x this) seconds, changes in
-    between coalesce (200 robots: every 40 ms), so the hub keeps up with large fleets; the first
+    between coalesce (200 robots: every 10 ms), so the hub keeps up with large fleets; the first
     report after a quiet window goes at once, no report waits longer (``vda5050/pacing.py``)."""
     vda5050_port: int = 8400
     """Health and metrics of ``fleethub vda5050`` (``/healthz``, ``/readyz``, ``/metrics``)."""

@@ -115,7 +115,7 @@ class MasterConfig:
     blocked_alert_s: float = 60.0
     """A vehicle traffic control holds back this long gets the ``traffic_blocked`` issue."""
     idle: IdlePolicy = field(default_factory=IdlePolicy)
-    fleet_state_per_robot_s: float = 0.0002
+    fleet_state_per_robot_s: float = 0.00005
     """A fleet's state goes to the hub at most every (its robots x this) seconds
     (:mod:`vda5050.pacing`)."""
     detour_slack: float = 1.5

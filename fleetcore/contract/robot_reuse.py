@@ -2,7 +2,7 @@
 
 A fleet state carries every robot of its fleet, but a large fleet's state
 changes only in the robots that reported since the last one (the VDA 5050
-master control sends a 200-robot fleet state every 40 ms, with some 16 new
+master control sends a 200-robot fleet state every 10 ms, with some 16 new
 robot states in it). Validating the other robots again was most of the
 hub's work on such a fleet (4 of its 6 ms decoding a 200-robot frame). A
 robot whose JSON is byte for byte what it was in its fleet's last valid
