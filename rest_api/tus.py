@@ -310,11 +310,13 @@ async def _append(
         await staging.truncate(upload.id, offset)
         return _refusal(413, "past_length", f"the body goes past Upload-Length {upload.length}")
     except ConnectionError:
-        # The client went away; what arrived is kept and it resumes from HEAD's offset.
+        # The client went away; what arrived is kept and it resumes from HEAD's offset. A link
+        # that drops is an upload's everyday life, not a server error: answered (to nobody), so
+        # it is logged here once instead of as a traceback.
         api_logger.info(
             "media upload %s: connection lost at %d", upload.id, await staging.offset(upload.id)
         )
-        raise
+        return web.Response(status=400, headers={"Tus-Resumable": TUS_VERSION})
     MEDIA_UPLOAD_BYTES.inc(written)
     if digest is not None and not hmac.compare_digest(digest.digest(), expected):
         await staging.truncate(upload.id, offset)

@@ -253,8 +253,19 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
-async def start_server(app: web.Application) -> TestServer:
-    server = TestServer(app, host="127.0.0.1", port=0)
+class _ServedLikeProduction(TestServer):
+    """A test server whose handlers run on when their client leaves, as under ``fleethub``'s
+    runner (aiohttp's test server cancels them instead, which hides what a drop does)."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        return await super()._make_runner(**{**kwargs, "handler_cancellation": False})
+
+
+async def start_server(app: web.Application, *, cancel_on_drop: bool = True) -> TestServer:
+    """``app`` on a loopback port; ``cancel_on_drop=False`` serves it as production does."""
+    server = (TestServer if cancel_on_drop else _ServedLikeProduction)(
+        app, host="127.0.0.1", port=0
+    )
     await server.start_server()
     return server
 

@@ -19,7 +19,9 @@ ROBOT = "fleet_a/r1"
 
 @pytest.fixture
 async def server(settings: Settings, bus: Bus, database: None) -> AsyncIterator[TestServer]:
-    server = await start_server(create_app(settings, bus, manage_database=False))
+    server = await start_server(
+        create_app(settings, bus, manage_database=False), cancel_on_drop=False
+    )
     try:
         yield server
     finally:

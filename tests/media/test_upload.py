@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 
 from fleetcore.auth import Permission, users
 from fleetcore.bus import Bus
@@ -220,3 +222,18 @@ async def test_a_user_uploads_only_where_granted_media_upload(
         await server.close()
 
     assert statuses == {"uploader": 201, "reader": 403}
+
+
+async def test_a_dropped_upload_is_logged_as_lost_not_as_a_server_error(
+    tus: TusClient, server: TestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    data = jpeg(3 << 20)
+    _, url, _ = await tus.create(len(data), attached_to="robot", attached_id=ROBOT)
+
+    await tus.drop_midway(url, data, 3 * TAKEN // 2)
+    await tus.resume(url, data)
+    await server.close()  # waits for the dropped request's handler to end
+
+    assert "connection lost" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
