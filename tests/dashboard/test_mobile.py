@@ -1,6 +1,7 @@
 """The dashboard on a phone (375x812, touch) and a tablet (768x1024): it fits, a finger reaches
 every control, the map pinch-zooms, an alert's snapshot opens in the viewer, a stuck robot's
-alert shows the snapshot the simulated robot took, a robot's clip plays, and it installs.
+alert shows the snapshot the simulated robot took, a robot's task links are finger-sized, a
+robot's clip plays, and it installs.
 
 Screenshots go to ``test-artifacts/dashboard/`` (``phone-*``, ``tablet-*``).
 """
@@ -19,7 +20,7 @@ from PIL import Image, ImageDraw
 
 from simulator.media import SNAPSHOT_SIZE as SIM_SNAPSHOT_SIZE
 from tests.dashboard.conftest import Site, bearer, browser_tests, open_page
-from tests.dashboard.test_browser import control, log_in, shot
+from tests.dashboard.test_browser import control, dispatch, log_in, shot
 from tests.media.tus import TusClient
 
 expect = pytest.importorskip(
@@ -328,3 +329,21 @@ async def upload(site: Site, attached_to: str, attached_id: str, data: bytes) ->
         )
         assert status == 201, refusal
         assert (await tus.patch(url, 0, data)).status == 204
+
+
+async def test_a_robots_task_link_on_the_phone_is_touch_sized_in_its_row_and_its_detail(
+    site: Site, phone: Any
+) -> None:
+    patrol = {"category": "patrol", "description": {"places": ["lobby", "room_101"], "rounds": 5}}
+    robot = (await dispatch(site, patrol))["assigned_to"]
+    await log_in(phone, site)
+    await open_view(phone, "robots")
+    row = phone.locator(f'[data-robot-row="{robot["group"]}/{robot["name"]}"]')
+    await expect(row.locator("a[href]")).to_be_visible()
+    assert await small_controls(phone) == []
+    await row.tap()
+    detail = phone.locator("[data-testid=robot-detail]")
+    await expect(detail.locator("a[href]").first).to_be_visible()
+    assert await small_controls(phone) == []
+    assert await sideways_overflow(phone) == 0
+    await shot(phone, "phone-robot-with-task")
