@@ -16,7 +16,9 @@ from hub.encoding import FleetJson, dump
 NAMES = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=8)
 EXTRAS = st.dictionaries(
     st.sampled_from(["vendor", "note", "z"]),
-    st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False), NAMES),
+    st.one_of(
+        st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False), NAMES
+    ),
     max_size=2,
 )
 
