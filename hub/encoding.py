@@ -15,12 +15,14 @@ adapter's, is encoded whole, which is cheaper than robot by robot.
 
 from __future__ import annotations
 
+import operator
+
 from pydantic import BaseModel, TypeAdapter
 
 from fleetcore.contract import rmf
 
 MAX_ROBOTS = 10_000
-"""Robots remembered; past it the memory starts again (it is only a shortcut)."""
+"""Fleets, and robots, remembered; past it the memory starts again (it is only a shortcut)."""
 
 _ROBOTS: TypeAdapter[dict[str, rmf.RobotState]] = TypeAdapter(dict[str, rmf.RobotState])
 _NAME: TypeAdapter[str] = TypeAdapter(str)
@@ -37,35 +39,33 @@ def _one_robot(name: str, state: rmf.RobotState) -> bytes:
 
 
 class FleetJson:
-    """Each ``(fleet, robot)``'s last state and, once it came again, its :func:`_one_robot` JSON."""
+    """Each fleet's last robots, and each robot's :func:`_one_robot` JSON once it came again."""
 
     def __init__(self, max_robots: int = MAX_ROBOTS) -> None:
         self._max_robots = max_robots
-        self._last: dict[tuple[str, str], tuple[rmf.RobotState, bytes | None]] = {}
+        self._robots: dict[str, dict[str, rmf.RobotState]] = {}
+        self._parts: dict[tuple[str, str], tuple[rmf.RobotState, bytes]] = {}
 
     def encode(self, fleet: rmf.FleetState) -> bytes:
         """``fleet`` as :func:`dump` encodes it."""
         if "robots" not in fleet.model_fields_set:
             return dump(fleet)
-        last, robots = self._last, fleet.robots
-        if len(last) + len(robots) > self._max_robots:
-            last.clear()
-        kept: list[bytes | None] = []
-        for name, state in robots.items():
-            entry = last.get((fleet.name, name))
-            if entry is None or entry[0] is not state:
-                last[(fleet.name, name)] = (state, None)
-                kept.append(None)
-            else:
-                kept.append(entry[1] or b"")
-        if sum(part is not None for part in kept) * 2 < len(robots):
+        robots = fleet.robots
+        before = self._robots.get(fleet.name, {})
+        if len(self._robots) >= self._max_robots:
+            self._robots.clear()
+        self._robots[fleet.name] = robots
+        kept = sum(map(operator.is_, robots.values(), map(before.get, robots)))
+        if kept * 2 < len(robots):
             return dump(fleet)
+        if len(self._parts) + len(robots) > self._max_robots:
+            self._parts.clear()
         parts = []
-        for (name, state), part in zip(robots.items(), kept, strict=True):
-            if not part:
-                part = _one_robot(name, state)
-                last[(fleet.name, name)] = (state, part)
-            parts.append(part)
+        for name, state in robots.items():
+            entry = self._parts.get((fleet.name, name))
+            if entry is None or entry[0] is not state:
+                entry = self._parts[(fleet.name, name)] = (state, _one_robot(name, state))
+            parts.append(entry[1])
         head = b'{"name":' + _NAME.dump_json(fleet.name) + b',"robots":{'
         rest = dump(fleet.model_copy(update={"robots": {}}))
         if not rest.startswith(head + b"}"):
