@@ -95,7 +95,7 @@ def _state(room: str, model: BaseModel) -> Change:
 
 _FLEETS = FleetJson()
 """Robots' JSON of fleet states, kept while their state object is the same; shared by every
-hub in the process (what it keeps is keyed by the state object itself, so that is safe)."""
+hub in the process (what it keeps is used only for the very state object it encodes)."""
 
 
 def _fleet_state(data: rmf.FleetState) -> Change:
