@@ -25,6 +25,7 @@ from fleetcore.contract.rmf.fleet import LogEntry
 from fleetcore.contract.rmf.task import split_label
 from fleetcore.errors import IngestRejected
 from fleetcore.map_images import MAP_IMAGE_PATH
+from hub.encoding import FleetJson, dump
 
 
 @dataclass(slots=True)
@@ -81,11 +82,6 @@ def site_frame_row(frame: SiteFrame, received_ms: int) -> Row:
     )
 
 
-def dump(model: BaseModel) -> bytes:
-    """Encode a validated model as the sender set it (unset fields stay absent)."""
-    return model.__pydantic_serializer__.to_json(model, exclude_unset=True)
-
-
 def changes_for(message: IngestMessage, received_ms: int) -> Change:
     timed = _TIMED_HANDLERS.get(message.type)
     change = timed(message.data, received_ms) if timed else _HANDLERS[message.type](message.data)
@@ -97,8 +93,14 @@ def _state(room: str, model: BaseModel) -> Change:
     return Change(publications=[PendingPublication(room, dump(model))])
 
 
+_FLEETS = FleetJson()
+"""Robots' JSON of fleet states, kept while their state object is the same; shared by every
+hub in the process (what it keeps is used only for the very state object it encodes)."""
+
+
 def _fleet_state(data: rmf.FleetState) -> Change:
-    return _state(rooms.FLEET_STATE.format(name=data.name), data)
+    room = rooms.FLEET_STATE.format(name=data.name)
+    return Change(publications=[PendingPublication(room, _FLEETS.encode(data))])
 
 
 def _door_state(data: rmf.DoorState) -> Change:

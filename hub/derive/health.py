@@ -49,6 +49,8 @@ class RobotHealth:
     stuck: bool = False
     seen: bool = False
     """Whether this hub has had a state of the robot (False for one restored from alerts)."""
+    applied: RobotState | None = field(default=None, compare=False, repr=False)
+    """The last state applied: applying the very same (unchanged) state again changes nothing."""
 
 
 def _issue_set(state: RobotState) -> set[tuple[str, str]]:
@@ -80,8 +82,17 @@ class HealthTracker:
     """After a restart the issues robots already had are adopted silently, not raised again."""
 
     def update(self, out: Output, fleet: str, name: str, state: RobotState, now_ms: int) -> bool:
-        """Apply one robot state; returns True when the robot just entered error."""
+        """Apply one robot state; returns True when the robot just entered error.
+
+        A robot's unchanged state (ingest hands over the same validated object,
+        :mod:`fleetcore.contract.robot_reuse`) is not applied again: every step
+        below leaves a robot as it is when given the state it was last given,
+        the stuck timer included (:meth:`tick` marks only a working robot stuck,
+        and the same state neither moves it nor stops its work).
+        """
         health = self.robots.get((fleet, name))
+        if health is not None and health.applied is state:
+            return False
         if health is None or (self._adopt_issues and not health.seen):
             health = health or RobotHealth()
             self.robots[(fleet, name)] = health
@@ -94,6 +105,7 @@ class HealthTracker:
         if state.issues is not None:
             self._issues(out, health, fleet, name, state, now_ms)
         self._movement(out, health, fleet, name, state, now_ms)
+        health.applied = state
         return entered_error
 
     def tick(self, out: Output, now_ms: int) -> None:
