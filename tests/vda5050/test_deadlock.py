@@ -7,12 +7,12 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
-from tests.vda5050.loopback import TOPICS, Loopback, patrol
+from tests.vda5050.loopback import TOPICS, Loopback, occupies, patrol
 from vda5050.deadlock import cycles
 from vda5050.graph import GraphVertex, Lane, NavGraph
 from vda5050.master import MasterConfig
 from vda5050.orders import ReleasePolicy
-from vda5050.traffic import GiveWay, Traffic, Wait, node_key
+from vda5050.traffic import GiveWay, Traffic, Wait
 
 
 def nav_graph(places: dict[str, tuple[float, float]], lanes: list[str]) -> NavGraph:
@@ -45,12 +45,12 @@ def deadlocks(resolution: str) -> float:
 
 
 def safe(loop: Loopback) -> None:
-    """Every vehicle stands on a node it holds, and no two hold one resource."""
+    """Every vehicle stands still on a node (or a lane) it holds, and no two hold one resource."""
     traffic = loop.master.traffic
     owners = traffic.owner
     for serial, vehicle in loop.vehicles.items():
         if not vehicle.driving:
-            assert owners.get(node_key(vehicle.last_node_id)) == f"vda/{serial}", serial
+            assert owners.get(occupies(vehicle, loop.graph)) == f"vda/{serial}", serial
     seen: set[str] = set()
     for robot in [f"vda/{serial}" for serial in loop.vehicles]:
         held = traffic.held(robot)
