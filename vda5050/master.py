@@ -43,7 +43,7 @@ from fleetcore.contract.vda5050.marks import MARK
 from fleetcore.mqtt import Outgoing
 from vda5050 import controls
 from vda5050.allocation import BatteryPolicy, Candidate, Quote, bid, explain, quote, rank
-from vda5050.deadlock import Unresolved, cycles, passable, side_path, waiting_on
+from vda5050.deadlock import Unresolved, cycles, passable, side_path, stuck, waiting_on
 from vda5050.detour import toll, worth_it
 from vda5050.graph import NavGraph, NoRoute
 from vda5050.idle import (
@@ -1036,8 +1036,35 @@ class MasterControl:
                 if due:
                     self._send_order(vehicle, task, "order_update")
                 return
-        if self._unresolved.first(frozenset(cycle)):
+        paths = self.traffic.paths
+        ways = {  # from each one's decision point, off the others' ways
+            robot: (
+                paths[robot].nodes[paths[robot].reserved_end],
+                self._ahead_of(set(cycle) - {robot}),
+            )
+            for robot in cycle
+            if robot in paths
+        }
+        if self._stuck(ways) and self._unresolved.first(frozenset(cycle)):
             metrics.VDA_DEADLOCKS.labels("unresolved").inc()
+
+    def _ahead_of(self, robots: set[str]) -> set[str]:
+        """The nodes ``robots`` still have ahead."""
+        paths = self.traffic.paths
+        return {node for robot in robots if robot in paths for node in paths[robot].ahead()}
+
+    def _stuck(self, ways: dict[str, tuple[str, set[str]]]) -> bool:
+        """No way out of a deadlock even past the robots that drive on (have an order, wait for
+        nothing, report and are free to move): only then is it counted unresolved."""
+        driving = {
+            robot
+            for robot in self.traffic.paths
+            if robot not in self.traffic.waits
+            and robot not in self.recovery.vanished
+            and robot in self._by_key
+            and self._by_key[robot].ready
+        }
+        return stuck(self.graph, self.traffic, ways, driving)
 
     def _detour(
         self, robot: str, task: VdaTask, track: OrderTrack, allow_yield: bool
@@ -1091,7 +1118,8 @@ class MasterControl:
         side = side_path(self.graph, self.traffic, key, origin.start, set(path.ahead()))
         if side is None:
             if not (make_way and self._make_way_out(vehicle, key, origin.start, waiter, now)):
-                if self._unresolved.first(frozenset((waiter, key))):
+                ways = {key: (origin.start, set(path.ahead()))}
+                if self._stuck(ways) and self._unresolved.first(frozenset((waiter, key))):
                     metrics.VDA_DEADLOCKS.labels("unresolved").inc()
             return
         place = side[-1]
@@ -1116,7 +1144,9 @@ class MasterControl:
         track = task.order if task is not None else None
         if vehicle is None or task is None or track is None or path.give_way is not None:
             return False
-        way = side_path(self.graph, self.traffic, key, origin, set(path.ahead()), ignoring=waiter)
+        way = side_path(
+            self.graph, self.traffic, key, origin, set(path.ahead()), ignoring=(waiter,)
+        )
         if way is None:
             return False
         way_out = (origin, *way)
