@@ -110,11 +110,11 @@ def _charge(master: MasterControl, fleet: str, robot: str, body: dict[str, Any])
     origin = master._origin(vehicle)
     if origin is None:
         raise TaskRefused(f"{robot} has not reported where it is")
-    if origin[0].charger:
-        raise TaskRefused(f"{robot} is at charger {origin[0].id} already")
-    charger = master.nearest_charger(vehicle, origin[0].id)
+    if origin.on_node and origin.vertex.charger:
+        raise TaskRefused(f"{robot} is at charger {origin.vertex.id} already")
+    charger = master.nearest_charger(vehicle, origin.start)
     if charger is None:
-        raise TaskRefused(f"no free charger is reachable for {robot} from {origin[0].id}")
+        raise TaskRefused(f"no free charger is reachable for {robot} from {origin.start}")
     if not master._errand(vehicle, "charge", charger, master._clock_ms()):
         raise TaskRefused(f"{robot} cannot be sent to charger {charger}")
     master._fleet_note(fleet, robot, f"Sent to charge at [place:{charger}] by an operator")

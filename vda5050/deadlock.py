@@ -25,7 +25,7 @@ Pure: the master control applies what these return.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from vda5050.graph import Lane, NavGraph
 from vda5050.traffic import Traffic, Wait, lane_key, node_key
@@ -54,16 +54,18 @@ def cycles(waits: Mapping[str, Wait]) -> list[list[str]]:
     return found
 
 
-def passable(traffic: Traffic, robot: str, ignoring: str = "") -> Callable[[Lane], bool]:
+def passable(
+    traffic: Traffic, robot: str, ignoring: Collection[str] = ()
+) -> Callable[[Lane], bool]:
     """For :meth:`NavGraph.route`'s ``blocked``: a lane or its end held by another robot.
 
-    What ``ignoring`` holds counts as free: it is asked to move out of the way.
+    What ``ignoring`` holds counts as free: it is asked to move out of the way, or drives on.
     """
 
     def blocked(lane: Lane) -> bool:
         for resource in (lane_key(lane.start, lane.end), node_key(lane.end)):
             holder = traffic.owner.get(resource)
-            if holder is not None and holder not in (robot, ignoring):
+            if holder is not None and holder != robot and holder not in ignoring:
                 return True
         return False
 
@@ -76,7 +78,7 @@ def side_path(
     robot: str,
     start: str,
     keep_clear: set[str],
-    ignoring: str = "",
+    ignoring: Collection[str] = (),
 ) -> list[str] | None:
     """The nodes from ``start`` to the nearest node not in ``keep_clear`` that ``robot`` can reach.
 
@@ -100,6 +102,22 @@ def side_path(
                 following.append(lane.end)
         frontier = following
     return None
+
+
+def stuck(
+    graph: NavGraph, traffic: Traffic, ways: Mapping[str, tuple[str, set[str]]], driving: set[str]
+) -> bool:
+    """Whether no robot of a deadlock gets out even once the ``driving`` robots have passed.
+
+    ``ways``: from where each robot would leave, and what it must keep off. A
+    deadlock whose only ways out are held by robots driving on (not waiting,
+    not gone) opens by itself within moments and is resolved then (the master
+    control tries on every tick); one that does not needs an operator.
+    """
+    return all(
+        side_path(graph, traffic, robot, start, keep_clear, ignoring=driving) is None
+        for robot, (start, keep_clear) in ways.items()
+    )
 
 
 def waiting_on(waits: Mapping[str, Wait], robot: str) -> list[str]:

@@ -127,6 +127,24 @@ class NavGraph:
         """The lanes that leave ``vertex_id``."""
         return self._out.get(vertex_id, [])
 
+    def lane_from(self, vertex_id: str, x: float, y: float, tolerance_m: float) -> Lane | None:
+        """The lane leaving ``vertex_id`` that (x, y) stands on: within ``tolerance_m`` of the
+        straight line between its ends (the nearest such lane); None if there is none.
+
+        A vehicle reports the node it last reached and its position, not the edge it is on
+        once its order is gone (VDA 5050 ``lastNodeId``, ``agvPosition``).
+        """
+        start = self.vertices.get(vertex_id)
+        best: tuple[float, Lane] | None = None
+        for lane in self.neighbours(vertex_id):
+            end = self.vertices[lane.end]
+            if start is None or end.map != start.map:
+                continue
+            gap = _to_segment(x, y, (start.x, start.y), (end.x, end.y))
+            if gap <= tolerance_m and (best is None or gap < best[0]):
+                best = (gap, lane)
+        return None if best is None else best[1]
+
     def _tree(self, source: str) -> tuple[dict[str, float], dict[str, Lane]]:
         cached = self._trees.get(source)
         if cached is None:
@@ -217,3 +235,11 @@ def _vertex(vertex_id: str, level: str, node: GraphNode) -> GraphVertex:
         dispenser=dispenser.value_string if dispenser else "",
         ingestor=ingestor.value_string if ingestor else "",
     )
+
+
+def _to_segment(x: float, y: float, a: tuple[float, float], b: tuple[float, float]) -> float:
+    """How far (x, y) is from the segment a-b."""
+    dx, dy = b[0] - a[0], b[1] - a[1]
+    span = dx * dx + dy * dy
+    t = 0.0 if span == 0 else max(0.0, min(1.0, ((x - a[0]) * dx + (y - a[1]) * dy) / span))
+    return math.hypot(x - a[0] - t * dx, y - a[1] - t * dy)

@@ -43,9 +43,9 @@ from fleetcore.contract.vda5050.marks import MARK
 from fleetcore.mqtt import Outgoing
 from vda5050 import controls
 from vda5050.allocation import BatteryPolicy, Candidate, Quote, bid, explain, quote, rank
-from vda5050.deadlock import Unresolved, cycles, passable, side_path, waiting_on
+from vda5050.deadlock import Unresolved, cycles, passable, side_path, stuck, waiting_on
 from vda5050.detour import toll, worth_it
-from vda5050.graph import GraphVertex, NavGraph, NoRoute
+from vda5050.graph import NavGraph, NoRoute
 from vda5050.idle import (
     IdleClock,
     IdlePolicy,
@@ -70,8 +70,9 @@ from vda5050.pacing import FleetPacer
 from vda5050.planning import Plans
 from vda5050.recovery import Cleared, Recovery
 from vda5050.requests import PhaseSpec, StepSpec, TaskRefused, read_request
+from vda5050.spot import Spot, spot
 from vda5050.tasks import OrderTrack, VdaTask
-from vda5050.traffic import GiveWay, Traffic, node_key, robot_key
+from vda5050.traffic import GiveWay, Traffic, node_key, robot_key, standing
 from vda5050.vehicles import AUTOMATIC_MODES, Vehicle
 
 vda_logger = logging.getLogger("fleethub.vda5050")
@@ -189,7 +190,11 @@ class MasterControl:
             task = VdaTask.model_validate_json(doc)
             self.tasks[task.id] = task
         running = [t for t in self.tasks.values() if not t.terminal and t.order is not None]
-        for task in running:
+        # A canceled order's vehicle may still be on its base (it stops where it is, or at the
+        # next node) until its state shows the cancel taken (:meth:`_stand`): held first, so a
+        # later order of the same vehicle takes over from it.
+        stopping = [t for t in self.tasks.values() if t.terminal and _stopping(t.order)]
+        for task in stopping + running:
             assert task.order is not None
             self._hold_again(_robot_key(task.fleet, task.robot), task.order)
         self._conflicts("restored holdings", self.recovery.restore())
@@ -461,15 +466,26 @@ class MasterControl:
         return end
 
     def _stand(self, vehicle: Vehicle) -> None:
-        """A vehicle without an order holds the node it stands on, and nothing else."""
+        """A vehicle without an order holds what it stands on (a node, or a lane and its ends),
+        and nothing else; journaled, with the cancel it stopped for taken."""
         origin = self._origin(vehicle)
         if origin is None:
             return
         key = _robot_key(vehicle.fleet, vehicle.robot)
-        if key in self.traffic.paths or self.traffic.held(key) != {node_key(origin[0].id)}:
-            if not self.traffic.stand(key, origin[0].id):
-                self._conflicts(key, [node_key(origin[0].id)])
+        where = (origin.vertex.id, origin.ahead)
+        if key in self.traffic.paths or self.traffic.held(key) != standing(
+            *where, clear=origin.clear
+        ):
+            self._conflicts(key, self.traffic.stand(key, *where, clear=origin.clear))
             self.recovery.stood(key)
+            # After the holding: a restart holds a canceled order's base until its cancel is taken.
+            for task in self.tasks.values():
+                track = task.order
+                if (task.fleet, task.robot) != (vehicle.fleet, vehicle.robot):
+                    continue
+                if task.terminal and track is not None and _stopping(track):
+                    track.cancel_acked = True
+                    self._journal_task(task)
 
     def _conflicts(self, robot: str, resources: list[str]) -> None:
         """Resources ``robot`` is on that another robot holds: never expected, so counted and logged."""
@@ -573,7 +589,7 @@ class MasterControl:
         origin = self._origin(vehicle)
         if not (vehicle.idle or errand is not None) or origin is None:
             return None
-        return Candidate(vehicle.robot, origin[0].id, 0.0, battery, speed)
+        return Candidate(vehicle.robot, origin.start, 0.0, battery, speed)
 
     def _errand_of(self, vehicle: Vehicle) -> VdaTask | None:
         """``vehicle``'s idle-policy errand, which a task may interrupt (:mod:`vda5050.idle`)."""
@@ -598,9 +614,9 @@ class MasterControl:
         there stops it on that node, not on a lane (VDA 5050 lets a vehicle stop at once).
         What the errand held stays held until the vehicle reports it has no order left."""
         state, origin = vehicle.state, self._origin(vehicle)
-        if state is None or origin is None or origin[0].id != state.lastNodeId:
+        if state is None or origin is None or origin.vertex.id != state.lastNodeId:
             return
-        at_node = origin[1] <= self.config.release.deviation_m
+        at_node = origin.gap_m <= self.config.release.deviation_m
         if not at_node or (state.driving and state.lastNodeId == self._interrupting[errand.id]):
             return
         del self._interrupting[errand.id]
@@ -614,18 +630,10 @@ class MasterControl:
             return vehicle.factsheet.physicalParameters.speedMax
         return DEFAULT_SPEED_MPS
 
-    def _origin(self, vehicle: Vehicle) -> tuple[GraphVertex, float] | None:
-        """Where an order for ``vehicle`` starts: its last node if it stands there, else the nearest."""
+    def _origin(self, vehicle: Vehicle) -> Spot | None:
+        """Where ``vehicle`` stands (:mod:`vda5050.spot`): where an order for it starts."""
         state = vehicle.state
-        if state is None or state.agvPosition is None:
-            return None
-        position = state.agvPosition
-        last = self.graph.vertex(state.lastNodeId)
-        if last is not None and last.map == position.mapId:
-            gap = ((last.x - position.x) ** 2 + (last.y - position.y) ** 2) ** 0.5
-            if gap <= self.config.release.deviation_m:
-                return last, gap
-        return self.graph.nearest(position.mapId, position.x, position.y)
+        return None if state is None else spot(self.graph, state, self.config.release)
 
     def _start(self, vehicle: Vehicle, task: VdaTask, now: int, why: str = "") -> bool:
         origin = self._origin(vehicle)
@@ -637,7 +645,13 @@ class MasterControl:
         )
         try:
             track, lengths = lay_route(
-                self.graph, task, origin[0], origin[1], self.config.release, price
+                self.graph,
+                task,
+                origin.vertex,
+                origin.gap_m,
+                self.config.release,
+                price,
+                origin.ahead,
             )
         except NoRoute as exc:
             if task.requested_robot:
@@ -646,8 +660,13 @@ class MasterControl:
                 )
                 self._save(task)
             return False
-        self._conflicts(key, self.traffic.follow(key, [node.vertex for node in track.nodes]))
-        first_release(track, self._claim(key, self.config.release.release_nodes, now))
+        # On a lane, its first node is the one behind: the lane and the node ahead are its base.
+        nodes = [node.vertex for node in track.nodes]
+        onto = int(bool(origin.ahead))
+        self._conflicts(key, self.traffic.follow(key, nodes, reserved_end=onto, left=origin.clear))
+        first_release(
+            track, self._claim(key, self.config.release.release_nodes, now), left=origin.clear
+        )
         task.assign(vehicle.robot, track, self._speed(vehicle), lengths)
         task.begin(now)
         if why:
@@ -1017,8 +1036,35 @@ class MasterControl:
                 if due:
                     self._send_order(vehicle, task, "order_update")
                 return
-        if self._unresolved.first(frozenset(cycle)):
+        paths = self.traffic.paths
+        ways = {  # from each one's decision point, off the others' ways
+            robot: (
+                paths[robot].nodes[paths[robot].reserved_end],
+                self._ahead_of(set(cycle) - {robot}),
+            )
+            for robot in cycle
+            if robot in paths
+        }
+        if self._stuck(ways) and self._unresolved.first(frozenset(cycle)):
             metrics.VDA_DEADLOCKS.labels("unresolved").inc()
+
+    def _ahead_of(self, robots: set[str]) -> set[str]:
+        """The nodes ``robots`` still have ahead."""
+        paths = self.traffic.paths
+        return {node for robot in robots if robot in paths for node in paths[robot].ahead()}
+
+    def _stuck(self, ways: dict[str, tuple[str, set[str]]]) -> bool:
+        """No way out of a deadlock even past the robots that drive on (have an order, wait for
+        nothing, report and are free to move): only then is it counted unresolved."""
+        driving = {
+            robot
+            for robot in self.traffic.paths
+            if robot not in self.traffic.waits
+            and robot not in self.recovery.vanished
+            and robot in self._by_key
+            and self._by_key[robot].ready
+        }
+        return stuck(self.graph, self.traffic, ways, driving)
 
     def _detour(
         self, robot: str, task: VdaTask, track: OrderTrack, allow_yield: bool
@@ -1069,10 +1115,11 @@ class MasterControl:
         origin = self._origin(vehicle)
         if path is None or origin is None:
             return
-        side = side_path(self.graph, self.traffic, key, origin[0].id, set(path.ahead()))
+        side = side_path(self.graph, self.traffic, key, origin.start, set(path.ahead()))
         if side is None:
-            if not (make_way and self._make_way_out(vehicle, key, origin[0].id, waiter, now)):
-                if self._unresolved.first(frozenset((waiter, key))):
+            if not (make_way and self._make_way_out(vehicle, key, origin.start, waiter, now)):
+                ways = {key: (origin.start, set(path.ahead()))}
+                if self._stuck(ways) and self._unresolved.first(frozenset((waiter, key))):
                     metrics.VDA_DEADLOCKS.labels("unresolved").inc()
             return
         place = side[-1]
@@ -1097,7 +1144,9 @@ class MasterControl:
         track = task.order if task is not None else None
         if vehicle is None or task is None or track is None or path.give_way is not None:
             return False
-        way = side_path(self.graph, self.traffic, key, origin, set(path.ahead()), ignoring=waiter)
+        way = side_path(
+            self.graph, self.traffic, key, origin, set(path.ahead()), ignoring=(waiter,)
+        )
         if way is None:
             return False
         way_out = (origin, *way)
@@ -1148,11 +1197,16 @@ class MasterControl:
         for vehicle in self.vehicles.values():
             state = vehicle.state
             origin = self._origin(vehicle)
-            if state is None or origin is None or not vehicle.idle or origin[0].charger:
+            if (
+                state is None
+                or origin is None
+                or not vehicle.idle
+                or (origin.on_node and origin.vertex.charger)
+            ):
                 continue
             if v2.battery_fraction(state) > self.config.battery.critical:
                 continue
-            charger = self.nearest_charger(vehicle, origin[0].id)
+            charger = self.nearest_charger(vehicle, origin.start)
             if charger is not None and self._errand(vehicle, "charge", charger, now):
                 self._fleet_note(
                     vehicle.fleet,
@@ -1189,7 +1243,7 @@ class MasterControl:
             origin = self._origin(vehicle) if idle else None
             if not self._idle_clock.due(key, idle, mono, policy.after_s) or origin is None:
                 continue
-            if home(origin[0], policy.mode):
+            if origin.on_node and home(origin.vertex, policy.mode):
                 continue
             held = {
                 v.id
@@ -1197,7 +1251,7 @@ class MasterControl:
                 if home(v, policy.mode)
                 and self.traffic.owner.get(node_key(v.id)) not in (None, key)
             }
-            place = destination(self.graph, policy.mode, origin[0].id, going | held)
+            place = destination(self.graph, policy.mode, origin.start, going | held)
             if place is None:
                 continue
             if self._errand(vehicle, policy.mode, place, now, errand_description(place)):
@@ -1294,6 +1348,11 @@ def _refusal(state: v2.State, order_id: str) -> str | None:
         if error.errorType in ORDER_REFUSALS and refs.get("orderId") == order_id:
             return error.errorDescription or error.errorType
     return None
+
+
+def _stopping(track: OrderTrack | None) -> bool:
+    """A cancel was sent for ``track`` and its vehicle's state has not shown it taken."""
+    return track is not None and bool(track.cancel_action) and not track.cancel_acked
 
 
 def _cancel_taken(state: v2.State | None, order_id: str, action_id: str) -> bool:

@@ -44,17 +44,25 @@ def lay_route(
     gap_m: float,
     policy: ReleasePolicy,
     toll: Callable[[Lane], float] | None = None,
+    onto: str = "",
 ) -> tuple[OrderTrack, list[float]]:
     """The order for ``task`` from ``start`` (``gap_m`` from the vehicle) and metres to each node.
 
     ``toll`` prices the first leg's lanes (traffic control's held ones: the
-    later legs are driven once those have moved on). Raises
-    :class:`~vda5050.graph.NoRoute` when a place cannot be reached.
+    later legs are driven once those have moved on). ``onto``: the vehicle
+    stands on the lane from ``start`` to ``onto`` (:mod:`vda5050.spot`), which
+    the route drives to its end first. Raises :class:`~vda5050.graph.NoRoute`
+    when a place cannot be reached.
     """
     order_id = task.id
     nodes = [PlanNode(vertex=start.id)]
     lanes: list[str] = []
     lengths = [0.0]
+    if onto:
+        lane = next(lane for lane in graph.neighbours(start.id) if lane.end == onto)
+        lanes.append(lane.id)
+        nodes.append(PlanNode(vertex=onto))
+        lengths.append(max(0.0, lane.length - gap_m))
     for index, step in enumerate(task.steps):
         if step.spec.kind == "go":
             for lane in graph.route(nodes[-1].vertex, step.spec.place, None, toll):
@@ -118,13 +126,17 @@ def relay(
     track.lanes = lanes
 
 
-def first_release(track: OrderTrack, end: int) -> None:
-    """Make ``track`` describe update 0, its base released up to node ``end``."""
+def first_release(track: OrderTrack, end: int, *, left: bool = False) -> None:
+    """Make ``track`` describe update 0, its base released up to node ``end``.
+
+    ``left``: the vehicle stands on the lane after the first node, clear of it.
+    """
     track.update_id = 0
     track.from_index = 0
     track.released_end = end
     track.acked = False
     track.traversed = 0
+    track.left = 0 if left else -1
 
 
 def due_end(track: OrderTrack, policy: ReleasePolicy, *, asked: bool) -> int | None:

@@ -6,7 +6,11 @@ are the graph's nodes and its lanes; a bidirectional lane (two directed
 ``Lane``s in the graph) is one resource, keyed by its two ends, so two
 robots never meet head-on on it.
 
-- A robot without an order holds the node it stands on (:meth:`Traffic.stand`).
+- A robot without an order holds the node it stands on (:meth:`Traffic.stand`);
+  one whose order was canceled between two nodes (VDA 5050 lets it stop
+  there) stands on that lane: it holds the lane and both its end nodes, the
+  one behind only while it is not clear of it (once seen clear it was freed,
+  and a robot behind may hold it by now: it is not taken back).
 - A robot with an order follows a path (the order's nodes). It holds the
   node it last passed and, for every node of its base after it, that node
   and the lane into it. :meth:`Traffic.claim` extends the base node by node,
@@ -48,6 +52,15 @@ def lane_key(a: str, b: str) -> str:
     """One key for both directions of a lane."""
     low, high = sorted((a, b))
     return f"lane:{low}|{high}"
+
+
+def standing(vertex: str, ahead: str = "", *, clear: bool = False) -> set[str]:
+    """What a robot without an order holds: the node ``vertex`` it stands on, or, on the lane
+    from ``vertex`` to ``ahead``, that lane, ``ahead`` and ``vertex`` unless it is ``clear`` of it."""
+    if not ahead:
+        return {node_key(vertex)}
+    held = {lane_key(vertex, ahead), node_key(ahead)}
+    return held if clear else held | {node_key(vertex)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,15 +124,14 @@ class Traffic:
     def held(self, robot: str) -> set[str]:
         return set(self._held.get(robot, ()))
 
-    def stand(self, robot: str, vertex: str) -> bool:
-        """``robot`` has no order and stands on ``vertex``: it holds that node only.
-
-        False if another robot holds it (two robots on one node: a conflict
-        the caller reports); then ``robot`` holds nothing.
+    def stand(self, robot: str, vertex: str, ahead: str = "", *, clear: bool = False) -> list[str]:
+        """``robot`` has no order: it stands on ``vertex``, or (``ahead``) on the lane from
+        ``vertex`` to ``ahead``, and holds :func:`standing`. Returns what another robot
+        held instead (a conflict the caller reports, never expected).
         """
         self.paths.pop(robot, None)
         self.waits.pop(robot, None)
-        return not self._set(robot, {node_key(vertex)})
+        return self._set(robot, standing(vertex, ahead, clear=clear))
 
     def follow(
         self,

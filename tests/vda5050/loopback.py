@@ -24,6 +24,7 @@ from simulator.vehicles.vehicle import ARRIVAL_M
 from vda5050.graph import NavGraph
 from vda5050.journal import Journal
 from vda5050.master import MasterConfig, MasterControl
+from vda5050.orders import ReleasePolicy
 from vda5050.traffic import lane_key, node_key
 
 TOPICS = Topics()
@@ -43,11 +44,22 @@ def occupies(vehicle: SimVehicle, nav_graph: NavGraph) -> str:
     there (its next node not released yet) still reads driving. Counting it
     on the lane ahead, which it neither entered nor held, made two vehicles
     stopped nose to nose at the two ends of a lane a head-on conflict.
+    A vehicle whose order was canceled on a lane stopped there: it is on that
+    lane, or on its last node if within that node's allowed deviation (as the
+    spec counts it, and as its next order starts there).
     """
     last = nav_graph.vertices[vehicle.last_node_id]
-    if vehicle.nodes and math.hypot(vehicle.x - last.x, vehicle.y - last.y) > ARRIVAL_M:
+    gap = math.hypot(vehicle.x - last.x, vehicle.y - last.y)
+    if gap <= ARRIVAL_M:
+        return node_key(vehicle.last_node_id)
+    if vehicle.nodes and vehicle.nodes[0].released:
         return lane_key(vehicle.last_node_id, vehicle.nodes[0].nodeId)
-    return node_key(vehicle.last_node_id)
+    deviation = ReleasePolicy().deviation_m
+    if gap <= deviation:
+        return node_key(vehicle.last_node_id)
+    lane = nav_graph.lane_from(vehicle.last_node_id, vehicle.x, vehicle.y, deviation)
+    assert lane is not None, f"{vehicle.serial_number} is off the graph"
+    return lane_key(lane.start, lane.end)
 
 
 class Loopback:
@@ -196,6 +208,16 @@ class Loopback:
             for m in self.sent
             if m.topic.endswith("/order") and (serial is None or f"/{serial}/" in m.topic)
         ]
+
+    def released(self, serial: str) -> set[str]:
+        """Every node (as its traffic key) some order released (made base) to ``serial``."""
+        return {
+            node_key(node.nodeId)
+            for order in self.orders()
+            if order.serialNumber == serial
+            for node in order.nodes
+            if node.released
+        }
 
     def instant_actions(self) -> list[v2.InstantActions]:
         return [

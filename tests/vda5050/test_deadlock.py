@@ -7,8 +7,8 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
-from tests.vda5050.loopback import TOPICS, Loopback, patrol
-from vda5050.deadlock import cycles
+from tests.vda5050.loopback import TOPICS, Loopback, occupies, patrol
+from vda5050.deadlock import cycles, stuck
 from vda5050.graph import GraphVertex, Lane, NavGraph
 from vda5050.master import MasterConfig
 from vda5050.orders import ReleasePolicy
@@ -45,12 +45,12 @@ def deadlocks(resolution: str) -> float:
 
 
 def safe(loop: Loopback) -> None:
-    """Every vehicle stands on a node it holds, and no two hold one resource."""
+    """Every vehicle stands still on a node (or a lane) it holds, and no two hold one resource."""
     traffic = loop.master.traffic
     owners = traffic.owner
     for serial, vehicle in loop.vehicles.items():
         if not vehicle.driving:
-            assert owners.get(node_key(vehicle.last_node_id)) == f"vda/{serial}", serial
+            assert owners.get(occupies(vehicle, loop.graph)) == f"vda/{serial}", serial
     seen: set[str] = set()
     for robot in [f"vda/{serial}" for serial in loop.vehicles]:
         held = traffic.held(robot)
@@ -274,3 +274,52 @@ def test_a_new_route_goes_around_a_held_node_when_another_way_is_as_short(
         task = loop.dispatch(patrol("d"), robot="v1")
         loop.until(lambda: completed(loop, task))  # noqa: B023
         assert [n.nodeId for n in loop.orders("v1")[0].nodes] == way
+
+
+def test_a_deadlock_whose_way_out_a_driving_robot_holds_is_resolved_once_it_passed(
+    tmp_path: Path,
+) -> None:
+    """v1 and v2 meet head-on in a corridor; the only side node, s, is v3's as it drives
+    through: not an unresolved deadlock, v2 yields there once v3 has passed (the 50-vehicle
+    bench's, counted unresolved on the tick it formed though resolved 2.5 s later)."""
+    graph = nav_graph(
+        {
+            "west": (0, 0),
+            "a": (10, 0),
+            "b": (20, 0),
+            "east": (30, 0),
+            "s": (20, 10),
+            "n": (20, 30),
+            "e2": (30, 10),
+        },
+        ["west-a", "a-b", "b-east", "b-s", "n-s", "s-e2"],
+    )
+    loop = loopback(tmp_path, graph, ["west", "east", "n"])
+    before = {r: deadlocks(r) for r in ("yield", "unresolved")}
+    tasks = [
+        loop.dispatch(patrol("e2"), robot="v3"),
+        loop.dispatch(patrol("east"), robot="v1"),
+        loop.dispatch(patrol("west"), robot="v2"),
+    ]
+    loop.until(lambda: bool(cycles(loop.master.traffic.waits)))
+    assert loop.master.traffic.owner[node_key("s")] == "vda/v3"
+    loop.until(lambda: completed(loop, *tasks))
+    assert deadlocks("unresolved") == before["unresolved"]
+    assert deadlocks("yield") == before["yield"] + 1
+
+
+def test_a_deadlock_is_stuck_only_if_no_way_out_opens_once_the_robots_driving_on_pass() -> None:
+    """A parked robot whose only side node a driving robot holds gets out a moment later."""
+    graph = nav_graph(
+        {"a": (0, 0), "b": (10, 0), "c": (20, 0), "s": (20, 10), "y": (30, 10)},
+        ["a-b", "b-c", "c-s", "s-y"],
+    )
+    traffic = Traffic()
+    traffic.stand("parked", "c")
+    traffic.follow("waiter", ["a", "b", "c"])
+    traffic.claim("waiter", 2, 0)
+    traffic.follow("driver", ["s", "y"])
+    traffic.claim("driver", 1, 0)
+    ways = {"parked": ("c", {"a", "b", "c"})}
+    assert not stuck(graph, traffic, ways, {"driver"})
+    assert stuck(graph, traffic, ways, set())

@@ -60,22 +60,45 @@ class Robot:
     moving: bool = False
     clear: bool = False
     """Moving and clear of the node it left (traffic control was told: :meth:`Traffic.left`)."""
+    stopped_on: str = ""
+    """Its order canceled on the lane from ``at`` to this node, it stopped there."""
 
     def occupies(self, traffic: Traffic) -> set[str]:
         """Where the robot physically is: its node, and the lane and node it drives to.
 
-        Once clear of the node it left, only the lane and the node it drives to.
+        Once clear of the node it left, only the lane and the node it drives to. Stopped on
+        a lane (its order canceled): the same, standing still.
         """
         path = traffic.paths.get(self.name)
-        if path is None:
+        if path is None and not self.stopped_on:
             return {node_key(self.at)}
-        here = path.nodes[path.passed]
-        if not self.moving:
-            return {node_key(here)}
-        ahead = path.nodes[path.passed + 1]
+        if path is None:
+            here, ahead = self.at, self.stopped_on
+        elif self.moving:
+            here, ahead = path.nodes[path.passed], path.nodes[path.passed + 1]
+        else:
+            return {node_key(path.nodes[path.passed])}
         return {lane_key(here, ahead), node_key(ahead)} | (
             set() if self.clear else {node_key(here)}
         )
+
+    def cancel(self, traffic: Traffic) -> None:
+        """Its order is canceled: it stops where it is, on a node or (moving) on the lane."""
+        path = traffic.paths[self.name]
+        if self.moving:
+            self.stopped_on = path.nodes[path.passed + 1]
+        self.moving = False
+        assert traffic.stand(self.name, self.at, self.stopped_on, clear=self.clear) == []
+
+    def start(self, traffic: Traffic, graph: Graph, target: str) -> None:
+        """A new order to ``target``: from a lane it stopped on, on along it first."""
+        if not self.stopped_on:
+            assert traffic.follow(self.name, graph.route(self.at, target)) == []
+            return
+        nodes = [self.at, *graph.route(self.stopped_on, target)]
+        assert traffic.follow(self.name, nodes, reserved_end=1, left=self.clear) == []
+        self.stopped_on = ""
+        self.moving = True
 
 
 def check(traffic: Traffic, robots: list[Robot]) -> None:
@@ -93,26 +116,29 @@ def check(traffic: Traffic, robots: list[Robot]) -> None:
     robot_count=st.integers(1, 6),
     release=st.integers(1, 4),
     tasks=st.lists(st.integers(0, 11), min_size=1, max_size=30),
-    turns=st.lists(st.integers(0, 5), min_size=1, max_size=400),
+    turns=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 9)), min_size=1, max_size=400),
 )
 def test_no_two_robots_ever_hold_one_node_or_lane(
-    graph: Graph, robot_count: int, release: int, tasks: list[int], turns: list[int]
+    graph: Graph, robot_count: int, release: int, tasks: list[int], turns: list[tuple[int, int]]
 ) -> None:
+    """Robots drive their tasks; one turn in ten cancels a robot's order, wherever it is."""
     robots = [Robot(f"r{i}", node, []) for i, node in enumerate(graph.nodes[:robot_count])]
     for i, place in enumerate(tasks):
         robots[i % len(robots)].tasks.append(graph.nodes[place % len(graph.nodes)])
     traffic = Traffic()
     for robot in robots:
-        assert traffic.stand(robot.name, robot.at)
+        assert traffic.stand(robot.name, robot.at) == []
     check(traffic, robots)
-    for now, turn in enumerate(turns):
+    for now, (turn, action) in enumerate(turns):
         robot = robots[turn % len(robots)]
         path = traffic.paths.get(robot.name)
         if path is None:
             target = robot.tasks.pop(0) if robot.tasks else robot.at
-            if target != robot.at:
-                assert traffic.follow(robot.name, graph.route(robot.at, target)) == []
+            if target != robot.at or robot.stopped_on:
+                robot.start(traffic, graph, target)
                 traffic.claim(robot.name, release, now)
+        elif action == 0:
+            robot.cancel(traffic)
         elif robot.moving and not robot.clear and turn % 2:
             robot.clear = traffic.left(robot.name)
             assert robot.clear
@@ -121,7 +147,7 @@ def test_no_two_robots_ever_hold_one_node_or_lane(
             traffic.passed(robot.name, path.passed + 1)
             robot.at = path.nodes[path.passed]
             if path.passed == len(path.nodes) - 1:
-                assert traffic.stand(robot.name, robot.at)
+                assert traffic.stand(robot.name, robot.at) == []
             else:
                 traffic.claim(robot.name, path.passed + release, now)
         elif path.passed < path.reserved_end:
@@ -206,7 +232,7 @@ def test_a_robot_at_its_decision_point_keeps_the_node_it_stands_on() -> None:
 
 def test_a_restored_order_that_had_left_its_node_does_not_hold_it_again() -> None:
     traffic = Traffic()
-    assert traffic.stand("b", "x")
+    assert traffic.stand("b", "x") == []
     assert traffic.follow("a", ["x", "y", "z"], passed=0, reserved_end=2, left=True) == []
     assert traffic.held("a") == {
         lane_key("x", "y"),

@@ -6,7 +6,8 @@ control and a steady stream of patrols, and after every 0.1 s step each
 vehicle's own position (the node it stands on, or the lane it drives) must
 be held by it, and by it alone. That covers what the master control adds:
 freeing the node behind a vehicle once its position shows it clear of it,
-while it still drives the lane after it.
+while it still drives the lane after it, and orders canceled at random
+moments, their vehicles stopping where they are (on a lane, often).
 """
 
 from __future__ import annotations
@@ -46,16 +47,25 @@ def grid_loop(tmp_path: Path, seed: int) -> Loopback:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_every_vehicle_is_only_ever_where_it_alone_holds(tmp_path: Path, seed: int) -> None:
+    """One step in fifty cancels a random underway task, wherever its vehicle is."""
     loop = grid_loop(tmp_path, seed)
     rng = random.Random(seed)
     places = sorted(loop.graph.vertices)
     master = loop.master
     taken_behind = 0
     completed = 0
+    stopped_on_lanes = 0
     for _ in range(600):
         queued = sum(1 for t in master.tasks.values() if t.status == "queued")
         for _ in range(3 - queued):
             loop.dispatch(patrol(rng.choice(places)))
+        underway = sorted(
+            (t for t in master.tasks.values() if t.status == "underway"), key=lambda t: t.robot
+        )
+        if underway and rng.random() < 0.02:
+            task = rng.choice(underway)
+            master.cancel(task, "canceled", [])
+            stopped_on_lanes += occupies(loop.vehicles[task.robot], loop.graph).startswith("lane")
         loop.run(0.1)
         safe(loop)
         for serial, vehicle in loop.vehicles.items():
@@ -67,4 +77,5 @@ def test_every_vehicle_is_only_ever_where_it_alone_holds(tmp_path: Path, seed: i
                 taken_behind += 1
         completed = sum(1 for t in master.tasks.values() if t.status == "completed")
     assert completed > 20
+    assert stopped_on_lanes > 0, "no order was canceled between two nodes"
     assert taken_behind > 0, "no vehicle took a node while the one that left it drove on"
