@@ -178,6 +178,7 @@ class Gatherer:
         for conn in dirty:
             conn.flush()
         self._window = max(self._delay, min(GATHER_MOST_S, time.monotonic() - start))
+        self.settle()  # a long flush is no quiet spell: what follows it is gathered too
 
 
 _STATE = -1
