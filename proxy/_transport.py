@@ -2,8 +2,9 @@
 
 python-engineio writes every packet through a per-socket queue and writer
 task, and encodes it again for every socket. The proxy instead writes one
-pre-encoded frame to many websockets with aiohttp's public
-``WebSocketResponse.send_frame``. For that it needs the ``WebSocketResponse``
+pre-encoded frame to many websockets: straight to each websocket's asyncio
+transport while it has room (:meth:`WebSocketLink.write`), else with
+aiohttp's public ``WebSocketResponse.send_frame``. For that it needs the ``WebSocketResponse``
 of an engine.io session, which engine.io does not expose, and to know whether
 engine.io still holds packets that a direct write would overtake.
 
@@ -63,14 +64,34 @@ class WebSocketLink:
 
         aiohttp's writer only awaits when the protocol is paused, which asyncio
         does once the buffer passes its high-water mark: staying at or below it
-        means a broadcast loop never waits for this client.
+        means a broadcast loop never waits for this client. A websocket that
+        sent its close frame takes nothing more.
         """
         transport = self._transport
         return (
-            not transport.is_closing()
+            not self.ws.closed
+            and not transport.is_closing()
             and not self._protocol.writing_paused
             and transport.get_write_buffer_size() + size <= self._high
         )
+
+    def write(self, wire: bytes) -> bool:
+        """Write whole websocket frames (:func:`proxy.delivery.wire_frame`) now, if there is room.
+
+        Straight to the transport: no coroutine, no header built and no
+        compression per client (an uncompressed message is valid on a
+        permessage-deflate connection, RFC 7692 section 6). False, and nothing
+        written, when the client has no room or its websocket is closing.
+        """
+        if not self.has_room(len(wire)):
+            return False
+        self._transport.write(wire)
+        return True
+
+    def write_reserved(self, wire: bytes) -> None:
+        """Write frames that :meth:`has_room` made room for earlier; dropped once the websocket closes."""
+        if not self.ws.closed and not self._transport.is_closing():
+            self._transport.write(wire)
 
     def buffered(self) -> int:
         """Bytes written but not yet taken by the kernel."""

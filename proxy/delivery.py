@@ -1,9 +1,10 @@
 """Per-client delivery: the same bytes to every fast client, bounded holding for slow ones.
 
 A publication is encoded once per room into the final websocket frame
-(:class:`Frames`); a client whose websocket has room takes it at once with
-``send_frame``, inside the broadcast loop, which therefore never waits for
-anyone. A client without room is *parked*: its own writer task drains what it
+(:class:`Frames`), header included; a client whose websocket has room takes
+it at once, written straight to its transport inside the broadcast loop
+(no coroutine, no copy, no compression per client), which therefore never
+waits for anyone. A client without room is *parked*: its own writer task drains what it
 holds while the broadcast goes on. What a parked client holds is bounded:
 
 - state rooms keep only the newest frame (coalescing); it moves behind
@@ -21,6 +22,7 @@ too many packets; engine.io then encodes per client, as it always does.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
@@ -64,10 +66,15 @@ class DeliveryConfig:
     :param engine_backlog: packets engine.io may hold for a long-polling client
         before the proxy parks it (a websocket client is parked as soon as its
         transport buffer passes asyncio's high-water mark).
+    :param gather_s: see below.
     """
 
     log_buffer: int = 1000
     engine_backlog: int = 256
+    gather_s: float = 0.002
+    """After a broadcast, frames that follow within this long are gathered and written
+    to each client in one write when it ends: one system call for several messages
+    under load; a publication after a quiet spell is written at once. 0: never gather."""
 
 
 DEFAULT_DELIVERY = DeliveryConfig()
@@ -78,17 +85,29 @@ def event_frame(event: str, payload_json: bytes) -> bytes:
     return b"42[" + orjson.dumps(event) + b"," + payload_json + b"]"
 
 
+def wire_frame(payload: bytes) -> bytes:
+    """The unmasked, uncompressed server-to-client websocket TEXT frame of ``payload`` (RFC 6455 5.2)."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 1 << 16:
+        return bytes((0x81, 126)) + size.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + size.to_bytes(8, "big") + payload
+
+
 class Frames:
     """One publication's frames, each built at most once and shared by every recipient."""
 
-    __slots__ = ("_envelope", "_plain", "pub")
+    __slots__ = ("_envelope", "_plain", "_wires", "pub")
 
     def __init__(self, pub: Publication) -> None:
         self.pub = pub
         self._plain: bytes | None = None
         self._envelope: bytes | None = None
+        self._wires: dict[bool, bytes] = {}
 
     def frame(self, envelope: bool) -> bytes:
+        """The socket.io packet: what a websocket message or engine.io packet carries."""
         if envelope:
             if self._envelope is None:
                 self._envelope = event_frame(self.pub.room, self.pub.envelope_json())
@@ -98,6 +117,68 @@ class Frames:
             self._plain = event_frame(self.pub.room, self.pub.data_json)
             FRAMES_ENCODED.inc()
         return self._plain
+
+    def wire(self, envelope: bool) -> bytes:
+        """The whole websocket frame of :meth:`frame`, header included, for a direct write."""
+        wire = self._wires.get(envelope)
+        if wire is None:
+            wire = self._wires[envelope] = wire_frame(self.frame(envelope))
+        return wire
+
+
+GATHER_MOST_S = 0.05
+"""The longest a gathering window grows to on a busy proxy (see :class:`Gatherer`)."""
+
+
+class Gatherer:
+    """Gathers the frames of broadcasts that follow each other closely into one write per client.
+
+    Writing to a socket is a system call, and on a busy proxy it is most of
+    the cost of a message: when broadcasts come back to back, each client's
+    frames of the next ``gather_s`` are joined and written together when the
+    window ends (:meth:`flush`). A window lasts as long as the last flush took
+    if that was longer (at most :data:`GATHER_MOST_S`): with thousands of
+    clients a broadcast alone outlasts ``gather_s``, and a window that
+    gathers one frame a client saves nothing. Whoever needs what was gathered
+    on the wire before it sends something else (a subscribe's ack, an
+    unsubscribe's, a resync, a shutdown notice) flushes first.
+    """
+
+    __slots__ = ("_delay", "_dirty", "_quiet_at", "_timer", "_window")
+
+    def __init__(self, delay: float) -> None:
+        self._delay = delay
+        self._window = delay
+        self._dirty: list[Connection] = []
+        self._quiet_at = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def gathering(self) -> bool:
+        """Whether a broadcast starting now follows the last one closely enough to gather."""
+        return time.monotonic() < self._quiet_at
+
+    def settle(self) -> None:
+        """A broadcast ended: the next one within ``gather_s`` is gathered."""
+        if self._delay > 0:
+            self._quiet_at = time.monotonic() + self._delay
+
+    def mark(self, conn: Connection) -> None:
+        """``conn`` gathered its first frame of this window: flush it when the window ends."""
+        self._dirty.append(conn)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._window, self.flush)
+
+    def flush(self) -> None:
+        """Write every client's gathered frames, one write each."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        dirty, self._dirty = self._dirty, []
+        start = time.monotonic()
+        for conn in dirty:
+            conn.flush()
+        self._window = max(self._delay, min(GATHER_MOST_S, time.monotonic() - start))
+        self.settle()  # a long flush is no quiet spell: what follows it is gathered too
 
 
 _STATE = -1
@@ -109,12 +190,22 @@ _Key = tuple[str, int]
 class Connection:
     """Delivery to one socket.io client: direct while it keeps up, parked when it does not."""
 
-    def __init__(self, sid: str, eio_sid: str, links: EngineLinks, config: DeliveryConfig) -> None:
+    def __init__(
+        self,
+        sid: str,
+        eio_sid: str,
+        links: EngineLinks,
+        config: DeliveryConfig,
+        gatherer: Gatherer,
+    ) -> None:
         self.sid = sid
         self.eio_sid = eio_sid
         self.rooms: set[str] = set()
         self._links = links
         self._config = config
+        self._gatherer = gatherer
+        self._gathered: list[bytes] = []
+        self._gathered_size = 0
         self._link: WebSocketLink | None = None
         self._engine_last: TrackedPacket | None = None
         self._held: OrderedDict[_Key, bytes] = OrderedDict()
@@ -130,28 +221,54 @@ class Connection:
         """How many frames are waiting for this client (bounded by rooms and ``log_buffer``)."""
         return len(self._held)
 
-    async def deliver(
-        self, pub: Publication, kind: RoomKind, frames: Frames, envelope: bool
-    ) -> int:
-        """Write now if the client keeps up, else hold; returns how many frames were written."""
+    def offer(
+        self, frames: Frames, kind: RoomKind, envelope: bool, gather: bool = False
+    ) -> int | None:
+        """Write now (or gather, see :class:`Gatherer`) if the client keeps up on its websocket,
+        else hold: how many frames were written or gathered.
+
+        Synchronous, so a broadcast costs a few attribute tests and at most one
+        transport write per client. None: the client is not on websocket yet
+        and engine.io has room for it; :meth:`deliver` sends it through engine.io.
+        """
         if self._gone:
             return 0
-        frame = frames.frame(envelope)
         if self._writer is None:
             link = self._link or self._resolve()
             if link is not None:
-                if link.has_room(len(frame)):
-                    try:
-                        await link.ws.send_frame(frame, WSMsgType.TEXT)
-                    except ConnectionError:
-                        self._gone = True
-                        return 0
+                wire = frames.wire(envelope)
+                if gather or self._gathered:  # behind what is gathered, never before it
+                    if link.has_room(self._gathered_size + len(wire)):
+                        if not self._gathered:
+                            self._gatherer.mark(self)
+                        self._gathered.append(wire)
+                        self._gathered_size += len(wire)
+                        return 1
+                elif link.write(wire):
                     return 1
             elif self._links.backlog(self.eio_sid) < self._config.engine_backlog:
-                await self._send_engine(frame)
-                return 1
-        self._hold(pub, kind, frame)
+                return None
+        self._hold(frames.pub, kind, frames.frame(envelope))
         return 0
+
+    def flush(self) -> None:
+        """Write what was gathered, in one write (room for it was checked as it was gathered)."""
+        if not self._gathered:
+            return
+        gathered = self._gathered
+        wire = gathered[0] if len(gathered) == 1 else b"".join(gathered)
+        self._gathered = []
+        self._gathered_size = 0
+        if self._link is not None and not self._gone:
+            self._link.write_reserved(wire)
+
+    async def deliver(self, frames: Frames, kind: RoomKind, envelope: bool) -> int:
+        """:meth:`offer`, or through engine.io's queue when the client is not on websocket yet."""
+        written = self.offer(frames, kind, envelope)
+        if written is not None:
+            return written
+        await self._send_engine(frames.frame(envelope))
+        return 1
 
     def drop_room(self, room: str) -> None:
         """Forget what is held for ``room`` (the client left it or subscribes afresh)."""
@@ -162,6 +279,7 @@ class Connection:
 
     def close(self) -> None:
         self._gone = True
+        self._gathered = []
         self._held.clear()
         self._log_seqs.clear()
         if self._writer is not None:
@@ -180,6 +298,7 @@ class Connection:
         await self._links.send_packet(self.eio_sid, self._engine_last)
 
     def _hold(self, pub: Publication, kind: RoomKind, frame: bytes) -> None:
+        self.flush()  # what was gathered goes before anything held
         room = pub.room
         if kind is RoomKind.STATE:
             key = (room, _STATE)

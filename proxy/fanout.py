@@ -4,8 +4,8 @@ The bus listener runs once per published batch. For every room with
 subscribers it builds the final websocket frame once (one for rmf-web
 clients, whose event carries ``data`` alone, and, only if someone asked for
 envelopes, one with the envelope) and writes the same bytes to every
-subscriber's websocket (:mod:`proxy.delivery`); a slow subscriber never holds
-up the others.
+subscriber's websocket (:mod:`proxy.delivery`), synchronously: no coroutine
+per subscriber; a slow subscriber never holds up the others.
 
 A subscriber that is still receiving its initial value or replay is
 *pending*: live publications for it are buffered and merged afterwards, so it
@@ -30,7 +30,7 @@ from fleetcore.contract.envelope import Publication
 from fleetcore.contract.rooms import RoomKind
 from proxy._transport import EngineLinks
 from proxy.access import View
-from proxy.delivery import DEFAULT_DELIVERY, Connection, DeliveryConfig, Frames
+from proxy.delivery import DEFAULT_DELIVERY, Connection, DeliveryConfig, Frames, Gatherer
 
 
 @dataclass(slots=True)
@@ -49,6 +49,7 @@ class Fanout:
     def __init__(self, links: EngineLinks, config: DeliveryConfig = DEFAULT_DELIVERY) -> None:
         self.links = links
         self._config = config
+        self.gatherer = Gatherer(config.gather_s)
         self._rooms: dict[str, dict[str, Subscriber]] = {}
         self._connections: dict[str, Connection] = {}
 
@@ -82,7 +83,9 @@ class Fanout:
         """Add (or reset) a pending subscription; live publications are buffered until :meth:`activate`."""
         conn = self._connections.get(sid)
         if conn is None:
-            conn = self._connections[sid] = Connection(sid, eio_sid, self.links, self._config)
+            conn = self._connections[sid] = Connection(
+                sid, eio_sid, self.links, self._config, self.gatherer
+            )
         conn.drop_room(room)
         conn.rooms.add(room)
         sub = Subscriber(conn=conn, kind=kind, envelope=envelope, view=view)
@@ -110,8 +113,9 @@ class Fanout:
             sub.last_seq = pub.seq
             shown = pub if sub.view is None else sub.view.render(pub)
             if shown is not None:
-                written = await sub.conn.deliver(shown, sub.kind, Frames(shown), sub.envelope)
+                written = await sub.conn.deliver(Frames(shown), sub.kind, sub.envelope)
                 metrics.DELIVERED.inc(written)
+        sub.conn.flush()  # before the subscribe's ack
         sub.pending = False
 
     def leave(self, sid: str, room: str) -> bool:
@@ -122,6 +126,7 @@ class Fanout:
         if not subs:
             del self._rooms[room]
         conn = self._connections[sid]
+        conn.flush()  # before the unsubscribe's ack
         conn.rooms.discard(room)
         conn.drop_room(room)
         if not conn.rooms:
@@ -134,6 +139,7 @@ class Fanout:
             self.leave(sid, room)
 
     async def on_publications(self, batch: Sequence[Publication]) -> None:
+        gather = self.gatherer.gathering()
         for pub in batch:
             subs = self._rooms.get(pub.room)
             if not subs:
@@ -141,21 +147,31 @@ class Fanout:
             frames = Frames(pub)
             views: dict[Hashable, Frames | None] = {}
             written = 0
-            # A copy: a delivery may end in a disconnect that changes the room.
+            seq = pub.seq
+            # A copy: a delivery through engine.io awaits, and a disconnect may change the room.
             for sub in list(subs.values()):
                 if sub.pending:
                     sub.buffered.append(pub)
-                elif pub.seq > sub.last_seq:
-                    sub.last_seq = pub.seq
-                    if sub.view is None:
-                        written += await sub.conn.deliver(pub, sub.kind, frames, sub.envelope)
-                        continue
-                    key = sub.view.key
+                    continue
+                if seq <= sub.last_seq:
+                    continue
+                sub.last_seq = seq
+                view = sub.view
+                if view is None:
+                    shown = frames
+                else:
+                    key = view.key
                     if key in views:
-                        shown = views[key]
+                        found = views[key]
                     else:
-                        rendered = sub.view.render(pub)
-                        shown = views[key] = None if rendered is None else Frames(rendered)
-                    if shown is not None:
-                        written += await sub.conn.deliver(shown.pub, sub.kind, shown, sub.envelope)
+                        rendered = view.render(pub)
+                        found = views[key] = None if rendered is None else Frames(rendered)
+                    if found is None:
+                        continue
+                    shown = found
+                now = sub.conn.offer(shown, sub.kind, sub.envelope, gather)
+                if now is None:
+                    now = await sub.conn.deliver(shown, sub.kind, sub.envelope)
+                written += now
             metrics.DELIVERED.inc(written)
+        self.gatherer.settle()

@@ -282,6 +282,7 @@ class SocketHandler:
         State rooms need nothing: sticky values only move forward, and the next
         publication of each room reaches its subscribers as usual.
         """
+        self.fanout.gatherer.flush()  # what came before the gap goes before its resync
         position = await self._bus.position()
         for room, sid, kind in self.fanout.subscriptions():
             if kind is RoomKind.LOG:
@@ -300,6 +301,7 @@ class SocketHandler:
         the load balancer, to another proxy. Polling clients find the session
         gone on their next poll and reconnect too.
         """
+        self.fanout.gatherer.flush()
         await self._sio.emit(SHUTDOWN_EVENT, {"reason": "proxy shutting down", "reconnect": True})
         links = self.fanout.links
         with contextlib.suppress(TimeoutError):

@@ -39,7 +39,7 @@ from bench.fanout.servers import raise_fd_limit
 from fleetcore.contract.rooms import match_room
 from rest_api.graphql.context import GRAPHQL_PATH
 
-CONNECT_TIMEOUT = 60.0
+CONNECT_TIMEOUT = 300.0
 PARALLEL_CONNECTS = 64
 
 

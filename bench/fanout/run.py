@@ -29,7 +29,12 @@ per message than any server). Two figures per server and size:
    clients share the machine's clock.
 
 ``--idle 10000`` also measures each server's resident memory (RSS) holding that
-many idle subscribed clients (``--idle-servers ours`` by default).
+many idle subscribed clients (``--idle-servers ours`` by default); with two or
+more counts (``--idle 5000,18000``) also the memory a client takes and a
+projection to 50,000 (a process may hold at most ``ulimit -Hn`` sockets).
+
+A third figure, robust to the machine's load, is each server's CPU time (user
+and system, from ``/proc``) over the flat-out phase per message delivered.
 
 Ratios are ours / baseline. Only compare figures taken in the same run: the
 machine is shared and absolute numbers drift.
@@ -68,6 +73,8 @@ DEFAULT_SERVERS = "ours,stock,node"
 READY_TIMEOUT = 120.0
 """The API process migrates its database before it serves: slow on a loaded machine."""
 QUIET_TIMEOUT = 60.0
+PROJECTED_IDLE = 50_000
+"""Idle clients the memory a client is projected to: more than a process may open here."""
 
 
 def base_payload() -> dict[str, Any]:
@@ -98,6 +105,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process: robust to the machine's load, unlike msg/s."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def npm_ci() -> None:
@@ -233,6 +246,8 @@ class Result:
     delivered: float = 0.0
     p50: float = 0.0
     p99: float = 0.0
+    cpu_us_per_msg: float = 0.0
+    """Server CPU time over the flat-out phase per message the clients received in it."""
     idle_rss_mb: float = 0.0
     error: str = ""
 
@@ -246,14 +261,18 @@ async def measure(srv: Server, count: int, args: argparse.Namespace) -> Result:
     clients = await Clients.start(srv, count, min(args.procs, count))
     try:
         await clients.ask_all("report")
+        cpu_before = cpu_seconds(srv.process.pid)
         window = await srv.run(f"mode=flat&seconds={args.flat_seconds}", args.flat_seconds)
         await clients.wait_quiet()
+        cpu = cpu_seconds(srv.process.pid) - cpu_before
         reports = await clients.ask_all("report")
         first, last = int((window["start"] + args.warmup) * 10), int(window["end"] * 10)
         received = sum(
             n for r in reports for bucket, n in r["buckets"].items() if first <= int(bucket) < last
         )
         result = Result(delivered=received / ((last - first) / 10))
+        total = sum(n for r in reports for n in r["buckets"].values())
+        result.cpu_us_per_msg = cpu / total * 1e6 if total else float("nan")
         await clients.ask_all("latency on")
         await srv.run(
             f"mode=paced&rate={args.rate}&seconds={args.paced_seconds}", args.paced_seconds
@@ -282,7 +301,9 @@ def ratio(ours: float, base: float) -> str:
     return f"{ours / base:.2f}x" if base else "n/a"
 
 
-def report(results: dict[tuple[str, int], Result], sizes: Sequence[int], idle: int) -> None:
+def report(
+    results: dict[tuple[str, int], Result], sizes: Sequence[int], idle: Sequence[int]
+) -> None:
     print("\n== delivered messages/s, flat out (1 KB state, one room) ==")
     ratios = (("ours", "stock"), ("ours", "node"), ("filtered", "ours"))
     print(
@@ -295,6 +316,14 @@ def report(results: dict[tuple[str, int], Result], sizes: Sequence[int], idle: i
             f"{n:>8} " + " ".join(f"{row.get(k, 0):>10.0f}" for k in SERVERS)
             + "".join(f" {ratio(row.get(a, 0), row.get(b, 0)):>14}" for a, b in ratios)
         )  # fmt: skip
+    print("\n== server CPU per delivered message, flat out, us (robust to the machine's load) ==")
+    print(f"{'clients':>8} " + " ".join(f"{k:>10}" for k in SERVERS) + f" {'ours/node':>14}")
+    for n in sizes:
+        cpu = {k: results[(k, n)].cpu_us_per_msg for k in SERVERS if (k, n) in results}
+        print(
+            f"{n:>8} " + " ".join(f"{cpu.get(k, 0):>10.2f}" for k in SERVERS)
+            + f" {ratio(cpu.get('ours', 0), cpu.get('node', 0)):>14}"
+        )  # fmt: skip
     print("\n== publish-to-receive latency at 10 updates/s, ms (p50 / p99) ==")
     for n in sizes:
         cells = [
@@ -306,11 +335,21 @@ def report(results: dict[tuple[str, int], Result], sizes: Sequence[int], idle: i
     for (k, n), r in sorted(results.items()):
         if r.error:
             print(f"note: {k} at {n} clients: {r.error}")
-    if idle:
-        print(f"\n== resident memory with {idle} idle subscribed clients (MB) ==")
+    for count in idle:
+        print(f"\n== resident memory with {count} idle subscribed clients (MB) ==")
         for k in SERVERS:
-            if (k, -idle) in results:
-                print(f"{k:>8} {results[(k, -idle)].idle_rss_mb:>8.0f}")
+            if (k, -count) in results:
+                print(f"{k:>8} {results[(k, -count)].idle_rss_mb:>8.0f}")
+    if len(idle) > 1:
+        low, high = min(idle), max(idle)
+        print(f"\n== resident memory per idle client, {low} to {high} clients ==")
+        for k in SERVERS:
+            if (k, -low) in results and (k, -high) in results:
+                low_mb, high_mb = results[(k, -low)].idle_rss_mb, results[(k, -high)].idle_rss_mb
+                per_client = (high_mb - low_mb) / (high - low)
+                projected = high_mb + per_client * (PROJECTED_IDLE - high)
+                print(f"{k:>8} {per_client * 1024:>6.1f} kB a client; "
+                      f"{projected:,.0f} MB projected at {PROJECTED_IDLE:,}")  # fmt: skip
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -329,14 +368,15 @@ async def main(args: argparse.Namespace) -> None:
                 r = Result(error=f"failed: {exc!r}")
             results[(kind, count)] = r
             print(f"{kind:>6} {count:>6} clients: {r.delivered:>9.0f} msg/s, "
-                  f"p50 {r.p50:.1f} ms, p99 {r.p99:.1f} ms {r.error}", flush=True)  # fmt: skip
-    if args.idle:
+                  f"p50 {r.p50:.1f} ms, p99 {r.p99:.1f} ms, "
+                  f"{r.cpu_us_per_msg:.2f} us CPU/msg {r.error}", flush=True)  # fmt: skip
+    for count in args.idle:
         for kind in [s for s in SERVERS if s in args.idle_servers.split(",")]:
             with server(kind, payload) as srv:
                 before = rss_mb(srv.process.pid)
-                rss = await idle_rss(srv, args.idle, max(args.procs, args.idle // 2500))
-            results[(kind, -args.idle)] = Result(idle_rss_mb=rss)
-            print(f"{kind:>6} RSS {before:.0f} MB empty, {rss:.0f} MB with {args.idle} clients",
+                rss = await idle_rss(srv, count, max(args.procs, count // 2500))
+            results[(kind, -count)] = Result(idle_rss_mb=rss)
+            print(f"{kind:>6} RSS {before:.0f} MB empty, {rss:.0f} MB with {count} clients",
                   flush=True)  # fmt: skip
     print(f"load after: {os.getloadavg()}")
     report(results, args.sizes, args.idle)
@@ -353,7 +393,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--paced-seconds", type=float, default=10.0)
-    parser.add_argument("--idle", type=int, default=0, help="idle clients for the memory figure")
+    parser.add_argument(
+        "--idle",
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        default=[],
+        help="idle clients for the memory figure; two or more counts also give the memory a client",
+    )
     parser.add_argument("--idle-servers", default="ours")
     return parser.parse_args(argv)
 
