@@ -1,8 +1,10 @@
 """VDA 5050 state → socket.io room latency and the master control's memory, vehicles at 2 Hz.
 
-Runs a private Mosquitto, the embedded system (hub, proxy, REST) in this
-process, and ``fleethub vda5050`` as its own process (so its memory is its
-own). ``--vehicles`` MQTT clients each publish a VDA 5050 state at ``--rate``
+Runs a private Mosquitto, the embedded system (hub, proxy, REST) in a process
+of its own, and ``fleethub vda5050`` as another (so each one's memory and CPU
+are its own, and neither shares an event loop with the vehicles or the
+observer, which run here as a site's would elsewhere). ``--vehicles`` MQTT
+clients each publish a VDA 5050 state at ``--rate``
 Hz for ``--seconds``; every state carries a new ``agvPosition.x``, and a
 socket.io client subscribed to ``/fleets/vda5050/state`` notes when each
 (vehicle, x) first shows up in the room. Reported:
@@ -14,7 +16,7 @@ socket.io client subscribed to ``/fleets/vda5050/state`` notes when each
   publishing raw MQTT messages to one subscriber on the same broker (the
   broker's round trip, the floor under the path);
 - the master control process's resident memory (RSS) after the run, and
-  with no vehicles.
+  with no vehicles; its CPU and the embedded system's, in % of a core.
 
 Reproduce: .venv/bin/python bench/vda5050_latency.py --vehicles 50 --rate 2 --seconds 30
 """
@@ -25,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import os
 import shutil
 import sys
@@ -36,9 +39,10 @@ from pathlib import Path
 
 import aiomqtt
 import socketio
-from aiohttp.test_utils import TestServer
+from aiohttp import web
 
 from fleetcore.contract.vda5050 import encode, v2
+from fleetcore.heap import freeze_startup_heap
 from fleetcore.settings import Settings
 from fleethub.embedded import create_app
 
@@ -244,6 +248,30 @@ async def through_fleethub(
     return latencies, idle_rss, busy_rss, cpu
 
 
+def serve_embedded(workdir: Path, ports: multiprocessing.Queue[int]) -> None:
+    """The embedded system as ``fleethub`` serves it (its runner, its frozen start-up heap),
+    in this child process until it is terminated; its port goes to ``ports``."""
+    settings = Settings(
+        data_dir=workdir,
+        auth_mode="off",
+        ingest_token=TOKEN,
+        sim_auto_tasks_s=0,
+        derive_restart_grace_s=3600,
+    )
+
+    async def run() -> None:
+        runner = web.AppRunner(create_app(settings), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        freeze_startup_heap()
+        ports.put(runner.addresses[0][1])
+        await asyncio.Event().wait()
+
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(run())
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[int(q * (len(ordered) - 1))] if ordered else float("nan")
@@ -252,22 +280,21 @@ def percentile(samples: list[float], q: float) -> float:
 async def measure(args: argparse.Namespace) -> dict[str, float]:
     """The run's figures (also for ``bench/vda5050_traffic.py``): latencies in ms, CPU in %."""
     workdir = Path(tempfile.mkdtemp(prefix="fleethub-bench-vda-"))
-    settings = Settings(
-        data_dir=workdir,
-        auth_mode="off",
-        ingest_token=TOKEN,
-        sim_auto_tasks_s=0,
-        derive_restart_grace_s=3600,
+    ports = multiprocessing.get_context("spawn").Queue()
+    server = multiprocessing.get_context("spawn").Process(
+        target=serve_embedded, args=(workdir, ports), daemon=True
     )
-    server = TestServer(create_app(settings), host="127.0.0.1", port=0)
-    await server.start_server()
-    base = str(server.make_url("")).rstrip("/")
+    server.start()
     try:
+        base = f"http://127.0.0.1:{await asyncio.to_thread(ports.get, True, 60)}"
         async with mosquitto(workdir) as port:
             raw = await baseline(port, args)
+            embedded_cpu = cpu_s(server.pid)  # type: ignore[arg-type]
             path, idle, busy, cpu = await through_fleethub(port, base, workdir, args)
+            embedded_cpu = cpu_s(server.pid) - embedded_cpu  # type: ignore[arg-type]
     finally:
-        await server.close()
+        server.terminate()
+        server.join()
         shutil.rmtree(workdir, ignore_errors=True)
     return {
         "state_to_room_p50_ms": percentile(path, 0.5) * 1000,
@@ -275,6 +302,7 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
         "raw_mqtt_p50_ms": percentile(raw, 0.5) * 1000,
         "raw_mqtt_p99_ms": percentile(raw, 0.99) * 1000,
         "master_cpu_percent_mqtt": 100 * cpu / args.seconds,
+        "embedded_cpu_percent": 100 * embedded_cpu / args.seconds,
         "master_rss_idle_mb": idle,
         "master_rss_busy_mb": busy,
     }
@@ -298,6 +326,10 @@ async def main(args: argparse.Namespace) -> None:
         f"master control RSS: {figures['master_rss_idle_mb']:.0f} MB with no vehicles,"
         f" {figures['master_rss_busy_mb']:.0f} MB with {args.vehicles};"
         f" CPU {figures['master_cpu_percent_mqtt']:.0f} % of a core"
+    )
+    print(
+        "embedded system (hub, proxy, REST) CPU while the vehicles published:"
+        f" {figures['embedded_cpu_percent']:.0f} % of a core"
     )
 
 
