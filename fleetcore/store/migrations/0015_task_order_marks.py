@@ -71,19 +71,11 @@ BEGIN
   END LOOP;
 END
 $$;
-CREATE FUNCTION task_order_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION task_order_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM task_order_count(ARRAY(
     SELECT ROW(id, unix_millis_start_time, unix_millis_finish_time,
-      unix_millis_request_time, 1)::task_order_change FROM written));
-  RETURN NULL;
-END
-$$;
-CREATE FUNCTION task_order_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM task_order_count(ARRAY(
-    SELECT ROW(id, unix_millis_start_time, unix_millis_finish_time,
-      unix_millis_request_time, -1)::task_order_change FROM removed));
+      unix_millis_request_time, TG_ARGV[0]::bigint)::task_order_change FROM changed));
   RETURN NULL;
 END
 $$;
@@ -117,12 +109,12 @@ $$;
 
 TRIGGERS = """
 CREATE TRIGGER task_order_inserted AFTER INSERT ON task_state
-  REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION task_order_inserted();
+  REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION task_order_added('1');
 CREATE TRIGGER task_order_updated AFTER UPDATE ON task_state
   REFERENCING OLD TABLE AS removed NEW TABLE AS written
   FOR EACH STATEMENT EXECUTE FUNCTION task_order_updated();
 CREATE TRIGGER task_order_deleted AFTER DELETE ON task_state
-  REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION task_order_deleted();
+  REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION task_order_added('-1');
 CREATE TRIGGER task_order_truncated AFTER TRUNCATE ON task_state
   FOR EACH STATEMENT EXECUTE FUNCTION task_order_truncated();
 """
