@@ -91,6 +91,29 @@ class TaskState(Model):
         )
 
 
+# Where an offset lands in the unfiltered task list, without walking to it (PostgreSQL;
+# rest_api.task_positions): each hour of a time column and each run of about 1,000 task
+# ids holds how many tasks it has. Triggers of migration 0015 keep both in the writing
+# transaction, so a reader's snapshot sees counts and rows alike; SQLite keeps them empty.
+class TaskOrderHour(Model):
+    id = fields.BigIntField(primary_key=True)
+    sort_column = fields.CharField(max_length=32)
+    hour = fields.BigIntField()
+    tasks = fields.BigIntField()
+
+    class Meta:
+        table = "task_order_hour"
+        unique_together = (("sort_column", "hour"),)
+
+
+class TaskIdMark(Model):
+    id_from = fields.CharField(max_length=NAME_BYTES, primary_key=True)
+    tasks = fields.BigIntField()
+
+    class Meta:
+        table = "task_id_mark"
+
+
 # One booking label of a task, split at ``=`` as rmf-web does (dashboard → value "").
 # The label filter of GET /tasks reads the tasks of a name and value from one index, in
 # task id order or newest first: the task's request time is copied here (the hub writes

@@ -24,6 +24,7 @@ from tortoise.query_api import execute_pypika
 
 from fleetcore.auth import Permission, Principal
 from fleetcore.store import models as db
+from fleetcore.store.rows import plain_rows
 from rest_api.access import principal_of, reads
 from rest_api.keys import BUS_KEY
 from rest_api.query import MAX_LIMIT, CommaList, Period, TimeRange
@@ -104,10 +105,8 @@ async def event_page(query: EventQuery, principal: Principal) -> list[tuple[int,
     visible = event_filter(principal)
     if visible is not None:
         events = events.filter(visible)
-    rows: list[tuple[int, str]] = (
-        await events.order_by(order).limit(query.limit).values_list("seq", "data")
-    )
-    return rows
+    rows = await plain_rows(events.order_by(order).limit(query.limit).values_list("seq", "data"))
+    return [(seq, data) for seq, data in rows]
 
 
 def _with_seq(seq: int, data: str) -> bytes:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from fleetcore.store.models import TaskLogEntry
+from fleetcore.store.models import TaskLogEntry, TaskState
 from tests.rest_api.conftest import EPOCH, Client, FakeHub, position
 
 
@@ -340,3 +340,66 @@ async def test_label_filtered_pages_are_the_labelled_tasks_in_the_unfiltered_ord
         assert await _ids(client, order_by=order_by, limit="1000", **filters) == expected
         assert await _offset_pages(client, order_by=order_by, **filters) == expected
         assert await _keyset_pages(client, order_by=order_by, **filters) == expected
+
+
+async def _write_many_tasks(count: int) -> None:
+    """``count`` task rows written as the hub upserts them, in a few statements, ids in no
+    order: ties and missing values in every time column, over many hours."""
+    order = sorted(range(count), key=lambda n: (n * 7919) % count)
+    rows = [
+        TaskState(
+            id=f"m{n:05d}",
+            unix_millis_request_time=None if n % 50 == 0 else (n % 300) * 1_800_000,
+            unix_millis_start_time=n * 1000,
+            unix_millis_finish_time=None if n % 3 == 0 else (n % 40) * 3_600_000,
+            data=f'{{"booking": {{"id": "m{n:05d}"}}}}',
+            seq=n,
+        )
+        for n in order
+    ]
+    for chunk in range(0, count, 900):
+        await TaskState.bulk_create(rows[chunk : chunk + 900])
+
+
+@pytest.mark.parametrize(
+    "order_by",
+    [
+        "",
+        "-id",
+        "unix_millis_request_time",
+        "-unix_millis_request_time",
+        "unix_millis_finish_time",
+        "-unix_millis_finish_time",
+        "-unix_millis_start_time",
+    ],
+)
+async def test_offset_pages_deep_in_the_whole_list_are_the_plain_offset_pages(
+    client: Client, order_by: str
+) -> None:
+    # Enough tasks that the counted runs of ids split (PostgreSQL), then tasks moved in
+    # time and removed, as the hub and retention do.
+    await _write_many_tasks(2600)
+    await TaskState.filter(id__startswith="m001").update(unix_millis_finish_time=7_200_000)
+    await TaskState.filter(id__startswith="m002").delete()
+    terms = [order_by or "id", "id"] if order_by not in ("", "-id") else [order_by or "id"]
+    listed = [task_id for (task_id,) in await TaskState.all().order_by(*terms).values_list("id")]
+
+    for offset in (1, 7, 999, 1000, 1001, 1499, 1500, 1995, 2001, len(listed) - 3, len(listed)):
+        page = await _ids(client, order_by=order_by, offset=str(offset), limit="7")
+        assert page == listed[offset : offset + 7], offset
+
+
+@pytest.mark.parametrize("order_by", ["label=zone", "-label=zone"])
+async def test_pages_in_a_labels_order_are_the_pages_of_the_full_sort(
+    client: Client, hub: FakeHub, order_by: str
+) -> None:
+    # Ties in the label's value and tasks without the label, across page boundaries; a
+    # second key (the id, which breaks ties anyway) makes the reference sort every task.
+    for n in range(11):
+        zone = () if n % 3 == 0 else (f"zone={'north' if n % 3 == 1 else 'south'}",)
+        await hub.task(
+            f"s{(n * 7) % 11:02d}", status="queued" if n % 2 else "underway", labels=zone
+        )
+    for filters in ({}, {"status": "queued"}):
+        expected = await _ids(client, order_by=f"{order_by},id", limit="1000", **filters)
+        assert await _offset_pages(client, order_by=order_by, **filters) == expected
