@@ -91,8 +91,14 @@ class Process:
         self.proc.kill()
         await self.proc.wait()
 
+    def log(self) -> str:
+        """Everything the process printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
     def output(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+        """The end of what the process printed, for a failure's message; look for a line in
+        :meth:`log` (many more may have followed it)."""
+        return self.log()[-4000:]
 
     async def port(self, server: str, timeout: float = PORT_DEADLINE_S) -> int:
         """The port ``server`` (``hub``, ``proxy``, ``api``, ``sim_control``) listens on, once it does."""

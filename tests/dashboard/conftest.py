@@ -113,7 +113,7 @@ async def running_site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         try:
             base = await process.url("api")
             await wait_http(base + "/healthz", timeout=30)
-            found = _PASSWORD.search(process.output())
+            found = _PASSWORD.search(process.log())
             control = await process.url("sim_control")
             site = Site(base, control, process, found and found.group(1))
             await _every_robot_reported(site)

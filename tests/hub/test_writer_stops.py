@@ -157,7 +157,7 @@ async def test_fleethub_up_ends_with_an_error_when_its_writer_cannot_go_on(
     await drop_outbox(database_url)  # the simulator's next fleet state fails to commit
 
     assert await ended(process) == 1
-    output = process.log_path.read_text()
+    output = process.log()
     assert "ERROR fleethub.hub: the hub writer stopped and cannot go on" in output
     assert "fleethub: the database refuses every write" in output
 
@@ -188,7 +188,7 @@ async def test_fleethub_hub_ends_with_an_error_and_hands_its_lease_over(
     finally:
         await hub.stop()
         await redis.stop()
-    output = hub.log_path.read_text()
+    output = hub.log()
     assert "ERROR fleethub.hub: the hub writer stopped and cannot go on" in output
     assert "hub-under-test handed the leadership lease over" in output
 
@@ -199,16 +199,20 @@ async def test_sigterm_ends_fleethub_up_while_its_writer_waits_for_the_database(
 ) -> None:
     process, _ = up
     async with database_held(database_url) as waiting:
-        if waiting is None:  # SQLite: the writer says when its commit failed on the lock
-            await eventually(
-                lambda: "committing a batch failed" in process.output(), timeout=EXIT_DEADLINE_S
-            )
-        else:
-            await eventually(waiting, timeout=EXIT_DEADLINE_S)
+        try:
+            if waiting is None:  # SQLite: the writer says when its commit failed on the lock
+                await eventually(
+                    lambda: "committing a batch failed" in process.log(),
+                    timeout=EXIT_DEADLINE_S,
+                )
+            else:
+                await eventually(waiting, timeout=EXIT_DEADLINE_S)
+        except AssertionError as missed:
+            raise AssertionError(f"the writer never waited:\n{process.output()}") from missed
         process.signal(signal.SIGTERM)
 
         assert await ended(process) == 0
-    assert "Traceback" not in process.log_path.read_text()
+    assert "Traceback" not in process.log()
 
 
 @pytest.mark.integration
@@ -231,5 +235,5 @@ async def test_fleethub_hub_that_cannot_start_leading_says_why_at_once_and_ends(
     finally:
         await hub.stop()
         await redis.stop()
-    output = hub.log_path.read_text()
+    output = hub.log()
     assert "ERROR fleethub.hub: the hub cannot lead and the process ends to be restarted" in output
