@@ -102,7 +102,7 @@ class HealthTracker:
         if state.battery is not None:
             self._battery(out, health, fleet, name, state.battery, now_ms)
         entered_error = self._error(out, health, fleet, name, state, now_ms)
-        if state.issues is not None:
+        if state.issues or (state.issues is not None and health.issues):
             self._issues(out, health, fleet, name, state, now_ms)
         self._movement(out, health, fleet, name, state, now_ms)
         health.applied = state
