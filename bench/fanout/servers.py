@@ -41,6 +41,7 @@ from fleetcore.auth import Authenticator, users
 from fleetcore.auth.tokens import with_generated_jwt_secret
 from fleetcore.bus.memory import InMemoryBus
 from fleetcore.contract.envelope import Publication
+from fleetcore.heap import freeze_startup_heap
 from fleetcore.settings import Settings
 from proxy.app import create_app
 from rest_api.app import create_app as create_api_app
@@ -177,11 +178,19 @@ def stock(room: str, base: dict[str, Any]) -> web.Application:
     return app
 
 
+async def _freeze_startup_heap(app: web.Application) -> None:
+    freeze_startup_heap()
+
+
 def main() -> None:
     kind, port, room, base = sys.argv[1], int(sys.argv[2]), sys.argv[3], orjson.loads(sys.argv[4])
     raise_fd_limit()
     servers = {"ours": ours, "filtered": filtered, "stock": stock, "graphql": graphql}
     app = servers[kind](room, base)
+    if kind != "stock":
+        # As `fleethub proxy` and `fleethub api` do once started: full collections then
+        # leave the started server's heap alone (python-socketio's stock server does not).
+        app.on_startup.append(_freeze_startup_heap)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, backlog=4096)
 
 
