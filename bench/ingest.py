@@ -7,8 +7,8 @@ a real hub (the ``fleethub hub`` app: validation, the batched writer with its
 outbox and fencing check, publication to the bus). Reported:
 
 - sustained robot updates/s published, and frames/s;
-- p50/p99 latency from the sender's clock at send to the bus listener in the
-  hub process (one machine, one clock);
+- p50/p99 latency from the instant a frame is due (the sender's clock) to the
+  bus listener in the hub process (one machine, one clock);
 - the hub process's CPU (user+sys seconds per wall second);
 - database rows/s written by the hub.
 
@@ -19,6 +19,8 @@ writer does), driven as fast as it can go for the same duration.
 Fleets send at spread phases within each period, as independent fleet
 adapters do; ``--burst`` sends every fleet at the start of the period, the
 worst case, where the latency shows the queue the whole site's update forms.
+Every sender process keeps the same period boundaries (the wall clock's), so
+a burst is one instant for all of them.
 
 ``--ceiling`` steps the offered rate up instead (fleets of ``--fleet-size``
 at ``--rate`` Hz, more robots each step) and reports the highest rate the
@@ -40,6 +42,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import math
 import multiprocessing
 import os
 import re
@@ -85,22 +88,22 @@ def robot(name: str, t: float) -> dict[str, object]:
 
 
 def sender(
-    url: str, fleets: list[str], fleet_size: int, rate: float, stop: Any, burst: bool
+    url: str, fleets: list[tuple[str, float]], fleet_size: int, rate: float, stop: Any
 ) -> None:
-    """One sender process: its fleets at ``rate`` Hz until ``stop`` is set, each frame
-    stamped with the send time.
+    """One sender process: its fleets at ``rate`` Hz until ``stop`` is set.
 
-    Each fleet sends at its own phase within the period, as independent fleet
-    adapters do; with ``burst`` every fleet sends at the start of the period
-    (the worst case: the whole site's update arrives at once).
+    Each fleet sends at its phase (a fraction of the period) on the wall clock's
+    period boundaries, which every sender process shares: fleets of different
+    processes given the same phase send at the same instant. A frame is stamped
+    with that instant: while the hub does not read, a frame waits in its socket
+    as a fleet adapter's would, and that wait is part of its latency.
     """
 
-    def frame(fleet: str) -> str:
-        now = time.time()
+    def frame(fleet: str, at: float) -> str:
         state = {
             "name": fleet,
-            "robots": {f"{fleet}_r{i}": robot(f"{fleet}_r{i}", now) for i in range(fleet_size)},
-            "sent_ns": time.time_ns(),
+            "robots": {f"{fleet}_r{i}": robot(f"{fleet}_r{i}", at) for i in range(fleet_size)},
+            "sent_ns": int(at * 1e9),
         }
         return orjson.dumps({"type": "fleet_state_update", "data": state}).decode()
 
@@ -110,21 +113,28 @@ def sender(
             session.ws_connect(url, max_msg_size=0) as ws,
         ):
             period = 1.0 / rate
-            slot = 0.0 if burst else period / len(fleets)
-            start = time.monotonic()
-            tick = 0
+            tick = math.ceil(time.time() / period)
             while not stop.is_set():
-                for index, fleet in enumerate(fleets):
-                    delay = start + tick * period + index * slot - time.monotonic()
+                # Encoded ahead, so a frame's latency starts at its instant, not after this
+                # process encoded the frames before it.
+                due = [((tick + phase) * period, fleet) for fleet, phase in fleets]
+                frames = [(at, frame(fleet, at)) for at, fleet in due]
+                for at, text in frames:
+                    delay = at - time.time()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                    await ws.send_str(frame(fleet))
+                    await ws.send_str(text)
                 tick += 1
-                delay = start + tick * period - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
 
     asyncio.run(run())
+
+
+def phases(names: list[str], senders: int, burst: bool) -> list[list[tuple[str, float]]]:
+    """Each sender's fleets with their phase in the period: all 0 for a burst (the whole
+    site's update arrives at once), else spread evenly over the period, as independent
+    fleet adapters send."""
+    spread = [(name, 0.0 if burst else index / len(names)) for index, name in enumerate(names)]
+    return [spread[first::senders] for first in range(senders)]
 
 
 SENT_NS = re.compile(rb'"sent_ns":(\d+)')
@@ -206,12 +216,11 @@ async def measure_hub(
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     url = str(server.make_url("/_internal").with_query(token=token)).replace("http", "ws", 1)
-    groups = [names[i::senders] for i in range(senders)]
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
     procs = [
-        ctx.Process(target=sender, args=(url, g, fleet_size, rate, stop, burst))
-        for g in groups
+        ctx.Process(target=sender, args=(url, g, fleet_size, rate, stop))
+        for g in phases(names, senders, burst)
         if g
     ]
     for p in procs:
