@@ -28,8 +28,8 @@ hub sustains with p99 ingest->publish under ``--p99-ms``; the naive store's
 ceiling is found the same way, each update stored by one INSERT before it
 counts as published, its latency from the moment its burst arrived.
 
-The hub process freezes its startup heap (:mod:`fleetcore.heap`), as
-``fleethub hub`` and ``fleethub up`` do.
+The hub process freezes its startup heap and collects its young generation
+at the hub's pace (:mod:`fleetcore.heap`), as ``fleethub hub`` does.
 
 Reproduce (PostgreSQL on 127.0.0.1, trust auth):
     .venv/bin/python bench/ingest.py --robots 5000 --rate 2 --seconds 20 [--burst]
@@ -68,7 +68,7 @@ from fleetcore import metrics
 from fleetcore.bus.memory import InMemoryBus
 from fleetcore.contract import rooms
 from fleetcore.contract.envelope import Publication
-from fleetcore.heap import freeze_startup_heap
+from fleetcore.heap import collect_young_every, freeze_startup_heap
 from fleetcore.settings import Settings
 from fleetcore.store.db import close_database, open_database
 from hub.service import Hub
@@ -209,6 +209,7 @@ async def measure_hub(
     await hub.start()
     first_seq = hub.position.seq
     freeze_startup_heap()
+    collect_young_every()
     from aiohttp import web
 
     app = web.Application()

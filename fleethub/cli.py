@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings
 from fleetcore.aio import cancel_all
 from fleetcore.bus import Bus, bus_from_settings
 from fleetcore.errors import ConfigError, PartFailed, StoreError
-from fleetcore.heap import freeze_startup_heap
+from fleetcore.heap import collect_young_every, freeze_startup_heap
 from fleetcore.log import loggable_url
 from fleetcore.port_file import report_port
 from fleetcore.settings import (
@@ -355,6 +355,7 @@ async def _hub(settings: Settings) -> None:
 
     bus = _shared_bus(settings, "hub")
     app = create_app(settings, bus)
+    collect_young_every()
     await _serve(app, settings, "hub", lambda b: f"hub on {b}", failed=app[HUB_KEY].failed)
 
 

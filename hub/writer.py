@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import operator
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -236,11 +237,12 @@ class Writer:
                     )
                 )
             for row in change.rows:
-                values = dict(row.values)
+                values = row.values
+                # A stamped row is a copy: a batch that fails is numbered again, split.
                 if row.model in SEQ_STAMPED:
-                    values["seq"] = first + row.publication
+                    values = {**values, "seq": first + row.publication}
                 if row.model == "TaskStateHistory":
-                    values["received_ms"] = change.received_ms
+                    values = {**values, "received_ms": change.received_ms}
                 rows.setdefault(row.model, []).append(values)
         rows["RoomState"] = [
             _publication_row(pub, key="room")
@@ -365,7 +367,7 @@ async def _write(model_name: str, values: list[dict[str, Any]], conn: Any) -> in
             # Rows that leave a column to its default go through the ORM, which applies it.
             await model.bulk_create([model(**v) for v in values], using_db=conn)
         else:
-            await _append(conn, model, columns, [tuple(v[c] for c in columns) for v in values])
+            await _append(conn, model, columns, list(map(operator.itemgetter(*columns), values)))
         return len(values)
     latest = _last_per_key(values, keys)
     update_fields = [name for name in latest[0] if name not in keys]
@@ -433,7 +435,8 @@ _PLAIN_FIELDS = (
 
 
 def _plain_columns(model: type[Model]) -> tuple[str, ...] | None:
-    """The columns of an append-only model whose values go to the driver as they are, or None."""
+    """The columns of an append-only model whose values go to the driver as they are, or None
+    (also for fewer than two columns, which an ``itemgetter`` would not take as a tuple)."""
     meta = model._meta
     columns = []
     for name, column in meta.fields_db_projection.items():
@@ -443,7 +446,7 @@ def _plain_columns(model: type[Model]) -> tuple[str, ...] | None:
         if type(field) not in _PLAIN_FIELDS or name != column:
             return None
         columns.append(name)
-    return tuple(columns)
+    return tuple(columns) if len(columns) > 1 else None
 
 
 _PLAIN_COLUMNS: dict[str, tuple[str, ...]] = {

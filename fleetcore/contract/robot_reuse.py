@@ -9,6 +9,8 @@ robot whose JSON is byte for byte what it was in its fleet's last valid
 state gets that state's validated :class:`~fleetcore.contract.rmf.RobotState`
 again (validated models are never changed after decoding); the fleet's
 name, the robots' names and every other robot are validated as always.
+The parsed values are compared first, and only equal ones encoded: a
+robot that changed costs a comparison, not an encoding.
 """
 
 from __future__ import annotations
@@ -19,16 +21,20 @@ import orjson
 
 from fleetcore.contract import rmf
 
+_Last = tuple[dict[str, Any], bytes | None, rmf.RobotState]
+
 MAX_ROBOTS = 10_000
 """Robots remembered; past it the memory starts again (it is only a shortcut)."""
 
 
 class RobotReuse:
-    """The last validated state of each ``(fleet, robot)``, with its JSON."""
+    """The last validated state of each ``(fleet, robot)``, with the JSON value it came from."""
 
     def __init__(self, max_robots: int = MAX_ROBOTS) -> None:
         self._max_robots = max_robots
-        self._last: dict[tuple[str, str], tuple[bytes, rmf.RobotState]] = {}
+        self._last: dict[tuple[str, str], _Last] = {}
+        """Per robot its last valid JSON value, that value encoded once it was needed, and
+        its state."""
 
     def validate(self, data: dict[str, Any]) -> rmf.FleetState:
         """``data`` as a :class:`~fleetcore.contract.rmf.FleetState`; raises ``ValidationError``."""
@@ -37,20 +43,30 @@ class RobotReuse:
             return rmf.FleetState.model_validate(data)
         fleet = data.get("name")
         given: dict[Any, Any] = {}
-        fresh: dict[str, bytes] = {}
+        fresh: dict[str, tuple[dict[str, Any], bytes | None]] = {}
         for name, robot in robots.items():
             given[name] = robot
             if not isinstance(fleet, str) or not isinstance(robot, dict):
                 continue
-            raw = orjson.dumps(robot)
             last = self._last.get((fleet, name))
-            if last is not None and last[0] == raw:
-                given[name] = last[1]
+            if last is None or last[0] != robot:
+                # Unequal values are different JSON: an RMF fleet adapter's robots all moved,
+                # and comparing them is a tenth of the cost of encoding them to compare.
+                fresh[name] = (robot, None)
+                continue
+            # Equal values may still be different JSON (1, 1.0 and true are equal).
+            raw = orjson.dumps(robot)
+            value, last_raw, last_state = last
+            if last_raw is None:
+                last_raw = orjson.dumps(value)
+                self._last[(fleet, name)] = (value, last_raw, last_state)
+            if raw == last_raw:
+                given[name] = last_state
             else:
-                fresh[name] = raw
+                fresh[name] = (robot, raw)
         state = rmf.FleetState.model_validate({**data, "robots": given})
         if len(self._last) + len(fresh) > self._max_robots:
             self._last.clear()
-        for name, raw in fresh.items():
-            self._last[(state.name, name)] = (raw, state.robots[name])
+        for name, (value, encoded) in fresh.items():
+            self._last[(state.name, name)] = (value, encoded, state.robots[name])
         return state

@@ -72,6 +72,8 @@ class HealthTracker:
         self._config = config
         self._alerts = alerts
         self.robots: dict[tuple[str, str], RobotHealth] = {}
+        self._watch = max(config.battery_low, config.battery_critical)
+        """A normal battery above this charge stays normal (:func:`battery_level`)."""
 
     def restore(self, health: dict[tuple[str, str], RobotHealth]) -> None:
         """Robots whose open alerts say how they were; issues are not stored, see :meth:`update`."""
@@ -99,9 +101,16 @@ class HealthTracker:
             if self._adopt_issues:
                 health.issues = _issue_set(state)
         health.seen = True
-        if state.battery is not None:
-            self._battery(out, health, fleet, name, state.battery, now_ms)
-        entered_error = self._error(out, health, fleet, name, state, now_ms)
+        # Most states change neither the battery level nor the error: those checks stay here.
+        charge = state.battery
+        if charge is not None and (health.battery is not Battery.NORMAL or charge <= self._watch):
+            self._battery(out, health, fleet, name, charge, now_ms)
+        status = state.status
+        entered_error = (
+            status is not None
+            and (status == "error") is not health.error
+            and self._error(out, health, fleet, name, state, now_ms)
+        )
         if state.issues or (state.issues is not None and health.issues):
             self._issues(out, health, fleet, name, state, now_ms)
         self._movement(out, health, fleet, name, state, now_ms)

@@ -34,6 +34,13 @@ def test_an_unchanged_robot_is_the_same_state_and_a_changed_one_a_new_one() -> N
     assert second.model_dump(exclude_unset=True) == _fleet(a=_robot("a"), b=_robot("b", x=3.0))
 
 
+def test_a_robot_unchanged_for_several_states_keeps_its_first_state() -> None:
+    reuse = RobotReuse()
+    first = reuse.validate(_fleet(a=_robot("a")))
+    for _ in range(3):
+        assert reuse.validate(_fleet(a=_robot("a"))).robots["a"] is first.robots["a"]
+
+
 def test_json_that_compares_equal_but_is_not_the_same_is_validated_again() -> None:
     reuse = RobotReuse()
     reuse.validate(_fleet(a=_robot("a", battery=1.0)))
