@@ -382,7 +382,7 @@ async def run_ceiling(args: argparse.Namespace, database_url: str) -> None:
         f" naive {naive_best:.0f} (its unpaced maximum {naive_max:.0f}/s)"
     )
     if naive_best:
-        print(f"ratio: the hub's ceiling is {hub_best / naive_best:.0f}x the naive store's")
+        print(f"ratio: the hub's ceiling is {hub_best / naive_best:.1f}x the naive store's")
 
 
 async def main() -> None:
