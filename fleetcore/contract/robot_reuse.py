@@ -39,16 +39,16 @@ class RobotReuse:
     def validate(self, data: dict[str, Any]) -> rmf.FleetState:
         """``data`` as a :class:`~fleetcore.contract.rmf.FleetState`; raises ``ValidationError``."""
         robots = data.get("robots")
-        if not isinstance(robots, dict):
-            return rmf.FleetState.model_validate(data)
         fleet = data.get("name")
-        given: dict[Any, Any] = {}
+        if not isinstance(robots, dict) or not isinstance(fleet, str):
+            return rmf.FleetState.model_validate(data)
+        reused: dict[str, rmf.RobotState] = {}
         fresh: dict[str, tuple[dict[str, Any], bytes | None]] = {}
+        remembered = self._last
         for name, robot in robots.items():
-            given[name] = robot
-            if not isinstance(fleet, str) or not isinstance(robot, dict):
+            if not isinstance(robot, dict):
                 continue
-            last = self._last.get((fleet, name))
+            last = remembered.get((fleet, name))
             if last is None or last[0] != robot:
                 # Unequal values are different JSON: an RMF fleet adapter's robots all moved,
                 # and comparing them is a tenth of the cost of encoding them to compare.
@@ -59,14 +59,17 @@ class RobotReuse:
             value, last_raw, last_state = last
             if last_raw is None:
                 last_raw = orjson.dumps(value)
-                self._last[(fleet, name)] = (value, last_raw, last_state)
+                remembered[(fleet, name)] = (value, last_raw, last_state)
             if raw == last_raw:
-                given[name] = last_state
+                reused[name] = last_state
             else:
                 fresh[name] = (robot, raw)
-        state = rmf.FleetState.model_validate({**data, "robots": given})
-        if len(self._last) + len(fresh) > self._max_robots:
-            self._last.clear()
+        # Updating a dict's keys keeps their order: the robots stay in the order sent.
+        given = {**data, "robots": {**robots, **reused}} if reused else data
+        state = rmf.FleetState.model_validate(given)
+        if len(remembered) + len(fresh) > self._max_robots:
+            remembered.clear()
+        validated = state.robots
         for name, (value, encoded) in fresh.items():
-            self._last[(state.name, name)] = (value, encoded, state.robots[name])
+            remembered[(state.name, name)] = (value, encoded, validated[name])
         return state

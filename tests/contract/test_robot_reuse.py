@@ -34,6 +34,13 @@ def test_an_unchanged_robot_is_the_same_state_and_a_changed_one_a_new_one() -> N
     assert second.model_dump(exclude_unset=True) == _fleet(a=_robot("a"), b=_robot("b", x=3.0))
 
 
+def test_robots_keep_the_order_sent_when_some_are_reused() -> None:
+    reuse = RobotReuse()
+    reuse.validate(_fleet(a=_robot("a"), b=_robot("b"), c=_robot("c")))
+    state = reuse.validate(_fleet(a=_robot("a", x=5.0), b=_robot("b"), c=_robot("c", x=5.0)))
+    assert list(state.robots) == ["a", "b", "c"]
+
+
 def test_a_robot_unchanged_for_several_states_keeps_its_first_state() -> None:
     reuse = RobotReuse()
     first = reuse.validate(_fleet(a=_robot("a")))

@@ -31,8 +31,23 @@ def checked(problem: Callable[[str], str | None]) -> AfterValidator:
 
 
 def column(max_bytes: int | None) -> AfterValidator:
-    """Validates a value stored in a column ``max_bytes`` wide (None: of unbounded text)."""
-    return checked(lambda value: column_problem(value, max_bytes))
+    """Validates a value stored in a column ``max_bytes`` wide (None: of unbounded text).
+
+    Robot names, task ids and map names are checked for every robot of every
+    fleet state (four a robot): an ASCII value that fits is passed in one call,
+    without the calls that say why another is refused.
+    """
+    limit = float("inf") if max_bytes is None else max_bytes
+
+    def check(value: str) -> str:
+        if value.isascii() and len(value) <= limit and "\x00" not in value:
+            return value
+        found = column_problem(value, max_bytes)
+        if found is not None:
+            raise PydanticCustomError("stored_value", found)
+        return value
+
+    return AfterValidator(check)
 
 
 def name_problem(value: str, *templates: RoomTemplate) -> str | None:
