@@ -10,7 +10,11 @@ outbox and fencing check, publication to the bus). Reported:
 - p50/p99 latency from the instant a frame is due (the sender's clock) to the
   bus listener in the hub process (one machine, one clock);
 - the hub process's CPU (user+sys seconds per wall second);
-- database rows/s written by the hub.
+- database rows/s written by the hub;
+- where the latency goes: the mean time from the hub receiving a frame to
+  publishing it (``fleethub_ingest_to_publish_seconds``, without the wait in
+  the socket) and the mean time of a batch's transaction
+  (``fleethub_store_commit_seconds``), from the hub's own metrics.
 
 The baseline, measured in the same run against the same PostgreSQL, is the
 naive store: one autocommit INSERT per robot update (what a per-row ORM
@@ -63,6 +67,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiohttp.test_utils import TestServer
+from prometheus_client import REGISTRY
 
 from fleetcore import metrics
 from fleetcore.bus.memory import InMemoryBus
@@ -229,6 +234,7 @@ async def measure_hub(
     await every_fleet.wait()  # every sender connected
     await asyncio.sleep(3)  # warm-up: first batches
     rows_before = metrics.WRITE_ROWS._value.get()
+    stages_before = stage_totals()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     pauses: list[tuple[float, float]] = []
     gc.callbacks.append(gc_pauses(pauses))
@@ -241,6 +247,7 @@ async def measure_hub(
     wall = time.monotonic() - t0
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     rows = metrics.WRITE_ROWS._value.get() - rows_before
+    stages = [after - before for after, before in zip(stage_totals(), stages_before, strict=True)]
     for p in procs:
         await asyncio.to_thread(p.join)
     await hub.stop()
@@ -258,7 +265,21 @@ async def measure_hub(
         "full_gc_per_s": len(pauses) / wall,
         "full_gc_max_ms": max((wall for wall, _ in pauses), default=0.0),
         "full_gc_max_cpu_ms": max((cpu for _, cpu in pauses), default=0.0),
+        "received_to_published_ms": 1000 * stages[0] / stages[1] if stages[1] else float("nan"),
+        "commit_ms": 1000 * stages[2] / stages[3] if stages[3] else float("nan"),
+        "commits_per_s": stages[3] / wall,
     }
+
+
+def stage_totals() -> tuple[float, float, float, float]:
+    """The hub's receipt-to-publish and commit histograms so far: (sum, count) of each."""
+    value = REGISTRY.get_sample_value
+    return (
+        value("fleethub_ingest_to_publish_seconds_sum") or 0.0,
+        value("fleethub_ingest_to_publish_seconds_count") or 0.0,
+        value("fleethub_store_commit_seconds_sum") or 0.0,
+        value("fleethub_store_commit_seconds_count") or 0.0,
+    )
 
 
 NaiveWrite = Callable[[int], Awaitable[None]]
@@ -448,6 +469,11 @@ async def main() -> None:
         f"CPU {hub['cpu']:.2f} core, DB {hub['rows_per_s']:.0f} rows/s, "
         f"full GC {hub['full_gc_per_s']:.2f}/s of up to {hub['full_gc_max_ms']:.0f} ms"
         f" ({hub['full_gc_max_cpu_ms']:.0f} ms CPU)"
+    )
+    print(
+        f"hub stages (means): a frame received->published {hub['received_to_published_ms']:.1f} ms"
+        f" (the rest of its latency it waited in its socket), a batch's commit"
+        f" {hub['commit_ms']:.1f} ms ({hub['commits_per_s']:.1f} commits/s)"
     )
     print(f"naive: {naive:.0f} robot updates/s (one INSERT each)")
     print(

@@ -29,6 +29,12 @@ WRITE_DROPPED = Counter(
     "Accepted changes the database refused, dropped alone so the rest commits, by error.",
     ["error"],
 )
+STORE_COMMIT = Histogram(
+    "fleethub_store_commit_seconds",
+    "Time one write batch's transaction took, from its start to its commit: the database's"
+    " share of ingest to publish (what is left is the hub's own work and its queue).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 INGEST_TO_PUBLISH = Histogram(
     "fleethub_ingest_to_publish_seconds",
     "Time from receiving an ingest message to publishing it.",

@@ -257,6 +257,7 @@ class Writer:
     ) -> None:
         """One transaction: fencing check, rows, outbox, the new seq, pruning what was published."""
         last = publications[-1].seq if publications else self._seq
+        started = time.perf_counter()
         async with in_transaction() as conn:
             sql = _Sql(conn)
             await fence(conn, self._epoch)
@@ -269,6 +270,7 @@ class Writer:
             await conn.execute_query(
                 f"DELETE FROM outbox WHERE seq <= {sql.p(1)}", [self._published]
             )
+        metrics.STORE_COMMIT.observe(time.perf_counter() - started)
         metrics.WRITE_BATCHES.inc()
         metrics.WRITE_ROWS.inc(row_count)
 

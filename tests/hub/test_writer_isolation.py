@@ -114,6 +114,15 @@ async def test_a_burst_larger_than_a_batch_is_published_batch_by_batch_in_order_
     assert (await models.HubMeta.get(key="seq")).value == 25
 
 
+async def test_each_committed_batch_is_timed_once(running: Running) -> None:
+    timed = REGISTRY.get_sample_value("fleethub_store_commit_seconds_count") or 0.0
+    batches = REGISTRY.get_sample_value("fleethub_store_batches_total") or 0.0
+    await submit_together(running.writer, door("d1", sample("d1")), door("d2", sample("d2")))
+    committed = (REGISTRY.get_sample_value("fleethub_store_batches_total") or 0.0) - batches
+    assert committed >= 1
+    assert REGISTRY.get_sample_value("fleethub_store_commit_seconds_count") == timed + committed
+
+
 async def test_a_row_the_database_refuses_is_dropped_alone_and_the_rest_commits(
     running: Running, caplog: pytest.LogCaptureFixture
 ) -> None:
