@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from fleetcore.contract import rmf, rooms
+from fleetcore.contract import rmf, rooms, strict_fleet_state
 from fleetcore.contract.commands import CommandKind
 from fleetcore.contract.ingest import IngestMessage, IngestType
 from fleetcore.contract.limits import CONTENT_TYPE_BYTES, column_problem
@@ -98,8 +98,10 @@ _FLEETS = FleetJson()
 hub in the process (what it keeps is used only for the very state object it encodes)."""
 
 
-def _fleet_state(data: rmf.FleetState) -> Change:
+def _fleet_state(data: rmf.FleetState | strict_fleet_state.FleetState) -> Change:
     room = rooms.FLEET_STATE.format(name=data.name)
+    if isinstance(data, strict_fleet_state.FleetState):
+        return Change(publications=[PendingPublication(room, strict_fleet_state.encode(data))])
     return Change(publications=[PendingPublication(room, _FLEETS.encode(data))])
 
 

@@ -24,7 +24,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fleetcore.contract import rmf
+from fleetcore.contract import rmf, strict_fleet_state
 from fleetcore.contract.robot_reuse import RobotReuse
 from fleetcore.errors import IngestRejected
 
@@ -236,9 +236,17 @@ def _describe(error: ValidationError) -> tuple[Reason, str]:
 
 
 def decode(raw: bytes | str, limits: IngestLimits = IngestLimits()) -> IngestMessage:
-    """Decode and validate one frame, or raise :class:`IngestRejected`."""
+    """Decode and validate one frame, or raise :class:`IngestRejected`.
+
+    A fleet state is tried first as :mod:`~fleetcore.contract.strict_fleet_state`
+    decodes it, and decoded here, the full way, only when that does not take it.
+    """
     frame = raw.encode() if isinstance(raw, str) else raw
     _check_size_unparsed(frame, limits)
+    if len(frame) <= limits.max_frame_bytes and _declared_type(frame) == IngestType.FLEET_STATE:
+        fleet = strict_fleet_state.decode(frame)
+        if fleet is not None:
+            return IngestMessage(type=IngestType.FLEET_STATE, data=fleet)
     doc = _parse_json(frame)
     if not isinstance(doc, dict):
         raise IngestRejected(Reason.NOT_AN_OBJECT, "a frame must be a JSON object {type, data}")

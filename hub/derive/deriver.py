@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fleetcore.contract import rmf
 from fleetcore.contract.ingest import IngestMessage, IngestType
+from fleetcore.contract.strict_fleet_state import AnyFleetState
 from hub.derive.alerts import AlertBook
 from hub.derive.base import Output
 from hub.derive.config import DeriveConfig
@@ -79,7 +79,7 @@ class Deriver:
         self.escalation.tick(out, now_ms)
         return out
 
-    def _fleet_state(self, out: Output, fleet: rmf.FleetState, now_ms: int) -> None:
+    def _fleet_state(self, out: Output, fleet: AnyFleetState, now_ms: int) -> None:
         for name, state in fleet.robots.items():
             self.connectivity.seen(out, fleet.name, name, now_ms)
             if self.health.update(out, fleet.name, name, state, now_ms):

@@ -6,7 +6,7 @@ import enum
 import math
 from dataclasses import dataclass, field
 
-from fleetcore.contract.rmf.fleet import RobotState
+from fleetcore.contract.strict_fleet_state import AnyRobotState
 from hub.derive.alerts import AlertBook
 from hub.derive.base import Event, Output
 from hub.derive.config import DeriveConfig
@@ -49,11 +49,11 @@ class RobotHealth:
     stuck: bool = False
     seen: bool = False
     """Whether this hub has had a state of the robot (False for one restored from alerts)."""
-    applied: RobotState | None = field(default=None, compare=False, repr=False)
+    applied: AnyRobotState | None = field(default=None, compare=False, repr=False)
     """The last state applied: applying the very same (unchanged) state again changes nothing."""
 
 
-def _issue_set(state: RobotState) -> set[tuple[str, str]]:
+def _issue_set(state: AnyRobotState) -> set[tuple[str, str]]:
     return {(i.category or "", str(i.detail or "")) for i in state.issues or []}
 
 
@@ -83,7 +83,7 @@ class HealthTracker:
     _adopt_issues = False
     """After a restart the issues robots already had are adopted silently, not raised again."""
 
-    def update(self, out: Output, fleet: str, name: str, state: RobotState, now_ms: int) -> bool:
+    def update(self, out: Output, fleet: str, name: str, state: AnyRobotState, now_ms: int) -> bool:
         """Apply one robot state; returns True when the robot just entered error.
 
         A robot's unchanged state (ingest hands over the same validated object,
@@ -181,7 +181,7 @@ class HealthTracker:
         health: RobotHealth,
         fleet: str,
         name: str,
-        state: RobotState,
+        state: AnyRobotState,
         now_ms: int,
     ) -> bool:
         if state.status is None:
@@ -218,7 +218,7 @@ class HealthTracker:
         health: RobotHealth,
         fleet: str,
         name: str,
-        state: RobotState,
+        state: AnyRobotState,
         now_ms: int,
     ) -> None:
         current = _issue_set(state)
@@ -273,7 +273,7 @@ class HealthTracker:
         health: RobotHealth,
         fleet: str,
         name: str,
-        state: RobotState,
+        state: AnyRobotState,
         now_ms: int,
     ) -> None:
         if state.status is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from fleetcore.contract.rmf.fleet import RobotState
+from fleetcore.contract.strict_fleet_state import AnyRobotState
 from hub.derive.base import Output, PositionSample
 from hub.derive.config import DeriveConfig
 
@@ -25,10 +25,10 @@ class PositionSampler:
     def __init__(self, config: DeriveConfig) -> None:
         self._config = config
         self._last: dict[tuple[str, str], PositionSample] = {}
-        self._settled: dict[tuple[str, str], RobotState] = {}
+        self._settled: dict[tuple[str, str], AnyRobotState] = {}
         """Per robot, a state that yields no sample until the robot's next sample."""
 
-    def update(self, out: Output, fleet: str, name: str, state: RobotState, now_ms: int) -> None:
+    def update(self, out: Output, fleet: str, name: str, state: AnyRobotState, now_ms: int) -> None:
         key = (fleet, name)
         if self._settled.get(key) is state:
             return
