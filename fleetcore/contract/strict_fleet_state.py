@@ -34,16 +34,14 @@ from msgspec import Meta, Struct
 
 from fleetcore.contract import rmf, rooms
 from fleetcore.contract.limits import NAME_BYTES
-from fleetcore.contract.rmf._base import MAX_ITEMS, name_problem
+from fleetcore.contract.rmf._base import MAX_ITEMS, SHORT_TEXT_CHARS, name_problem
+from fleetcore.contract.rmf.fleet import RobotStatus
 
-RobotStatus = Literal[
-    "uninitialized", "offline", "shutdown", "idle", "charging", "working", "error"
-]
 Name = Annotated[str, Meta(min_length=1, max_length=NAME_BYTES)]
 OptionalName = Annotated[str, Meta(max_length=NAME_BYTES)]
 """In a frame of ASCII without escapes (all :func:`decode` takes) a name's characters are its
 bytes, so these are the models' column checks."""
-ShortText = Annotated[str, Meta(max_length=1024)]
+ShortText = Annotated[str, Meta(max_length=SHORT_TEXT_CHARS)]
 Items = Meta(max_length=MAX_ITEMS)
 
 MAX_ROBOTS = 10_000

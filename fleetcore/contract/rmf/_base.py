@@ -75,7 +75,8 @@ OptionalName = Annotated[str, column(NAME_BYTES)]
 Text = Annotated[str, StringConstraints(max_length=65_536), column(None)]
 """Free text such as a log line."""
 
-ShortText = Annotated[str, StringConstraints(max_length=1024)]
+SHORT_TEXT_CHARS = 1024
+ShortText = Annotated[str, StringConstraints(max_length=SHORT_TEXT_CHARS)]
 """Text that is published but never a column by itself (a title, a floor, a parameter)."""
 
 MillisTime = Annotated[int, Field(ge=0, le=2**63 - 1)]
