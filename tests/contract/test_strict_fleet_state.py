@@ -137,7 +137,13 @@ def test_an_unchanged_robot_is_the_same_state_and_a_changed_one_a_new_one() -> N
     assert second.robots["b"].location is not None and second.robots["b"].location.x == 99.0
 
 
-names = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=12)
+names = st.text(
+    st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="\\"),
+    min_size=1,
+    max_size=12,
+)
+"""Printable ASCII but the backslash, which JSON escapes: a frame with an escape (``\\u``
+included) may go the full way."""
 floats = st.floats(allow_nan=False, allow_infinity=False, width=64)
 robots = st.fixed_dictionaries(
     {},
