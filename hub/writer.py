@@ -7,6 +7,15 @@ publications themselves (the outbox). Only after the commit does it publish,
 so whatever a client is told is already readable over REST; a hub that dies
 between commit and publish republishes the outbox on its next start.
 
+History no publication carries (:data:`HISTORY_MODELS`, the robots' position
+samples) is committed in a transaction of its own right after the batch is
+published, and a change counts as committed (a site's frame is acknowledged)
+only once its history is too. When a burst of a whole site's fleets brings
+thousands of samples, their rows would otherwise hold every publication of
+the burst back by as long again as the rest of its commit. A hub that dies
+between the two transactions loses that batch's samples: the history is
+downsampled anyway, and each robot's next sample follows within the interval.
+
 An outage of the database or the bus (:func:`~fleetcore.outage.is_transient`)
 is waited out, retrying with backoff while ingest waits on the bounded queue:
 nothing accepted is dropped. Any other failure of a batch is one change's
@@ -58,6 +67,10 @@ UPSERT_KEYS: dict[str, tuple[str, ...]] = {
     **derived.UPSERT_KEYS,
 }
 """Models written as upserts, by their conflict key; all others are appended."""
+HISTORY_MODELS = frozenset({"RobotPositionSample"})
+"""Append-only models committed after the publications of their batch (see above)."""
+History = dict[str, list[dict[str, Any]]]
+"""One change's history rows (:data:`HISTORY_MODELS`) by model."""
 RETRY_INITIAL_S = 0.1
 RETRY_MAX_S = 30.0
 """The waits between attempts at a failed commit or publish (:class:`Backoff`)."""
@@ -118,8 +131,7 @@ class Writer:
         """The writer's loop; ``batch`` holds the batch in hand, for :meth:`run` to abandon."""
         while True:
             batch[:] = await self._take_batch()
-            publications = await self._commit(batch)
-            _committed(batch)
+            publications, history = await self._commit(batch)
             try:
                 await self._retrying("publish", functools.partial(self._bus.publish, publications))
             except FencedOut:
@@ -130,11 +142,14 @@ class Writer:
                 self._published = publications[-1].seq
             _published(batch)
             _observe(batch, publications)
+            await self._commit_history(history)
+            _committed(batch)
             if self._queue.empty():
                 self._idle.set()
 
-    async def _commit(self, batch: list[Change]) -> list[Publication]:
-        """Commit ``batch``, or every change of it the database takes; returns what to publish."""
+    async def _commit(self, batch: list[Change]) -> tuple[list[Publication], list[History]]:
+        """Commit ``batch``, or every change of it the database takes; returns what to publish
+        and the history of what was committed."""
         try:
             return await self._commit_retrying(batch)
         except FencedOut:
@@ -143,9 +158,10 @@ class Writer:
             if len(batch) == 1:
                 return await self._commit_alone(batch[0])
         half = len(batch) // 2
-        return await self._commit(batch[:half]) + await self._commit(batch[half:])
+        first, second = await self._commit(batch[:half]), await self._commit(batch[half:])
+        return first[0] + second[0], first[1] + second[1]
 
-    async def _commit_alone(self, change: Change) -> list[Publication]:
+    async def _commit_alone(self, change: Change) -> tuple[list[Publication], list[History]]:
         """Drop ``change`` if it fails again once the database has taken a write without it."""
         try:
             await self._commit_retrying([])
@@ -167,21 +183,50 @@ class Writer:
             ", ".join(rooms[:5]) or "none",
             len(change.rows),
         )
-        return []
+        return [], []
 
-    async def _commit_retrying(self, batch: list[Change]) -> list[Publication]:
-        """Number and commit ``batch`` in one transaction, waiting out outages."""
+    async def _commit_retrying(
+        self, batch: list[Change]
+    ) -> tuple[list[Publication], list[History]]:
+        """Number and commit ``batch`` in one transaction, waiting out outages; its history
+        is left for :meth:`_commit_history`."""
         numbered: list[Publication] = []
+        history: list[History] = []
 
         async def attempt() -> None:
-            publications, rows = self._number(batch)
+            publications, rows, changes_history = self._number(batch)
             await self._store(publications, rows)
-            numbered[:] = publications
+            numbered[:], history[:] = publications, changes_history
 
         await self._retrying("commit", attempt)
         if numbered:
             self._seq = numbered[-1].seq
-        return numbered
+        return numbered, history
+
+    async def _commit_history(self, history: list[History]) -> None:
+        """Commit the changes' history in one transaction, waiting out outages, or each
+        change's the database takes: a change's history it refuses is dropped, counted and
+        logged (its publication went out already)."""
+        if not history:
+            return
+        try:
+            await self._retrying("commit", functools.partial(self._store_history, history))
+            return
+        except FencedOut:
+            raise
+        except Exception as exc:
+            error = exc
+        if len(history) > 1:
+            half = len(history) // 2
+            await self._commit_history(history[:half])
+            await self._commit_history(history[half:])
+            return
+        metrics.WRITE_DROPPED.labels(type(error).__name__).inc()
+        store_logger.error(
+            "dropped the history of a change the database refused (%s): %s",
+            describe(error),
+            ", ".join(f"{len(rows)} {model}" for model, rows in history[0].items()),
+        )
 
     async def _take_batch(self) -> list[Change]:
         batch = [await self._queue.get()]
@@ -222,12 +267,15 @@ class Writer:
 
     def _number(
         self, batch: list[Change]
-    ) -> tuple[list[Publication], dict[str, list[dict[str, Any]]]]:
-        """Give each publication the next seq and stamp rows with the seq they belong to."""
+    ) -> tuple[list[Publication], dict[str, list[dict[str, Any]]], list[History]]:
+        """Give each publication the next seq and stamp rows with the seq they belong to;
+        the history rows come apart, by change."""
         seq = self._seq
         publications: list[Publication] = []
         rows: dict[str, list[dict[str, Any]]] = {}
+        history: list[History] = []
         for change in batch:
+            change_history: History = {}
             first = seq + 1
             for pending in change.publications:
                 seq += 1
@@ -243,14 +291,17 @@ class Writer:
                     values = {**values, "seq": first + row.publication}
                 if row.model == "TaskStateHistory":
                     values = {**values, "received_ms": change.received_ms}
-                rows.setdefault(row.model, []).append(values)
+                into = change_history if row.model in HISTORY_MODELS else rows
+                into.setdefault(row.model, []).append(values)
+            if change_history:
+                history.append(change_history)
         rows["RoomState"] = [
             _publication_row(pub, key="room")
             for pub in publications
             if match_room(pub.room).kind is RoomKind.STATE
         ]
         rows["Outbox"] = [_publication_row(pub, key="seq") for pub in publications]
-        return publications, rows
+        return publications, rows, history
 
     async def _store(
         self, publications: list[Publication], rows: dict[str, list[dict[str, Any]]]
@@ -272,6 +323,19 @@ class Writer:
             )
         metrics.STORE_COMMIT.observe(time.perf_counter() - started)
         metrics.WRITE_BATCHES.inc()
+        metrics.WRITE_ROWS.inc(row_count)
+
+    async def _store_history(self, history: list[History]) -> None:
+        """One transaction: fencing check and the history rows of ``history``'s changes."""
+        rows: History = {}
+        for change_history in history:
+            for model_name, values in change_history.items():
+                rows.setdefault(model_name, []).extend(values)
+        async with in_transaction() as conn:
+            await fence(conn, self._epoch)
+            row_count = 0
+            for model_name, values in rows.items():
+                row_count += await _write(model_name, values, conn)
         metrics.WRITE_ROWS.inc(row_count)
 
 

@@ -16,6 +16,7 @@ from fleetcore.aio import cancel_and_wait
 from fleetcore.bus import Bus
 from fleetcore.contract.envelope import Publication
 from fleetcore.site_client import SiteClient
+from hub.changes import Row
 
 TEST_SITE_TOKEN = "test-site-token-0123456789"
 """The site token of the ``settings`` fixture; IngestClient presents it unless told otherwise."""
@@ -148,3 +149,19 @@ def fleet(name: str, robots: dict[str, tuple[float, float]]) -> dict[str, Any]:
             for r, (x, y) in robots.items()
         },
     }
+
+
+def position_sample(robot: str, **values: Any) -> Row:
+    """A robot position sample's row for the writer, of fleet ``f1`` unless ``values`` say."""
+    row = {
+        "fleet": "f1",
+        "robot": robot,
+        "unix_millis_time": 1_700_000_000_123,
+        "map": "L1",
+        "x": 1.5,
+        "y": -2.25,
+        "yaw": 3.0,
+        "status": "working",
+        "battery": 0.5,
+    }
+    return Row("RobotPositionSample", {**row, **values})

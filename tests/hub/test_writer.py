@@ -16,8 +16,9 @@ from fleetcore.errors import FencedOut
 from fleetcore.settings import Settings
 from fleetcore.store import models
 from fleetcore.store.db import close_database, open_database
-from hub.changes import Change, Row, changes_for
+from hub.changes import Change, changes_for
 from hub.writer import Writer
+from tests.helpers import position_sample
 
 EPOCH = 3
 
@@ -37,21 +38,6 @@ async def writer(settings: Settings) -> AsyncIterator[Writer]:
         await close_database()
 
 
-def sample(robot: str, **values: Any) -> Row:
-    row = {
-        "fleet": "f1",
-        "robot": robot,
-        "unix_millis_time": 1_700_000_000_123,
-        "map": "L1",
-        "x": 1.5,
-        "y": -2.25,
-        "yaw": 3.0,
-        "status": "working",
-        "battery": 0.5,
-    }
-    return Row("RobotPositionSample", {**row, **values})
-
-
 async def stored(robot: str) -> dict[str, Any]:
     rows = await models.RobotPositionSample.filter(robot=robot).values()
     assert len(rows) == 1
@@ -59,19 +45,21 @@ async def stored(robot: str) -> dict[str, Any]:
 
 
 async def test_appended_rows_are_stored_with_every_value_as_given(writer: Writer) -> None:
-    await writer.submit(Change(rows=[sample("r1"), sample("r2", x=7, battery=None)]))
+    await writer.submit(
+        Change(rows=[position_sample("r1"), position_sample("r2", x=7, battery=None)])
+    )
     await asyncio.wait_for(writer.drained(), 5)
-    assert await stored("r1") == sample("r1").values
-    assert await stored("r2") == {**sample("r2").values, "x": 7.0, "battery": None}
+    assert await stored("r1") == position_sample("r1").values
+    assert await stored("r2") == {**position_sample("r2").values, "x": 7.0, "battery": None}
 
 
 async def test_a_row_that_leaves_nullable_columns_out_stores_them_as_null(writer: Writer) -> None:
-    row = sample("r3")
+    row = position_sample("r3")
     del row.values["status"], row.values["battery"]
-    await writer.submit(Change(rows=[row, sample("r4")]))
+    await writer.submit(Change(rows=[row, position_sample("r4")]))
     await asyncio.wait_for(writer.drained(), 5)
     assert await stored("r3") == {**row.values, "status": None, "battery": None}
-    assert await stored("r4") == sample("r4").values
+    assert await stored("r4") == position_sample("r4").values
 
 
 def task_state(requested: int, labels: list[str]) -> Change:
@@ -100,7 +88,7 @@ async def test_a_writer_whose_epoch_was_superseded_writes_nothing(settings: Sett
         await models.HubMeta.create(key="epoch", value=EPOCH + 1)
         await models.HubMeta.create(key="seq", value=0)
         stale = Writer(InMemoryBus(), StreamPosition(0, EPOCH))
-        await stale.submit(Change(rows=[sample("r5")]))
+        await stale.submit(Change(rows=[position_sample("r5")]))
         with pytest.raises(FencedOut):
             await asyncio.wait_for(stale.run(), 5)
         assert await models.RobotPositionSample.all().count() == 0
@@ -110,9 +98,9 @@ async def test_a_writer_whose_epoch_was_superseded_writes_nothing(settings: Sett
 
 async def test_a_change_is_told_once_it_is_committed(writer: Writer) -> None:
     committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    await writer.submit(Change(rows=[sample("r6")], committed=committed))
+    await writer.submit(Change(rows=[position_sample("r6")], committed=committed))
     await asyncio.wait_for(committed, 5)
-    assert await stored("r6") == sample("r6").values
+    assert await stored("r6") == position_sample("r6").values
 
 
 async def test_changes_a_fenced_writer_never_committed_are_cancelled(settings: Settings) -> None:
@@ -123,8 +111,8 @@ async def test_changes_a_fenced_writer_never_committed_are_cancelled(settings: S
         stale = Writer(InMemoryBus(), StreamPosition(0, EPOCH), max_rows=1)
         loop = asyncio.get_running_loop()
         taken, queued = loop.create_future(), loop.create_future()
-        await stale.submit(Change(rows=[sample("r7")], committed=taken))
-        await stale.submit(Change(rows=[sample("r8")], committed=queued))
+        await stale.submit(Change(rows=[position_sample("r7")], committed=taken))
+        await stale.submit(Change(rows=[position_sample("r8")], committed=queued))
         with pytest.raises(FencedOut):
             await asyncio.wait_for(stale.run(), 5)
         assert taken.cancelled() and queued.cancelled()
