@@ -1,10 +1,20 @@
 """The derive stage inside the hub: restore, derive per message, tick, publish operator alerts, prune.
 
-The hub calls :meth:`DeriveStage.observe` for every accepted message and
-commits what it returns in the same batch as the message, so a derived
-event is never stored without its cause. A timer drives the time-based
-derivations, publishes alert requests and responses that rest_api stored
-(rest_api never publishes), and prunes history.
+The hub derives from every accepted message in the order the messages came,
+and a derived event is never stored without its cause. From a message a site
+numbered (it waits for the acknowledgement) and from every message but a fleet
+state, what is derived is committed in the same batch as the message
+(:meth:`DeriveStage.derive_now`). From a fleet state it is derived once the
+state went to the writer (:meth:`DeriveStage.defer`), one fleet state at a
+time, so the batch that publishes a burst of fleet states commits while the
+robots are looked at, and what they yield follows in the next batch: when a
+whole site's fleets publish at one instant, their states are no longer held
+back by deriving from each robot first. A hub that dies between the two
+batches loses what the last states yielded, as if it had died a moment before
+they came (the next states, a moment later, yield it again).
+
+A timer drives the time-based derivations, publishes alert requests and
+responses that rest_api stored (rest_api never publishes), and prunes history.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import orjson
 
 from fleetcore.aio import cancel_and_wait
 from fleetcore.contract import rooms
-from fleetcore.contract.ingest import IngestMessage
+from fleetcore.contract.ingest import IngestMessage, IngestType
 from fleetcore.log import hub_logger
 from fleetcore.outage import Outage
 from fleetcore.settings import Settings
@@ -28,6 +38,9 @@ from hub.derive.publish import change_for, merge
 from hub.derive_restore import load_snapshot
 from hub.retention import Retention
 from hub.writer import Writer
+
+BACKLOG_SIZE = 1000
+"""Deferred messages (:meth:`DeriveStage.defer`) at most: ten bursts of a 100-fleet site."""
 
 
 def media_room(media: models.Media) -> str | None:
@@ -52,6 +65,8 @@ class DeriveStage:
         self._deriver: Deriver | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._in_flight: set[tuple[str, str]] = set()
+        self._backlog: asyncio.Queue[tuple[IngestMessage, int]] = asyncio.Queue(BACKLOG_SIZE)
+        self._deferred = asyncio.Event()
 
     @property
     def deriver(self) -> Deriver:
@@ -70,15 +85,58 @@ class DeriveStage:
             len(snapshot.open_alerts),
             len(snapshot.tasks),
         )
-        self._tasks = [asyncio.create_task(self._ticks(writer), name="hub-derive-tick")]
+        self._backlog = asyncio.Queue(BACKLOG_SIZE)
+        self._deferred = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self._ticks(writer), name="hub-derive-tick"),
+            asyncio.create_task(self._work_off(writer), name="hub-derive-backlog"),
+        ]
         if self._retention_s > 0:
             self._tasks.append(asyncio.create_task(self._prune(), name="hub-retention"))
 
     def observe(self, message: IngestMessage, received_ms: int) -> Change:
         return change_for(self.deriver.observe(message, received_ms), received_ms)
 
+    @staticmethod
+    def deferrable(message: IngestMessage, numbered: bool) -> bool:
+        """Whether what ``message`` yields may follow it in a later batch: a fleet state's,
+        unless its site waits for it to be durable."""
+        return message.type is IngestType.FLEET_STATE and not numbered
+
+    async def defer(self, message: IngestMessage, received_ms: int) -> None:
+        """Derive from ``message`` after the messages before it, once its own change was
+        submitted; waits while :data:`BACKLOG_SIZE` are waiting already."""
+        await self._backlog.put((message, received_ms))
+        self._deferred.set()
+
+    async def derive_now(self, message: IngestMessage, received_ms: int, writer: Writer) -> Change:
+        """What ``message`` yields, once what the deferred messages before it yield was
+        submitted: each derivation sees the messages in the order they came."""
+        await self._catch_up(writer)
+        return self.observe(message, received_ms)
+
+    async def _catch_up(self, writer: Writer) -> None:
+        """Derive from every deferred message now, in order, and submit what each yields; a
+        derivation that fails is logged and the others go on."""
+        while not self._backlog.empty():
+            earlier, at = self._backlog.get_nowait()
+            try:
+                change = self.observe(earlier, at)
+            except Exception:
+                hub_logger.exception("deriving from a %s failed", earlier.type.value)
+                continue
+            finally:
+                self._backlog.task_done()
+            await writer.submit(change)
+
+    async def drained(self) -> None:
+        """Wait until what every deferred message yields is submitted to the writer."""
+        await self._backlog.join()
+
     async def tick(self, writer: Writer) -> None:
-        """One timer step: time-based derivations and operator alerts, in one batch."""
+        """One timer step: time-based derivations and operator alerts, in one batch, after
+        what the messages before it yield (a robot heard just now is not found silent)."""
+        await self._catch_up(writer)
         now = self._clock_ms()
         change = change_for(self.deriver.tick(now), now)
         merge(change, await self._operator_rows(now))
@@ -88,6 +146,15 @@ class DeriveStage:
         for task in self._tasks:
             await cancel_and_wait(task)
         self._tasks = []
+
+    async def _work_off(self, writer: Writer) -> None:
+        """Derive from the deferred messages once the writer has published what it has: the
+        commit of a burst's states does not wait for its robots to be looked at."""
+        while True:
+            await self._deferred.wait()
+            self._deferred.clear()
+            await writer.drained()
+            await self._catch_up(writer)
 
     async def _ticks(self, writer: Writer) -> None:
         outage = Outage(hub_logger, "a derive tick")

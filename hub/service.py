@@ -190,7 +190,9 @@ class Hub:
             raise NotLeading("this hub is not the leader; reconnect to the active hub")
         received_ms = self._clock_ms()
         change = changes_for(message, received_ms)
-        merge(change, self._derive.observe(message, received_ms))
+        deferred = self._derive.deferrable(message, numbered=site_frame is not None)
+        if not deferred:
+            merge(change, await self._derive.derive_now(message, received_ms, self.writer))
         change.received_at = received_at if received_at is not None else time.monotonic()
         if site_frame is not None:
             change.rows.append(site_frame_row(site_frame, received_ms))
@@ -200,6 +202,13 @@ class Hub:
         if writer.done() and change.committed is not None:
             # It stopped while this waited for room in its queue: nothing will commit it.
             change.committed.cancel()
+        if deferred:
+            await self._derive.defer(message, received_ms)
+
+    async def drained(self) -> None:
+        """Wait until everything accepted so far, and what it yields, is committed and published."""
+        await self._derive.drained()
+        await self.writer.drained()
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
         """Stop after committing and publishing what was accepted, waiting at most ``drain_timeout``."""
@@ -210,6 +219,9 @@ class Hub:
         if self._retiring is not None:
             await cancel_and_wait(self._retiring)
             self._retiring = None
+        if not self._task.done() and drain_timeout > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._derive.drained(), timeout=drain_timeout)
         await self._derive.stop()
         if not self._task.done() and drain_timeout > 0:
             with contextlib.suppress(asyncio.TimeoutError):

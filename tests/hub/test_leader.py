@@ -79,7 +79,7 @@ async def test_a_superseded_hub_writes_no_row_and_the_successor_continues_its_se
     old = Hub(settings, InMemoryBus())
     await old.start()
     await old.ingest(decode(frame(1.0)))
-    await old.writer.drained()
+    await old.drained()
     old_epoch, last_seq = old.position.epoch, old.position.seq
 
     new = Hub(settings, InMemoryBus())
@@ -95,7 +95,7 @@ async def test_a_superseded_hub_writes_no_row_and_the_successor_continues_its_se
     assert (await models.HubMeta.get(key="seq")).value == last_seq
 
     await new.ingest(decode(frame(3.0)))
-    await new.writer.drained()
+    await new.drained()
     assert new.position.seq == last_seq + 1
     state = await models.RoomState.get(room="/fleets/f1/state")
     assert (state.seq, state.epoch) == (last_seq + 1, old_epoch + 1)
@@ -119,7 +119,7 @@ async def test_a_starting_hub_refuses_messages_until_its_derived_state_is_restor
     assert refusals > 0, "the loop must have run while the hub was starting"
     assert hub.ready
     await hub.ingest(decode(frame(2.0)))
-    await hub.writer.drained()
+    await hub.drained()
     assert await models.RoomState.filter(room="/fleets/f1/state").count() == 1
     await hub.stop()
     assert not hub.ready

@@ -29,7 +29,7 @@ async def test_state_held_while_the_hub_does_not_lead_is_ingested_first_once_it_
     await hub.start()
     try:
         await sink.submit(door("door_t", 0))
-        await hub.writer.drained()
+        await hub.drained()
         held = await bus.sticky("/doors/door_s/state")
         assert held is not None and held.data()["current_mode"] == {"value": 2}
         assert await bus.sticky("/doors/door_t/state") is not None
