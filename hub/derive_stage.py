@@ -94,7 +94,7 @@ class DeriveStage:
         if self._retention_s > 0:
             self._tasks.append(asyncio.create_task(self._prune(), name="hub-retention"))
 
-    def observe(self, message: IngestMessage, received_ms: int) -> Change:
+    def _observe(self, message: IngestMessage, received_ms: int) -> Change:
         return change_for(self.deriver.observe(message, received_ms), received_ms)
 
     @staticmethod
@@ -113,7 +113,7 @@ class DeriveStage:
         """What ``message`` yields, once what the deferred messages before it yield was
         submitted: each derivation sees the messages in the order they came."""
         await self._catch_up(writer)
-        return self.observe(message, received_ms)
+        return self._observe(message, received_ms)
 
     async def _catch_up(self, writer: Writer) -> None:
         """Derive from every deferred message now, in order, and submit what each yields; a
@@ -121,7 +121,7 @@ class DeriveStage:
         while not self._backlog.empty():
             earlier, at = self._backlog.get_nowait()
             try:
-                change = self.observe(earlier, at)
+                change = self._observe(earlier, at)
             except Exception:
                 hub_logger.exception("deriving from a %s failed", earlier.type.value)
                 continue
