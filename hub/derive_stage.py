@@ -5,11 +5,10 @@ and a derived event is never stored without its cause. From a message a site
 numbered (it waits for the acknowledgement) and from every message but a fleet
 state, what is derived is committed in the same batch as the message
 (:meth:`DeriveStage.derive_now`). From a fleet state it is derived once the
-state went to the writer (:meth:`DeriveStage.defer`), one fleet state at a
-time, so the batch that publishes a burst of fleet states commits while the
-robots are looked at, and what they yield follows in the next batch: when a
-whole site's fleets publish at one instant, their states are no longer held
-back by deriving from each robot first. A hub that dies between the two
+writer has published what it holds (:meth:`DeriveStage.defer`), and what it
+yields follows in the next batch: when a whole site's fleets publish at one
+instant, their states are no longer held back by looking at each robot first
+(a third of the hub's work on such a burst). A hub that dies between the two
 batches loses what the last states yielded, as if it had died a moment before
 they came (the next states, a moment later, yield it again).
 
